@@ -1,0 +1,168 @@
+//! The process engine (Operaton, Camunda 7 REST API) as the platform uses it: deploy the orchestration
+//! model, start one process instance per order under the business key `tenantId:orderId`, and find it
+//! again by that key. The engine coordinates execution; it is never the business truth (lesson 3, 13.3).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{OrderId, TenantId};
+
+/// The order-orchestration model shipped with the platform.
+pub const ORDER_ORCHESTRATION_BPMN: &str = include_str!("../bpmn/order-orchestration.bpmn");
+pub const ORDER_ORCHESTRATION_KEY: &str = "order-orchestration";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("process engine unreachable: {0}")]
+    Unreachable(String),
+    #[error("process engine answered {status}: {body}")]
+    Rejected { status: u16, body: String },
+    #[error("unexpected answer from the process engine: {0}")]
+    Decode(String),
+}
+
+/// `tenantId:orderId` — the only key runbooks use to find an order's process (lesson 13.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct BusinessKey(String);
+
+impl BusinessKey {
+    pub fn for_order(tenant: TenantId, order: OrderId) -> Self {
+        Self(format!("{tenant}:{order}"))
+    }
+
+    /// Splits a key back into tenant and order; `None` when it is not of that shape.
+    pub fn parse(key: &str) -> Option<(TenantId, OrderId)> {
+        let (t, o) = key.split_once(':')?;
+        Some((TenantId::parse(t).ok()?, OrderId::parse(o).ok()?))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessInstance {
+    pub id: String,
+    pub definition_id: String,
+    pub business_key: Option<String>,
+    pub ended: bool,
+    pub suspended: bool,
+}
+
+/// A thin client of the engine's REST API.
+#[derive(Debug, Clone)]
+pub struct EngineClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl EngineClient {
+    /// `base` is the REST root, e.g. `http://127.0.0.1:58080/engine-rest`.
+    pub fn new(base: impl Into<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(15))
+            .build()
+            .expect("reqwest client with timeouts only");
+        Self { base: base.into().trim_end_matches('/').to_string(), http }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Deploys a BPMN model; unchanged resources are not redeployed (`enable-duplicate-filtering`).
+    pub async fn deploy(&self, name: &str, file_name: &str, bpmn: &str) -> Result<Deployment, EngineError> {
+        let part = reqwest::multipart::Part::text(bpmn.to_string())
+            .file_name(file_name.to_string())
+            .mime_str("application/xml")
+            .map_err(|e| EngineError::Decode(e.to_string()))?;
+        let form = reqwest::multipart::Form::new()
+            .text("deployment-name", name.to_string())
+            .text("enable-duplicate-filtering", "true")
+            .text("deploy-changed-only", "true")
+            .text("deployment-source", "opsdeck")
+            .part(file_name.to_string(), part);
+        let res = self.http.post(format!("{}/deployment/create", self.base)).multipart(form).send().await;
+        decode(res).await
+    }
+
+    /// Starts the latest version of `process_key` under `business_key`, with string variables.
+    pub async fn start(
+        &self,
+        process_key: &str,
+        business_key: &BusinessKey,
+        variables: &[(&str, String)],
+    ) -> Result<ProcessInstance, EngineError> {
+        let vars: serde_json::Map<String, serde_json::Value> = variables
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), serde_json::json!({ "value": v, "type": "String" })))
+            .collect();
+        let body = serde_json::json!({ "businessKey": business_key.as_str(), "variables": vars });
+        let res = self
+            .http
+            .post(format!("{}/process-definition/key/{}/start", self.base, process_key))
+            .json(&body)
+            .send()
+            .await;
+        decode(res).await
+    }
+
+    /// Active (running or suspended) process instances carrying `business_key`.
+    pub async fn instances_by_business_key(&self, business_key: &BusinessKey) -> Result<Vec<ProcessInstance>, EngineError> {
+        let res = self
+            .http
+            .get(format!("{}/process-instance", self.base))
+            .query(&[("businessKey", business_key.as_str())])
+            .send()
+            .await;
+        decode(res).await
+    }
+
+    /// The engine's version string (also a cheap liveness probe).
+    pub async fn version(&self) -> Result<String, EngineError> {
+        #[derive(Deserialize)]
+        struct V {
+            version: String,
+        }
+        let v: V = decode(self.http.get(format!("{}/version", self.base)).send().await).await?;
+        Ok(v.version)
+    }
+}
+
+async fn decode<T: serde::de::DeserializeOwned>(res: reqwest::Result<reqwest::Response>) -> Result<T, EngineError> {
+    let res = res.map_err(|e| EngineError::Unreachable(e.to_string()))?;
+    let status = res.status();
+    let text = res.text().await.map_err(|e| EngineError::Unreachable(e.to_string()))?;
+    if !status.is_success() {
+        return Err(EngineError::Rejected { status: status.as_u16(), body: text.chars().take(500).collect() });
+    }
+    serde_json::from_str(&text).map_err(|e| EngineError::Decode(format!("{e}: {}", text.chars().take(200).collect::<String>())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenants::ACME;
+
+    #[test]
+    fn business_key_is_tenant_colon_order_and_parses_back() {
+        let order = OrderId::parse("0190f5c4-0000-7000-8000-000000000001").unwrap();
+        let key = BusinessKey::for_order(ACME, order);
+        assert_eq!(key.as_str(), "10000000-0000-4000-8000-000000000001:0190f5c4-0000-7000-8000-000000000001");
+        assert_eq!(BusinessKey::parse(key.as_str()), Some((ACME, order)));
+        assert_eq!(BusinessKey::parse("no-colon"), None);
+        assert_eq!(BusinessKey::parse("x:y"), None);
+    }
+}

@@ -1,0 +1,22 @@
+//! The reference CPQ/OMS platform that opsdeck operates.
+//!
+//! It owns the system of record (quotes, approvals, orders) and the rules by which it changes: state
+//! machines as data ([`quote`], [`approval`], [`order`]) and commands ([`command`]) that write a change, its
+//! transition history row and an outbox event in one transaction, guarded by optimistic locking.
+//! It knows nothing of HTTP or of the console.
+
+pub mod approval;
+pub mod command;
+pub mod db;
+pub mod engine;
+pub mod error;
+pub mod ids;
+pub mod machine;
+pub mod order;
+pub mod outbox;
+pub mod query;
+pub mod quote;
+pub mod seed;
+pub mod tenants;
+
+pub use error::{Error, Result};

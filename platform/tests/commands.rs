@@ -1,0 +1,205 @@
+//! Platform commands against a real PostgreSQL (a fresh database per test): each change lands with its
+//! transition history and outbox event in one transaction, optimistic locking refuses stale writes, and a
+//! refused command writes nothing.
+
+use platform::command::{
+    accept_quote, apply_order_command, apply_order_line_command, apply_quote_command, create_quote, CommandContext,
+    QuoteForCreate, QuoteLineInput,
+};
+use platform::ids::{OrderId, OrderLineId, QuoteId, TenantId};
+use platform::order::{OrderCommand, OrderLineCommand, OrderLineStatus, OrderStatus};
+use platform::quote::{QuoteCommand, QuoteStatus};
+use platform::tenants::{self, ACME, GLOBEX};
+use platform::Error;
+use sqlx::PgPool;
+
+fn ctx() -> CommandContext {
+    CommandContext::new("test:operator").with_reason("integration test")
+}
+
+async fn approved_quote(pool: &PgPool, tenant: TenantId, number: &str) -> QuoteId {
+    tenants::ensure_well_known(pool).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let created = create_quote(
+        &mut tx,
+        &QuoteForCreate {
+            tenant_id: tenant,
+            quote_number: number.into(),
+            customer_name: "Wile E. Coyote".into(),
+            currency: "EUR".into(),
+            lines: vec![
+                QuoteLineInput { product_sku: "ROCKET-1".into(), description: "Rocket skates".into(), quantity: 2, unit_list_minor: 12_500, discount_bp: 1_000 },
+                QuoteLineInput { product_sku: "ANVIL-9".into(), description: "Anvil".into(), quantity: 1, unit_list_minor: 4_999, discount_bp: 0 },
+            ],
+        },
+        &ctx(),
+    )
+    .await
+    .unwrap();
+    apply_quote_command(&mut tx, tenant, created.quote_id, Some(1), QuoteCommand::ApproveWithoutReview, &ctx()).await.unwrap();
+    tx.commit().await.unwrap();
+    created.quote_id
+}
+
+async fn count(pool: &PgPool, sql: &str, id: uuid::Uuid) -> i64 {
+    sqlx::query_scalar(sql).bind(id).fetch_one(pool).await.unwrap()
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn accepting_a_quote_captures_one_order_with_lines_history_and_events(pool: PgPool) {
+    let quote = approved_quote(&pool, ACME, "Q-1001").await;
+    let mut tx = pool.begin().await.unwrap();
+    let accepted = accept_quote(&mut tx, ACME, quote, "accept-Q-1001", &ctx()).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(accepted.quote.to, QuoteStatus::Accepted);
+    assert_eq!(accepted.order_number, "SO-1001");
+    let order = accepted.order_id.as_uuid();
+    let (status, version, total): (String, i64, i64) =
+        sqlx::query_as("select status, version, total_minor from oms.sales_order where order_id = $1")
+            .bind(order)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), version), ("CAPTURED", 1));
+    // 2 × 125.00 less 10% + 49.99 = 274.99
+    assert_eq!(total, 27_499);
+    assert_eq!(count(&pool, "select count(*) from oms.sales_order_line where order_id = $1", order).await, 2);
+    assert_eq!(count(&pool, "select count(*) from oms.order_transition where order_id = $1", order).await, 1);
+    assert_eq!(
+        count(&pool, "select count(*) from messaging.outbox_event where aggregate_id = $1 and event_type = 'OrderCaptured' and status = 'PENDING'", order).await,
+        1
+    );
+    // The quote's own history: priced, approved without review, accepted.
+    assert_eq!(count(&pool, "select count(*) from cpq.quote_transition where quote_id = $1", quote.as_uuid()).await, 3);
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_quote_cannot_be_accepted_twice(pool: PgPool) {
+    let quote = approved_quote(&pool, ACME, "Q-1002").await;
+    let mut tx = pool.begin().await.unwrap();
+    accept_quote(&mut tx, ACME, quote, "k1", &ctx()).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    let err = accept_quote(&mut tx, ACME, quote, "k2", &ctx()).await.unwrap_err();
+    assert!(matches!(&err, Error::Refused { reason } if reason == "quote in ACCEPTED cannot ACCEPT (it is terminal)"), "{err}");
+    drop(tx);
+    assert_eq!(count(&pool, "select count(*) from oms.sales_order where source_quote_id = $1", quote.as_uuid()).await, 1);
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn an_order_moves_through_its_lifecycle_and_every_step_is_recorded(pool: PgPool) {
+    let quote = approved_quote(&pool, ACME, "Q-1003").await;
+    let mut tx = pool.begin().await.unwrap();
+    let order = accept_quote(&mut tx, ACME, quote, "k", &ctx()).await.unwrap().order_id;
+    let mut version = 1;
+    for (command, expected) in [
+        (OrderCommand::StartOrchestration, OrderStatus::Orchestrating),
+        (OrderCommand::BeginFulfillment, OrderStatus::InProgress),
+        (OrderCommand::RecordPartialFulfillment, OrderStatus::PartiallyFulfilled),
+        (OrderCommand::CompleteFulfillment, OrderStatus::Fulfilled),
+    ] {
+        let change = apply_order_command(&mut tx, ACME, order, Some(version), command, &ctx()).await.unwrap();
+        assert_eq!(change.to, expected);
+        assert_eq!(change.version, version + 1);
+        version = change.version;
+    }
+    tx.commit().await.unwrap();
+    let history: Vec<(Option<String>, String, i64)> = sqlx::query_as(
+        "select from_status, to_status, order_version from oms.order_transition where order_id = $1 order by order_version",
+    )
+    .bind(order)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let to: Vec<&str> = history.iter().map(|h| h.1.as_str()).collect();
+    assert_eq!(to, ["CAPTURED", "ORCHESTRATING", "IN_PROGRESS", "PARTIALLY_FULFILLED", "FULFILLED"]);
+    assert_eq!(history.last().unwrap().2, 5);
+    let events = count(&pool, "select count(*) from messaging.outbox_event where aggregate_id = $1", order.as_uuid()).await;
+    assert_eq!(events, 5, "one event per change");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_stale_version_is_a_conflict_and_writes_nothing(pool: PgPool) {
+    let quote = approved_quote(&pool, ACME, "Q-1004").await;
+    let mut tx = pool.begin().await.unwrap();
+    let order = accept_quote(&mut tx, ACME, quote, "k", &ctx()).await.unwrap().order_id;
+    tx.commit().await.unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    let err = apply_order_command(&mut tx, ACME, order, Some(7), OrderCommand::StartOrchestration, &ctx()).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict { expected: 7, found: 1, .. }), "{err}");
+    tx.commit().await.unwrap();
+    let (status, version): (String, i64) =
+        sqlx::query_as("select status, version from oms.sales_order where order_id = $1").bind(order).fetch_one(&pool).await.unwrap();
+    assert_eq!((status.as_str(), version), ("CAPTURED", 1));
+    assert_eq!(count(&pool, "select count(*) from oms.order_transition where order_id = $1", order.as_uuid()).await, 1);
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_refused_transition_writes_nothing(pool: PgPool) {
+    let quote = approved_quote(&pool, ACME, "Q-1005").await;
+    let mut tx = pool.begin().await.unwrap();
+    let order = accept_quote(&mut tx, ACME, quote, "k", &ctx()).await.unwrap().order_id;
+    tx.commit().await.unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    let err = apply_order_command(&mut tx, ACME, order, None, OrderCommand::CompleteFulfillment, &ctx()).await.unwrap_err();
+    assert_eq!(err.to_string(), "refused: order in CAPTURED cannot COMPLETE_FULFILLMENT");
+    tx.commit().await.unwrap();
+    assert_eq!(count(&pool, "select count(*) from messaging.outbox_event where aggregate_id = $1", order.as_uuid()).await, 1);
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn another_tenant_cannot_touch_the_order(pool: PgPool) {
+    let quote = approved_quote(&pool, ACME, "Q-1006").await;
+    let mut tx = pool.begin().await.unwrap();
+    let order = accept_quote(&mut tx, ACME, quote, "k", &ctx()).await.unwrap().order_id;
+    let err = apply_order_command(&mut tx, GLOBEX, order, None, OrderCommand::Cancel, &ctx()).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn an_unknown_order_is_not_found(pool: PgPool) {
+    let mut tx = pool.begin().await.unwrap();
+    let err = apply_order_command(&mut tx, ACME, OrderId::new(), None, OrderCommand::Cancel, &ctx()).await.unwrap_err();
+    assert!(err.to_string().starts_with("order ") && err.to_string().ends_with(" not found"), "{err}");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_line_change_moves_the_order_version(pool: PgPool) {
+    let quote = approved_quote(&pool, ACME, "Q-1007").await;
+    let mut tx = pool.begin().await.unwrap();
+    let order = accept_quote(&mut tx, ACME, quote, "k", &ctx()).await.unwrap().order_id;
+    let line: uuid::Uuid = sqlx::query_scalar("select order_line_id from oms.sales_order_line where order_id = $1 and line_no = 1")
+        .bind(order)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let change = apply_order_line_command(&mut tx, ACME, order, OrderLineId::from_uuid(line), OrderLineCommand::Reserve, &ctx())
+        .await
+        .unwrap();
+    assert_eq!((change.from, change.to, change.order_version), (OrderLineStatus::Pending, OrderLineStatus::Reserved, 2));
+    let refused = apply_order_line_command(&mut tx, ACME, order, OrderLineId::from_uuid(line), OrderLineCommand::ConfirmFulfillment, &ctx())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.to_string(), "refused: order line in RESERVED cannot CONFIRM_FULFILLMENT");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn bad_quote_input_is_refused_before_anything_is_written(pool: PgPool) {
+    tenants::ensure_well_known(&pool).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let err = create_quote(
+        &mut tx,
+        &QuoteForCreate { tenant_id: ACME, quote_number: "Q-9".into(), customer_name: "C".into(), currency: "EUR".into(), lines: vec![] },
+        &ctx(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.to_string(), "invalid lines: a quote needs at least one line");
+    tx.commit().await.unwrap();
+    let quotes: i64 = sqlx::query_scalar("select count(*) from cpq.quote").fetch_one(&pool).await.unwrap();
+    assert_eq!(quotes, 0);
+}
