@@ -362,7 +362,9 @@ begin
   select hash into previous from ops.audit_log order by audit_id desc limit 1;
   new.prev_hash := previous;
   new.hash := encode(sha256(convert_to(concat_ws('|',
-      coalesce(previous, ''), new.occurred_at::text, new.actor_subject, new.actor_name, new.actor_kind,
+      coalesce(previous, ''),
+      -- UTC, fixed format: the hash must not depend on the session's TimeZone.
+      to_char(new.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), new.actor_subject, new.actor_name, new.actor_kind,
       new.action, new.outcome, coalesce(new.tenant_id::text, ''), coalesce(new.entity_type, ''),
       coalesce(new.entity_id::text, ''), coalesce(new.reason, ''), new.detail::text), 'UTF8')), 'hex');
   return new;

@@ -22,8 +22,10 @@ export OPSDECK_REDIS_URL=redis://127.0.0.1:$OPSDECK_REDIS_PORT
 export OPSDECK_KAFKA_BROKERS=127.0.0.1:$OPSDECK_KAFKA_PORT
 export OPSDECK_ENGINE_URL=http://127.0.0.1:$OPSDECK_ENGINE_PORT/engine-rest
 export OPSDECK_OIDC_ISSUER=http://127.0.0.1:$OPSDECK_KEYCLOAK_PORT/realms/opsdeck
+export OPSDECK_OIDC_CLIENT_ID=opsdeck-console
+export OPSDECK_OIDC_CLIENT_SECRET=opsdeck-console-dev-secret
+export OPSDECK_INTERNAL_CLIENT_SECRET=opsdeck-internal-dev-secret
 export OPSDECK_CHROMIUM=/usr/bin/chromium
-export OPSDECK_PLAYWRIGHT_DIR=$DIST/playwright
 ENV
 }
 
