@@ -1,0 +1,58 @@
+#![recursion_limit = "256"]
+//! The console's pages: Leptos components rendered on the server, complete before they are sent.
+//!
+//! There is no client bundle and no hydration: every page is plain HTML and every form a plain HTML form,
+//! so the console works with JavaScript off. Pages read through `platform`/`ops` query functions (no SQL
+//! here) with the `PgPool` the server provides as context, and set their HTTP status through
+//! [`error::set_status`].
+
+#[cfg(not(feature = "ssr"))]
+compile_error!("the app crate is server-rendered only: build it with its `ssr` feature (the default)");
+
+pub mod error;
+pub mod format;
+mod layout;
+pub mod orders;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use layout::{NotFound, Shell};
+use orders::{OrderPermalinkPage, OrdersPage};
+
+/// The HTML document around the app. Deliberately without `HydrationScripts`: nothing runs in the browser.
+pub fn shell(_options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="opsdeck" href="/style/opsdeck.css"/>
+        <Title formatter=|text: String| if text.is_empty() { "opsdeck".to_string() } else { format!("{text} · opsdeck") }/>
+        <Router>
+            <Shell>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/orders") view=OrdersPage/>
+                    <Route path=path!("/orders/:tenant/:order_id") view=OrderPermalinkPage/>
+                </Routes>
+            </Shell>
+        </Router>
+    }
+}

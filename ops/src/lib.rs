@@ -1,0 +1,4 @@
+//! The console's domain: incidents, triage, comms, repairs, approvals, reconciliation, drills, audit and
+//! diagnostics. It knows nothing of HTTP or Leptos; the server wires it to the outside world.
+
+pub mod health;

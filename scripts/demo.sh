@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The demo, from nothing: installs and starts the service stack, builds the console, migrates and seeds
+# the database (once), starts the console and prints its URL and the demo users. Ctrl-C stops the
+# console; `scripts/stack.sh down` stops the services.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
+eval "$(bash scripts/stack.sh env)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$OPSDECK_HOME/target}"
+command -v cargo >/dev/null || die "cargo not found: install Rust (rustup) first"
+
+bash scripts/stack.sh up
+log "building the console"
+cargo build -p server --bin opsdeck --locked
+bin="$CARGO_TARGET_DIR/debug/opsdeck"
+
+"$bin" migrate
+seeded=$(psql -qtA "$DATABASE_URL" -c "select count(*) from platform.seed_run" 2>/dev/null || echo 0)
+if [ "${seeded:-0}" = 0 ]; then
+  log "seeding the reference platform (${OPSDECK_DEMO_ORDERS:=20000} orders)"
+  "$bin" seed --orders "$OPSDECK_DEMO_ORDERS" --anomaly-rate 0.02 >"$LOGS/demo-seed.json"
+fi
+
+: "${OPSDECK_LISTEN:=127.0.0.1:3000}"
+export OPSDECK_LISTEN OPSDECK_PUBLIC_URL="${OPSDECK_PUBLIC_URL:-http://$OPSDECK_LISTEN}"
+example=$(psql -qtA "$DATABASE_URL" -c "select tenant_id || ' ' || order_number from oms.sales_order o
+  join platform.seed_anomaly a on a.entity_id = o.order_id and a.anomaly_type = 'STUCK_ORDER' limit 1" || true)
+cat <<INFO
+
+  opsdeck console:  $OPSDECK_PUBLIC_URL
+  a stuck order:    $OPSDECK_PUBLIC_URL/orders?tenant=${example%% *}&q=${example##* }
+
+  Demo users (Keycloak realm 'opsdeck', password opsdeck-demo):
+    vera.viewer       viewer             tenant acme
+    oscar.operator    operator           all tenants
+    ada.approver      approver           all tenants
+    cora.comms        comms              all tenants
+    adam.admin        admin              all tenants
+    olga.opsapprover  operator+approver  tenants acme, globex
+    gwen.globex       operator           tenant globex
+  Keycloak admin console: http://127.0.0.1:$OPSDECK_KEYCLOAK_PORT/admin (admin / admin, local stack only)
+  Operaton REST:          $OPSDECK_ENGINE_URL
+  Logs:                   $LOGS
+
+INFO
+exec "$bin" serve

@@ -1,0 +1,136 @@
+//! The command line: `opsdeck [--config FILE] serve | migrate | seed …`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use platform::seed::SeedParams;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::startup::Application;
+use crate::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(name = "opsdeck", version, about = "The operations console for the CPQ/OMS platform")]
+pub struct Cli {
+    /// TOML configuration file (default: ./opsdeck.toml when it exists). See opsdeck.example.toml.
+    #[arg(long, global = true, env = "OPSDECK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP console (pages, /healthz, /readyz, /metrics).
+    Serve,
+    /// Apply the database migrations of every schema.
+    Migrate,
+    /// Generate a reference data set (tenants, quotes, orders, injected anomalies); prints a JSON report.
+    Seed(SeedArgs),
+}
+
+/// Defaults are the seed module's own ([`SeedParams::default`]), which also validates the ranges.
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Orders the platform captures (legacy duplicates come on top).
+    #[arg(long, default_value_t = SeedParams::default().orders)]
+    pub orders: u64,
+    /// Tenants besides the four well-known ones.
+    #[arg(long, default_value_t = SeedParams::default().extra_tenants)]
+    pub extra_tenants: u32,
+    /// Share of orders given each kind of injected anomaly (0 to 0.25).
+    #[arg(long, default_value_t = SeedParams::default().anomaly_rate, value_parser = parse_rate)]
+    pub anomaly_rate: f64,
+    /// Seed of the random generator: the same seed gives the same data set.
+    #[arg(long, default_value_t = SeedParams::default().rng_seed)]
+    pub rng_seed: u64,
+}
+
+fn parse_rate(text: &str) -> std::result::Result<f64, String> {
+    let rate: f64 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=1.0).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!("{rate} is not between 0 and 1"))
+    }
+}
+
+/// Parses the command line, loads the configuration and runs the subcommand.
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("opsdeck: configuration: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format);
+    let outcome = match cli.command {
+        Command::Serve => serve(&config).await,
+        Command::Migrate => migrate(&config).await,
+        Command::Seed(args) => seed(&config, args).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %error, error.debug = ?error, "opsdeck failed");
+            eprintln!("opsdeck: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn serve(config: &Config) -> Result<()> {
+    tracing::info!(?config, database = %config.database_target(), "starting the console");
+    let application = Application::build(config).await?;
+    tracing::info!(address = %application.local_addr(), public_url = %config.public_url, "listening");
+    application.run_until_stopped().await
+}
+
+#[tracing::instrument(skip_all, fields(database = %config.database_target()))]
+async fn migrate(config: &Config) -> Result<()> {
+    let pool = platform::db::connect(config.database_url.expose(), 2).await?;
+    platform::db::migrate(&pool).await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+#[tracing::instrument(skip_all, fields(database = %config.database_target()))]
+async fn seed(config: &Config, args: SeedArgs) -> Result<()> {
+    let pool = platform::db::connect(config.database_url.expose(), config.database_max_connections).await?;
+    let params = SeedParams {
+        orders: args.orders,
+        extra_tenants: args.extra_tenants,
+        anomaly_rate: args.anomaly_rate,
+        rng_seed: args.rng_seed,
+    };
+    let report = platform::seed::run(&pool, &params).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn seed_flags_parse_and_anomaly_rate_is_bounded() {
+        let cli =
+            Cli::try_parse_from(["opsdeck", "seed", "--orders", "3000", "--anomaly-rate", "0.02", "--rng-seed", "7"])
+                .unwrap();
+        let Command::Seed(args) = cli.command else { panic!("not seed") };
+        assert_eq!((args.orders, args.extra_tenants, args.rng_seed), (3000, SeedParams::default().extra_tenants, 7));
+        assert!(Cli::try_parse_from(["opsdeck", "seed", "--anomaly-rate", "1.5"]).is_err());
+    }
+}

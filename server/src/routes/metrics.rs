@@ -1,0 +1,53 @@
+//! `/metrics` in the Prometheus text format, the readiness gauges, and per-route HTTP metrics.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ops::health::Readiness;
+
+use crate::startup::AppState;
+
+pub const DEPENDENCY_UP: &str = "opsdeck_dependency_up";
+pub const DEPENDENCY_PROBE_SECONDS: &str = "opsdeck_dependency_probe_seconds";
+pub const HTTP_REQUESTS: &str = "opsdeck_http_requests_total";
+pub const HTTP_DURATION: &str = "opsdeck_http_request_duration_seconds";
+
+/// HELP lines for the metrics above.
+pub fn describe() {
+    metrics::describe_gauge!(DEPENDENCY_UP, "1 when the dependency answered its last readiness probe, else 0");
+    metrics::describe_gauge!(DEPENDENCY_PROBE_SECONDS, "How long the last readiness probe of the dependency took");
+    metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by route and status");
+    metrics::describe_histogram!(HTTP_DURATION, "HTTP request latency, by route");
+}
+
+pub fn record_readiness(readiness: &Readiness) {
+    for component in &readiness.components {
+        let name = component.component.name();
+        metrics::gauge!(DEPENDENCY_UP, "component" => name).set(if component.is_up() { 1.0 } else { 0.0 });
+        metrics::gauge!(DEPENDENCY_PROBE_SECONDS, "component" => name).set(component.latency.as_secs_f64());
+    }
+}
+
+/// Probes the dependencies (so the gauges are as fresh as the scrape) and renders every metric.
+#[tracing::instrument(skip_all)]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    record_readiness(&state.probes.check().await);
+    state.metrics.run_upkeep();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+}
+
+/// Counts and times requests by matched route (not raw path, which would explode the label set).
+pub async fn track_http(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route =
+        request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let labels = [("method", method), ("route", route), ("status", response.status().as_u16().to_string())];
+    metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(HTTP_DURATION, &labels[..2]).record(started.elapsed().as_secs_f64());
+    response
+}

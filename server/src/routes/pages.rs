@@ -1,0 +1,44 @@
+//! Console pages: the `app` crate's Leptos router, rendered whole on the server.
+//!
+//! Pages are rendered completely before the response starts (all data loaded), so the status a page sets
+//! (400, 404, 503) is the status sent. Leptos' hydration data (`<script>` chunks for a client bundle) is
+//! dropped: there is no client bundle, and the console promises pages that work without JavaScript.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use futures::{Stream, StreamExt};
+use leptos::prelude::*;
+
+use crate::startup::AppState;
+
+type HtmlStream = Pin<Box<dyn Stream<Item = String> + Send>>;
+
+/// Renders whatever page the `app` router matches for this request (its not-found page otherwise).
+#[tracing::instrument(name = "page", skip_all, fields(path = %request.uri().path()))]
+pub async fn render_page(State(state): State<AppState>, request: Request<Body>) -> Response {
+    let pool = state.pool.clone();
+    let options = state.leptos_options.clone();
+    leptos_axum::handle_response_inner(
+        move || provide_context(pool.clone()),
+        move || app::shell(options),
+        request,
+        render_complete_page,
+    )
+    .await
+}
+
+/// The whole document, after every `Suspense` has resolved, as one chunk; no hydration scripts.
+fn render_complete_page<V: IntoView + 'static>(
+    view: V,
+    _hydration_data: Box<dyn FnOnce() -> HtmlStream + Send>,
+    _supports_out_of_order: bool,
+) -> Pin<Box<dyn Future<Output = HtmlStream> + Send>> {
+    Box::pin(async move {
+        let html = view.to_html_stream_in_order().collect::<String>().await;
+        Box::pin(futures::stream::once(async move { html })) as HtmlStream
+    })
+}

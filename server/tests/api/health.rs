@@ -1,0 +1,82 @@
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::helpers::{spawn_app, spawn_app_with, test_config, unreachable_pool};
+
+#[tokio::test]
+async fn healthz_answers_ok_without_touching_any_dependency() {
+    let app = spawn_app_with(unreachable_pool(), test_config()).await;
+    let (status, body) = app.page("/healthz").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, "ok");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn readiness_is_degraded_and_names_what_is_affected_when_optional_services_are_down(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let started = std::time::Instant::now();
+    let response = app.get("/readyz").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "readiness took {:?}", started.elapsed());
+    assert_eq!(response.status().as_u16(), 200);
+    let readiness: Value = response.json().await.unwrap();
+    assert_eq!(readiness["status"], "degraded");
+
+    let component = |name: &str| {
+        readiness["components"].as_array().unwrap().iter().find(|c| c["component"] == name).cloned().unwrap()
+    };
+    let postgres = component("postgres");
+    assert_eq!(postgres["status"], "up");
+    assert!(postgres.get("affected").is_none());
+
+    for name in ["redis", "kafka", "engine", "identity"] {
+        let down = component(name);
+        assert_eq!(down["status"], "down", "{name}");
+        assert!(!down["error"].as_str().unwrap().is_empty(), "{name} says why it is down");
+        assert!(down["latency_ms"].is_u64(), "{name} has a latency");
+    }
+    assert_eq!(component("redis")["affected"], "dashboard cache, rate limits (console runs from PostgreSQL)");
+    assert!(component("kafka")["affected"].as_str().unwrap().contains("outbox"));
+    assert!(component("engine")["affected"].as_str().unwrap().contains("orchestration"));
+    assert!(component("identity")["affected"].as_str().unwrap().contains("sign-in"));
+}
+
+#[tokio::test]
+async fn readiness_is_503_when_postgres_is_down() {
+    let app = spawn_app_with(unreachable_pool(), test_config()).await;
+    let response = app.get("/readyz").await;
+    assert_eq!(response.status().as_u16(), 503);
+    let readiness: Value = response.json().await.unwrap();
+    assert_eq!(readiness["status"], "unavailable");
+    let postgres = &readiness["components"][0];
+    assert_eq!(postgres["component"], "postgres");
+    assert_eq!(postgres["status"], "down");
+    assert_eq!(postgres["required"], true);
+}
+
+#[tokio::test]
+async fn an_order_page_without_its_database_answers_503_and_says_why() {
+    let app = spawn_app_with(unreachable_pool(), test_config()).await;
+    let (status, body) = app.page("/orders").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("PostgreSQL is not answering"), "{body}");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn metrics_export_readiness_per_component(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (status, body) = app.page("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("# TYPE opsdeck_dependency_up gauge"), "{body}");
+    assert!(body.contains(r#"opsdeck_dependency_up{component="postgres"} 1"#), "{body}");
+    for name in ["redis", "kafka", "engine", "identity"] {
+        assert!(body.contains(&format!(r#"opsdeck_dependency_up{{component="{name}"}}"#)), "{name}: {body}");
+    }
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn the_stylesheet_is_served(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let response = app.get("/style/opsdeck.css").await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+}
