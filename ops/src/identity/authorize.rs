@@ -1,0 +1,174 @@
+//! The permission table: which role may do what. Checked inside every command.
+
+use platform::ids::TenantId;
+use serde::{Deserialize, Serialize};
+
+use super::{Actor, Role};
+
+/// Everything the console lets someone do. Commands name the one they need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Permission {
+    /// Read platform entities, incidents, dashboards, audit within tenant scope.
+    Read,
+    DeclareIncident,
+    /// Triage, impact, lifecycle (mitigate/resolve/close), timeline notes.
+    ManageIncident,
+    /// Post internal and customer-facing status updates.
+    PostStatusUpdate,
+    /// Write the post-incident review and its action items.
+    ManageReview,
+    /// Request a repair (dry-run) and execute a low-risk or approved one.
+    RequestRepair,
+    /// Approve or reject someone else's high-risk repair.
+    ApproveRepair,
+    RunReconciliation,
+    RunDrill,
+    /// Mitigation switches (pause relay/consumer, disable acceptance, pause orchestration starts).
+    ChangeControl,
+    /// Approval policies and role mapping.
+    Administer,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 11] = [
+        Permission::Read,
+        Permission::DeclareIncident,
+        Permission::ManageIncident,
+        Permission::PostStatusUpdate,
+        Permission::ManageReview,
+        Permission::RequestRepair,
+        Permission::ApproveRepair,
+        Permission::RunReconciliation,
+        Permission::RunDrill,
+        Permission::ChangeControl,
+        Permission::Administer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Read => "READ",
+            Permission::DeclareIncident => "DECLARE_INCIDENT",
+            Permission::ManageIncident => "MANAGE_INCIDENT",
+            Permission::PostStatusUpdate => "POST_STATUS_UPDATE",
+            Permission::ManageReview => "MANAGE_REVIEW",
+            Permission::RequestRepair => "REQUEST_REPAIR",
+            Permission::ApproveRepair => "APPROVE_REPAIR",
+            Permission::RunReconciliation => "RUN_RECONCILIATION",
+            Permission::RunDrill => "RUN_DRILL",
+            Permission::ChangeControl => "CHANGE_CONTROL",
+            Permission::Administer => "ADMINISTER",
+        }
+    }
+
+    /// The roles that grant this permission (DESIGN §7).
+    pub fn granted_by(self) -> &'static [Role] {
+        use Role::*;
+        match self {
+            Permission::Read => &[Viewer, Operator, Approver, Comms, Admin, Service],
+            Permission::DeclareIncident => &[Operator, Comms, Admin],
+            Permission::ManageIncident => &[Operator, Admin],
+            Permission::PostStatusUpdate => &[Comms],
+            Permission::ManageReview => &[Operator, Admin],
+            Permission::RequestRepair => &[Operator, Service],
+            Permission::ApproveRepair => &[Approver],
+            Permission::RunReconciliation => &[Operator, Admin, Service],
+            Permission::RunDrill => &[Operator],
+            Permission::ChangeControl => &[Operator, Admin],
+            Permission::Administer => &[Admin],
+        }
+    }
+}
+
+/// Why an actor may not do something; said to them and written to the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+pub enum Refusal {
+    #[error("{permission} needs one of the roles {needed}; you have {held}")]
+    MissingRole { permission: &'static str, needed: String, held: String },
+    #[error("tenant {tenant} is outside your tenant scope")]
+    TenantOutOfScope { tenant: TenantId },
+}
+
+/// Checks role and (when the action concerns one) tenant scope.
+pub fn authorize(actor: &Actor, permission: Permission, tenant: Option<TenantId>) -> Result<(), Refusal> {
+    let needed = permission.granted_by();
+    if !actor.roles.iter().any(|r| needed.contains(r)) {
+        let list = |roles: &[Role]| {
+            if roles.is_empty() {
+                "none".to_string()
+            } else {
+                roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        };
+        return Err(Refusal::MissingRole { permission: permission.as_str(), needed: list(needed), held: list(&actor.roles) });
+    }
+    if let Some(tenant) = tenant {
+        if !actor.tenants.contains(tenant) {
+            return Err(Refusal::TenantOutOfScope { tenant });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{ActorKind, TenantScope};
+    use platform::tenants::{ACME, GLOBEX};
+
+    fn actor(roles: &[Role], tenants: TenantScope) -> Actor {
+        Actor { subject: "s".into(), name: "n".into(), kind: ActorKind::User, roles: roles.to_vec(), tenants }
+    }
+
+    /// The whole role × permission matrix, written out: `true` where the role grants the permission.
+    #[test]
+    fn every_role_and_permission_pair_is_allowed_or_refused_as_specified() {
+        use Permission as P;
+        #[rustfmt::skip]
+        let expected: [(Permission, [bool; 6]); 11] = [
+            //                      viewer operator approver comms  admin  service
+            (P::Read,               [true,  true,   true,    true,  true,  true ]),
+            (P::DeclareIncident,    [false, true,   false,   true,  true,  false]),
+            (P::ManageIncident,     [false, true,   false,   false, true,  false]),
+            (P::PostStatusUpdate,   [false, false,  false,   true,  false, false]),
+            (P::ManageReview,       [false, true,   false,   false, true,  false]),
+            (P::RequestRepair,      [false, true,   false,   false, false, true ]),
+            (P::ApproveRepair,      [false, false,  true,    false, false, false]),
+            (P::RunReconciliation,  [false, true,   false,   false, true,  true ]),
+            (P::RunDrill,           [false, true,   false,   false, false, false]),
+            (P::ChangeControl,      [false, true,   false,   false, true,  false]),
+            (P::Administer,         [false, false,  false,   false, true,  false]),
+        ];
+        assert_eq!(expected.len(), Permission::ALL.len());
+        for (permission, allowed) in expected {
+            for (role, allow) in Role::ALL.into_iter().zip(allowed) {
+                let got = authorize(&actor(&[role], TenantScope::All), permission, Some(ACME));
+                assert_eq!(got.is_ok(), allow, "{role} × {permission:?}: {got:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_refusal_names_the_roles_needed_and_held() {
+        let err = authorize(&actor(&[Role::Viewer], TenantScope::All), Permission::ApproveRepair, None).unwrap_err();
+        assert_eq!(err.to_string(), "APPROVE_REPAIR needs one of the roles approver; you have viewer");
+    }
+
+    #[test]
+    fn an_operator_of_one_tenant_cannot_act_on_another() {
+        let (scope, _) = TenantScope::from_claim([ACME.to_string().as_str()]);
+        let op = actor(&[Role::Operator], scope);
+        assert!(authorize(&op, Permission::DeclareIncident, Some(ACME)).is_ok());
+        assert_eq!(
+            authorize(&op, Permission::DeclareIncident, Some(GLOBEX)),
+            Err(Refusal::TenantOutOfScope { tenant: GLOBEX })
+        );
+    }
+
+    #[test]
+    fn several_roles_add_up() {
+        let both = actor(&[Role::Operator, Role::Approver], TenantScope::All);
+        assert!(authorize(&both, Permission::RequestRepair, None).is_ok());
+        assert!(authorize(&both, Permission::ApproveRepair, None).is_ok());
+    }
+}

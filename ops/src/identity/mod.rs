@@ -1,0 +1,75 @@
+//! Who is acting, and what they may do.
+//!
+//! An [`Actor`] is built once at the edge from verified identity-provider claims (a person's ID token, or
+//! a service's access token) and handed to every command. Commands call [`authorize`] themselves — the UI
+//! hiding a button is a courtesy, not the check. Roles and tenant scope come from the IdP (DESIGN §7).
+
+mod authorize;
+mod role;
+
+pub use authorize::{authorize, Permission, Refusal};
+pub use role::{Role, TenantScope};
+
+use platform::ids::TenantId;
+use serde::{Deserialize, Serialize};
+
+/// Whether the actor is a person (SSO), a service (client credentials) or the console itself (jobs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ActorKind {
+    User,
+    Service,
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::User => "USER",
+            ActorKind::Service => "SERVICE",
+            ActorKind::System => "SYSTEM",
+        }
+    }
+}
+
+/// A verified identity: the IdP subject, a display name, roles and tenant scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The IdP's stable subject (`sub`); what audit and approvals record.
+    pub subject: String,
+    /// Human-readable name (preferred_username / name, or the client id of a service).
+    pub name: String,
+    pub kind: ActorKind,
+    pub roles: Vec<Role>,
+    pub tenants: TenantScope,
+}
+
+impl Actor {
+    /// The console's own background jobs: every role, every tenant, recorded as SYSTEM.
+    pub fn system(name: &str) -> Self {
+        Actor {
+            subject: format!("system:{name}"),
+            name: name.to_string(),
+            kind: ActorKind::System,
+            roles: Role::ALL.to_vec(),
+            tenants: TenantScope::All,
+        }
+    }
+
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn can_see_tenant(&self, tenant: TenantId) -> bool {
+        self.tenants.contains(tenant)
+    }
+
+    /// How the actor is written in platform transition history: `name (subject)`.
+    pub fn display(&self) -> String {
+        if self.name == self.subject {
+            self.subject.clone()
+        } else {
+            format!("{} ({})", self.name, self.subject)
+        }
+    }
+}
