@@ -16,6 +16,7 @@ pub mod order;
 pub mod outbox;
 pub mod query;
 pub mod quote;
+pub mod relay;
 pub mod seed;
 pub mod tenants;
 
