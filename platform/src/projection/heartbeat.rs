@@ -1,0 +1,146 @@
+//! What a projection consumer tells the world about itself: running counts, metrics and the heartbeat
+//! row (`platform.worker_heartbeat`, worker kind `projection-consumer`).
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::apply::Applied;
+use super::config::{ProjectionConfig, WORKER_KIND};
+
+/// Counts since this instance started, shared with whoever holds [`super::ProjectionConsumer::stats`].
+#[derive(Debug, Default)]
+pub struct ProjectionStats {
+    processed: AtomicU64,
+    projected: AtomicU64,
+    stale: AtomicU64,
+    duplicates: AtomicU64,
+    dead_lettered: AtomicU64,
+    errors: AtomicU64,
+    paused: AtomicBool,
+    /// Milliseconds between the last record's Kafka timestamp and its processing; -1 before the first.
+    lag_ms: AtomicI64,
+    last_error: Mutex<Option<String>>,
+}
+
+/// A copy of [`ProjectionStats`] at one moment; also the heartbeat's `detail.counts`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProjectionCounts {
+    /// Messages handled to the end (offset stored): projected + stale + duplicates + dead_lettered.
+    pub processed: u64,
+    pub projected: u64,
+    /// First deliveries that did not move the projection (older version, or a line event with no row).
+    pub stale: u64,
+    /// Redeliveries recognised by the inbox and skipped.
+    pub duplicates: u64,
+    pub dead_lettered: u64,
+    /// Database or Kafka errors (each retried).
+    pub errors: u64,
+    pub paused: bool,
+    /// Age of the last processed record (its Kafka timestamp to now), in ms.
+    pub lag_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+impl ProjectionStats {
+    pub fn snapshot(&self) -> ProjectionCounts {
+        let lag = self.lag_ms.load(Ordering::Relaxed);
+        ProjectionCounts {
+            processed: self.processed.load(Ordering::Relaxed),
+            projected: self.projected.load(Ordering::Relaxed),
+            stale: self.stale.load(Ordering::Relaxed),
+            duplicates: self.duplicates.load(Ordering::Relaxed),
+            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            paused: self.paused.load(Ordering::Relaxed),
+            lag_ms: (lag >= 0).then_some(lag),
+            last_error: self.last_error.lock().map(|e| e.clone()).unwrap_or(None),
+        }
+    }
+
+    pub(super) fn record_applied(&self, group: &str, applied: Applied) {
+        self.processed.fetch_add(1, Ordering::Relaxed);
+        let (counter, outcome) = match applied {
+            Applied::Projected => (&self.projected, "projected"),
+            Applied::Stale => (&self.stale, "stale"),
+            Applied::Duplicate => (&self.duplicates, "duplicate"),
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("opsdeck_projection_processed_total", "group" => group.to_string(), "outcome" => outcome)
+            .increment(1);
+        if applied == Applied::Duplicate {
+            metrics::counter!("opsdeck_projection_duplicates_total", "group" => group.to_string()).increment(1);
+        }
+    }
+
+    pub(super) fn record_dead_letter(&self, group: &str) {
+        self.processed.fetch_add(1, Ordering::Relaxed);
+        self.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("opsdeck_projection_processed_total", "group" => group.to_string(), "outcome" => "dead_lettered")
+            .increment(1);
+        metrics::counter!("opsdeck_projection_dead_lettered_total", "group" => group.to_string()).increment(1);
+    }
+
+    pub(super) fn record_lag(&self, group: &str, lag_ms: i64) {
+        let lag_ms = lag_ms.max(0);
+        self.lag_ms.store(lag_ms, Ordering::Relaxed);
+        metrics::gauge!("opsdeck_projection_lag_seconds", "group" => group.to_string()).set(lag_ms as f64 / 1000.0);
+    }
+
+    pub(super) fn record_error(&self, error: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(error);
+        }
+    }
+
+    pub(super) fn set_paused(&self, group: &str, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+        metrics::gauge!("opsdeck_projection_paused", "group" => group.to_string()).set(if paused { 1.0 } else { 0.0 });
+    }
+
+    pub(super) fn init(&self) {
+        self.lag_ms.store(-1, Ordering::Relaxed);
+    }
+}
+
+/// The consumer's lifecycle as the heartbeat reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectionState {
+    Running,
+    Paused,
+    Stopped,
+}
+
+/// Upserts this instance's heartbeat row.
+pub async fn beat(
+    pool: &PgPool,
+    config: &ProjectionConfig,
+    state: ProjectionState,
+    counts: &ProjectionCounts,
+    starting: bool,
+) -> sqlx::Result<()> {
+    let detail = serde_json::json!({
+        "state": state,
+        "group": config.group_id,
+        "topic": config.topic(),
+        "counts": counts,
+    });
+    sqlx::query(
+        "insert into platform.worker_heartbeat (instance_id, worker_kind, started_at, last_beat_at, detail)
+         values ($1, $2, now(), now(), $3)
+         on conflict (instance_id) do update
+         set worker_kind = excluded.worker_kind, last_beat_at = now(), detail = excluded.detail,
+             started_at = case when $4 then now() else platform.worker_heartbeat.started_at end",
+    )
+    .bind(&config.instance_id)
+    .bind(WORKER_KIND)
+    .bind(detail)
+    .bind(starting)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
