@@ -60,6 +60,55 @@ pub struct ProcessInstance {
     pub suspended: bool,
 }
 
+/// One topic of a fetchAndLock request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchTopic {
+    pub topic_name: String,
+    /// Milliseconds the task stays locked to this worker.
+    pub lock_duration: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub business_key: Option<String>,
+}
+
+/// A locked (or listed) external task.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalTask {
+    pub id: String,
+    pub topic_name: Option<String>,
+    pub activity_id: Option<String>,
+    pub process_instance_id: Option<String>,
+    pub business_key: Option<String>,
+    pub worker_id: Option<String>,
+    /// `None` until the first failure is reported.
+    pub retries: Option<i32>,
+    pub error_message: Option<String>,
+}
+
+/// An open incident (e.g. `failedExternalTask` once retries ran out).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Incident {
+    pub id: String,
+    pub incident_type: String,
+    pub activity_id: Option<String>,
+    pub process_instance_id: Option<String>,
+    pub incident_message: Option<String>,
+    /// For external-task incidents: the task id.
+    pub configuration: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoricProcessInstance {
+    pub id: String,
+    pub business_key: Option<String>,
+    /// ACTIVE, SUSPENDED, COMPLETED, EXTERNALLY_TERMINATED, INTERNALLY_TERMINATED.
+    pub state: String,
+    pub end_time: Option<String>,
+}
+
 /// A thin client of the engine's REST API.
 #[derive(Debug, Clone)]
 pub struct EngineClient {
@@ -130,6 +179,83 @@ impl EngineClient {
         decode(res).await
     }
 
+    /// Fetches and locks up to `max_tasks` external tasks of `topics` for `worker_id`. Each topic may be
+    /// narrowed to one business key, so a worker (or a test) only takes its own orders' tasks.
+    pub async fn fetch_and_lock(
+        &self,
+        worker_id: &str,
+        max_tasks: u32,
+        topics: &[FetchTopic],
+    ) -> Result<Vec<ExternalTask>, EngineError> {
+        let body = serde_json::json!({ "workerId": worker_id, "maxTasks": max_tasks, "topics": topics });
+        let res = self.http.post(format!("{}/external-task/fetchAndLock", self.base)).json(&body).send().await;
+        decode(res).await
+    }
+
+    /// Completes a locked external task; the process moves on.
+    pub async fn complete(&self, task_id: &str, worker_id: &str) -> Result<(), EngineError> {
+        let body = serde_json::json!({ "workerId": worker_id });
+        let res = self.http.post(format!("{}/external-task/{}/complete", self.base, task_id)).json(&body).send().await;
+        no_content(res).await
+    }
+
+    /// Reports a failed attempt. `retries` is what is left; at 0 the engine raises an incident. The task
+    /// is not fetched again before `retry_timeout` has passed.
+    pub async fn handle_failure(
+        &self,
+        task_id: &str,
+        worker_id: &str,
+        error_message: &str,
+        error_details: &str,
+        retries: i32,
+        retry_timeout: Duration,
+    ) -> Result<(), EngineError> {
+        let body = serde_json::json!({
+            "workerId": worker_id,
+            "errorMessage": error_message.chars().take(600).collect::<String>(),
+            "errorDetails": error_details,
+            "retries": retries.max(0),
+            "retryTimeout": u64::try_from(retry_timeout.as_millis()).unwrap_or(u64::MAX),
+        });
+        let res = self.http.post(format!("{}/external-task/{}/failure", self.base, task_id)).json(&body).send().await;
+        no_content(res).await
+    }
+
+    /// External tasks of one process instance (locked or not, with or without retries left).
+    pub async fn external_tasks(&self, process_instance_id: &str) -> Result<Vec<ExternalTask>, EngineError> {
+        let res = self
+            .http
+            .get(format!("{}/external-task", self.base))
+            .query(&[("processInstanceId", process_instance_id)])
+            .send()
+            .await;
+        decode(res).await
+    }
+
+    /// Sets a task's retries — the "retry the job" of lesson 13.2 step 8 (and resolves its incident).
+    pub async fn set_external_task_retries(&self, task_id: &str, retries: i32) -> Result<(), EngineError> {
+        let body = serde_json::json!({ "retries": retries });
+        let res = self.http.put(format!("{}/external-task/{}/retries", self.base, task_id)).json(&body).send().await;
+        no_content(res).await
+    }
+
+    /// Open incidents of one process instance.
+    pub async fn incidents(&self, process_instance_id: &str) -> Result<Vec<Incident>, EngineError> {
+        let res = self
+            .http
+            .get(format!("{}/incident", self.base))
+            .query(&[("processInstanceId", process_instance_id)])
+            .send()
+            .await;
+        decode(res).await
+    }
+
+    /// A process instance as history knows it (also after it ended).
+    pub async fn historic_instance(&self, process_instance_id: &str) -> Result<HistoricProcessInstance, EngineError> {
+        let res = self.http.get(format!("{}/history/process-instance/{}", self.base, process_instance_id)).send().await;
+        decode(res).await
+    }
+
     /// The engine's version string (also a cheap liveness probe).
     pub async fn version(&self) -> Result<String, EngineError> {
         #[derive(Deserialize)]
@@ -149,6 +275,17 @@ async fn decode<T: serde::de::DeserializeOwned>(res: reqwest::Result<reqwest::Re
         return Err(EngineError::Rejected { status: status.as_u16(), body: text.chars().take(500).collect() });
     }
     serde_json::from_str(&text).map_err(|e| EngineError::Decode(format!("{e}: {}", text.chars().take(200).collect::<String>())))
+}
+
+/// For the calls the engine answers with 204 and no body.
+async fn no_content(res: reqwest::Result<reqwest::Response>) -> Result<(), EngineError> {
+    let res = res.map_err(|e| EngineError::Unreachable(e.to_string()))?;
+    let status = res.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text = res.text().await.unwrap_or_default();
+    Err(EngineError::Rejected { status: status.as_u16(), body: text.chars().take(500).collect() })
 }
 
 #[cfg(test)]

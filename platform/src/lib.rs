@@ -13,11 +13,14 @@ pub mod error;
 pub mod ids;
 pub mod machine;
 pub mod order;
+pub mod orchestration;
+pub mod projection;
 pub mod outbox;
 pub mod query;
 pub mod quote;
 pub mod relay;
 pub mod seed;
 pub mod tenants;
+pub mod vendor;
 
 pub use error::{Error, Result};

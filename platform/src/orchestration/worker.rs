@@ -1,0 +1,280 @@
+//! The external-task worker: fetch and lock → run the topic's step → complete, or report the failure
+//! with one retry fewer and a backoff. When a task's retries reach 0 the engine raises an incident,
+//! and the task waits for an operator to fix the cause and set retries again (lesson 13.2).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use super::tasks::{self, Topic, TOPICS};
+use super::{Error, Result};
+use crate::command::CommandContext;
+use crate::engine::{BusinessKey, EngineClient, ExternalTask, FetchTopic};
+use crate::vendor::VendorClient;
+
+/// Worker kind written to `platform.worker_heartbeat.worker_kind`.
+pub const WORKER_KIND: &str = "engine-worker";
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The engine's `workerId` and the heartbeat's `instance_id`; unique per running worker.
+    pub worker_id: String,
+    pub max_tasks: u32,
+    /// How long a fetched task stays locked to this worker.
+    pub lock_duration: Duration,
+    /// Attempts before the engine raises an incident (the first failure leaves `max_retries - 1`).
+    pub max_retries: i32,
+    /// Backoff before a failed task can be fetched again.
+    pub retry_timeout: Duration,
+    /// Pause between polls that found nothing.
+    pub poll_interval: Duration,
+    pub heartbeat_interval: Duration,
+    /// Only tasks of these business keys (tests; one worker per order). Empty: every order.
+    pub business_keys: Vec<BusinessKey>,
+}
+
+impl WorkerConfig {
+    pub fn new(worker_id: impl Into<String>) -> Self {
+        Self {
+            worker_id: worker_id.into(),
+            max_tasks: 10,
+            lock_duration: Duration::from_secs(30),
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(10),
+            poll_interval: Duration::from_millis(500),
+            heartbeat_interval: Duration::from_secs(5),
+            business_keys: Vec::new(),
+        }
+    }
+
+    pub fn generate_worker_id() -> String {
+        format!("engine-worker-{}", uuid::Uuid::now_v7())
+    }
+
+    /// The retries to report after a failed attempt of `task`.
+    pub fn retries_after_failure(&self, task: &ExternalTask) -> i32 {
+        (task.retries.unwrap_or(self.max_retries) - 1).max(0)
+    }
+
+    fn topics(&self) -> Vec<FetchTopic> {
+        let lock_duration = u64::try_from(self.lock_duration.as_millis()).unwrap_or(u64::MAX);
+        let keys: Vec<Option<String>> = if self.business_keys.is_empty() {
+            vec![None]
+        } else {
+            self.business_keys.iter().map(|k| Some(k.as_str().to_string())).collect()
+        };
+        TOPICS
+            .iter()
+            .flat_map(|t| {
+                keys.iter().map(|k| FetchTopic {
+                    topic_name: t.name().to_string(),
+                    lock_duration,
+                    business_key: k.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// What one poll did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PollOutcome {
+    pub fetched: u64,
+    pub completed: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    polls: AtomicU64,
+    completed: AtomicU64,
+    failed: AtomicU64,
+    errors: AtomicU64,
+}
+
+pub struct Worker {
+    pool: PgPool,
+    engine: EngineClient,
+    vendor: VendorClient,
+    config: WorkerConfig,
+    counts: Arc<Counts>,
+}
+
+impl Worker {
+    pub fn new(pool: PgPool, engine: EngineClient, vendor: VendorClient, config: WorkerConfig) -> Self {
+        Self { pool, engine, vendor, config, counts: Arc::default() }
+    }
+
+    pub fn config(&self) -> &WorkerConfig {
+        &self.config
+    }
+
+    /// Polls until `shutdown` turns true (or its sender is dropped), beating the heartbeat as it goes.
+    /// A task in hand is finished (completed or failed) before the loop stops.
+    #[tracing::instrument(skip_all, fields(worker_id = %self.config.worker_id))]
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        self.beat("running", true).await;
+        let mut last_beat = tokio::time::Instant::now();
+        loop {
+            let found = match self.poll_once().await {
+                Ok(outcome) => outcome.fetched > 0,
+                Err(e) => {
+                    self.counts.errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "poll failed");
+                    false
+                }
+            };
+            if last_beat.elapsed() >= self.config.heartbeat_interval {
+                self.beat("running", false).await;
+                last_beat = tokio::time::Instant::now();
+            }
+            let pause = if found { Duration::ZERO } else { self.config.poll_interval };
+            if sleep_or_stop(&mut shutdown, pause).await {
+                break;
+            }
+        }
+        self.beat("stopped", false).await;
+        tracing::info!("engine worker stopped");
+    }
+
+    /// One fetchAndLock and the handling of every task it returned.
+    pub async fn poll_once(&self) -> Result<PollOutcome> {
+        self.counts.polls.fetch_add(1, Ordering::Relaxed);
+        let tasks =
+            self.engine.fetch_and_lock(&self.config.worker_id, self.config.max_tasks, &self.config.topics()).await?;
+        let mut outcome = PollOutcome { fetched: tasks.len() as u64, ..PollOutcome::default() };
+        for task in tasks {
+            match self.handle(&task).await {
+                Ok(()) => {
+                    self.engine.complete(&task.id, &self.config.worker_id).await?;
+                    outcome.completed += 1;
+                    self.counts.completed.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("opsdeck_engine_tasks_completed_total").increment(1);
+                }
+                Err(e) => {
+                    let retries = self.config.retries_after_failure(&task);
+                    tracing::warn!(task_id = %task.id, topic = ?task.topic_name, business_key = ?task.business_key,
+                        retries, error = %e, "external task failed");
+                    self.engine
+                        .handle_failure(
+                            &task.id,
+                            &self.config.worker_id,
+                            &e.to_string(),
+                            &format!("{e:?}"),
+                            retries,
+                            self.config.retry_timeout,
+                        )
+                        .await?;
+                    outcome.failed += 1;
+                    self.counts.failed.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("opsdeck_engine_tasks_failed_total").increment(1);
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    #[tracing::instrument(skip_all, fields(task_id = %task.id, topic = ?task.topic_name, business_key = ?task.business_key))]
+    async fn handle(&self, task: &ExternalTask) -> Result<()> {
+        let bad_key = || Error::BadBusinessKey { task_id: task.id.clone(), business_key: task.business_key.clone() };
+        let (tenant, order) = task.business_key.as_deref().and_then(BusinessKey::parse).ok_or_else(bad_key)?;
+        let topic =
+            task.topic_name.as_deref().and_then(Topic::parse).ok_or_else(|| {
+                Error::Platform(crate::Error::refused(format!("unknown topic {:?}", task.topic_name)))
+            })?;
+        let ctx = CommandContext::new(format!("{WORKER_KIND}:{}", self.config.worker_id))
+            .with_reason(format!("order orchestration: {}", topic.name()));
+        match topic {
+            Topic::Reserve => tasks::reserve(&self.pool, &ctx, tenant, order).await,
+            Topic::RequestFulfillment => {
+                tasks::request_fulfillment(&self.pool, &self.vendor, &ctx, tenant, order).await
+            }
+            Topic::Activate => tasks::activate(&self.pool, &ctx, tenant, order).await,
+        }
+    }
+
+    /// Upserts this worker's heartbeat row; a failed beat is logged, never fatal.
+    async fn beat(&self, state: &str, starting: bool) {
+        let detail = serde_json::json!({
+            "state": state,
+            "polls": self.counts.polls.load(Ordering::Relaxed),
+            "completed": self.counts.completed.load(Ordering::Relaxed),
+            "failed": self.counts.failed.load(Ordering::Relaxed),
+            "errors": self.counts.errors.load(Ordering::Relaxed),
+            "vendor": self.vendor.base_url(),
+            "engine": self.engine.base_url(),
+        });
+        let res = sqlx::query(
+            "insert into platform.worker_heartbeat (instance_id, worker_kind, started_at, last_beat_at, detail)
+             values ($1, $2, now(), now(), $3)
+             on conflict (instance_id) do update
+             set worker_kind = excluded.worker_kind, last_beat_at = now(), detail = excluded.detail,
+                 started_at = case when $4 then now() else platform.worker_heartbeat.started_at end",
+        )
+        .bind(&self.config.worker_id)
+        .bind(WORKER_KIND)
+        .bind(detail)
+        .bind(starting)
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "heartbeat failed");
+        }
+    }
+}
+
+fn stop_requested(shutdown: &watch::Receiver<bool>) -> bool {
+    *shutdown.borrow() || shutdown.has_changed().is_err()
+}
+
+/// Sleeps for `pause` unless a stop is requested first; true when the caller should stop.
+async fn sleep_or_stop(shutdown: &mut watch::Receiver<bool>, pause: Duration) -> bool {
+    if stop_requested(shutdown) {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(pause) => stop_requested(shutdown),
+        changed = shutdown.changed() => changed.is_err() || *shutdown.borrow(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(retries: Option<i32>) -> ExternalTask {
+        ExternalTask {
+            id: "t".into(),
+            topic_name: Some("order-reserve".into()),
+            activity_id: None,
+            process_instance_id: None,
+            business_key: None,
+            worker_id: None,
+            retries,
+            error_message: None,
+        }
+    }
+
+    #[test]
+    fn retries_count_down_from_the_configured_maximum_to_zero() {
+        let config = WorkerConfig::new("w");
+        assert_eq!(config.retries_after_failure(&task(None)), 2);
+        assert_eq!(config.retries_after_failure(&task(Some(2))), 1);
+        assert_eq!(config.retries_after_failure(&task(Some(1))), 0);
+        assert_eq!(config.retries_after_failure(&task(Some(0))), 0);
+    }
+
+    #[test]
+    fn a_worker_limited_to_business_keys_asks_for_each_topic_per_key() {
+        let mut config = WorkerConfig::new("w");
+        assert_eq!(config.topics().len(), 3);
+        config.business_keys = vec![BusinessKey::for_order(crate::tenants::ACME, crate::ids::OrderId::new())];
+        let topics = config.topics();
+        assert_eq!(topics.len(), 3);
+        assert!(topics.iter().all(|t| t.business_key.is_some()));
+    }
+}

@@ -1,0 +1,406 @@
+//! Order orchestration against the real services: Operaton (`OPSDECK_ENGINE_URL`, default
+//! http://127.0.0.1:58080/engine-rest), a fresh PostgreSQL database per test, and the fulfillment vendor
+//! on port 0. Each test's worker fetches only its own order's tasks (business-key filter) under its own
+//! worker id, so tests running side by side never take each other's work.
+
+use std::time::Duration;
+
+use platform::command::{
+    accept_quote, apply_quote_command, create_quote, CommandContext, QuoteForCreate, QuoteLineInput,
+};
+use platform::engine::{BusinessKey, EngineClient};
+use platform::ids::{Actor, OrderId};
+use platform::orchestration::{
+    ensure_deployed, fulfillment_idempotency_key, start_orchestration, StartOutcome, Worker, WorkerConfig, WORKER_KIND,
+};
+use platform::quote::QuoteCommand;
+use platform::tenants::{self, ACME};
+use platform::vendor::{serve_with, VendorClient, VendorMode, VendorState};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::time::{sleep, Instant};
+
+const WAIT: Duration = Duration::from_secs(45);
+
+fn engine() -> EngineClient {
+    EngineClient::new(
+        std::env::var("OPSDECK_ENGINE_URL").unwrap_or_else(|_| "http://127.0.0.1:58080/engine-rest".into()),
+    )
+}
+
+fn actor() -> Actor {
+    Actor::new("test:orchestrator")
+}
+
+fn ctx() -> CommandContext {
+    CommandContext::new("test:sales").with_reason("orchestration test")
+}
+
+/// A vendor on an ephemeral port, its in-process state, and a client with a short timeout.
+async fn spawn_vendor() -> (VendorState, VendorClient) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = VendorState::default();
+    tokio::spawn(serve_with(listener, state.clone()));
+    (state, VendorClient::new(format!("http://{addr}"), Duration::from_millis(1_000)))
+}
+
+/// Quote → approved without review → accepted: a CAPTURED order with two lines.
+async fn captured_order(pool: &PgPool, number: &str) -> OrderId {
+    tenants::ensure_well_known(pool).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let quote = create_quote(
+        &mut tx,
+        &QuoteForCreate {
+            tenant_id: ACME,
+            quote_number: number.into(),
+            customer_name: "Wile E. Coyote".into(),
+            currency: "EUR".into(),
+            lines: vec![
+                QuoteLineInput {
+                    product_sku: "ROCKET-1".into(),
+                    description: "Rocket skates".into(),
+                    quantity: 2,
+                    unit_list_minor: 12_500,
+                    discount_bp: 1_000,
+                },
+                QuoteLineInput {
+                    product_sku: "ANVIL-9".into(),
+                    description: "Anvil".into(),
+                    quantity: 1,
+                    unit_list_minor: 4_999,
+                    discount_bp: 0,
+                },
+            ],
+        },
+        &ctx(),
+    )
+    .await
+    .unwrap();
+    apply_quote_command(&mut tx, ACME, quote.quote_id, Some(1), QuoteCommand::ApproveWithoutReview, &ctx())
+        .await
+        .unwrap();
+    let accepted = accept_quote(&mut tx, ACME, quote.quote_id, &format!("accept-{number}"), &ctx()).await.unwrap();
+    tx.commit().await.unwrap();
+    accepted.order_id
+}
+
+fn worker(pool: &PgPool, vendor: &VendorClient, order: OrderId) -> Worker {
+    let mut config = WorkerConfig::new(format!("test-{}", uuid::Uuid::now_v7()));
+    config.lock_duration = Duration::from_secs(5);
+    config.retry_timeout = Duration::from_secs(1);
+    config.poll_interval = Duration::from_millis(100);
+    config.heartbeat_interval = Duration::from_millis(200);
+    config.max_retries = 3;
+    config.business_keys = vec![BusinessKey::for_order(ACME, order)];
+    Worker::new(pool.clone(), engine(), vendor.clone(), config)
+}
+
+async fn order_status(pool: &PgPool, order: OrderId) -> String {
+    sqlx::query_scalar("select status from oms.sales_order where order_id = $1")
+        .bind(order)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn started(pool: &PgPool, order: OrderId) -> String {
+    ensure_deployed(&engine()).await.unwrap();
+    match start_orchestration(pool, &engine(), ACME, order, &actor()).await.unwrap() {
+        StartOutcome::Started { process_instance_id } => process_instance_id,
+        other => panic!("expected a start, got {other:?}"),
+    }
+}
+
+/// Polls with `worker` until the order reaches `status`.
+async fn poll_until_status(worker: &Worker, pool: &PgPool, order: OrderId, status: &str) {
+    let deadline = Instant::now() + WAIT;
+    while order_status(pool, order).await != status {
+        assert!(Instant::now() < deadline, "order never reached {status} (is {})", order_status(pool, order).await);
+        if worker.poll_once().await.unwrap().fetched == 0 {
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn delete_instance(id: &str) {
+    let _ = reqwest::Client::new().delete(format!("{}/process-instance/{id}", engine().base_url())).send().await;
+}
+
+#[tokio::test]
+async fn the_vendor_answers_a_repeated_key_with_the_first_result_and_obeys_its_control() {
+    let (state, vendor) = spawn_vendor().await;
+    let payload = serde_json::json!({ "sku": "ROCKET-1" });
+    let first = vendor.request_fulfillment("k-1", &payload).await.unwrap();
+    let again = vendor.request_fulfillment("k-1", &payload).await.unwrap();
+    assert_eq!((first.status, again.status), (202, 200));
+    assert_eq!(first.vendor_reference, again.vendor_reference);
+    assert!(again.replayed);
+
+    vendor.set_mode(VendorMode::Unavailable).await.unwrap();
+    let down = vendor.request_fulfillment("k-2", &payload).await.unwrap_err();
+    assert_eq!(down.status(), Some(503));
+    vendor.set_mode(VendorMode::Timeout { delay_ms: Some(3_000) }).await.unwrap();
+    let hung = vendor.request_fulfillment("k-3", &payload).await.unwrap_err();
+    assert!(matches!(hung, platform::vendor::VendorError::Timeout(_)), "{hung:?}");
+    vendor.set_mode(VendorMode::Slow { delay_ms: 200 }).await.unwrap();
+    assert_eq!(vendor.request_fulfillment("k-4", &payload).await.unwrap().status, 202);
+
+    let k2 = vendor.record("k-2").await.unwrap().unwrap();
+    assert_eq!((k2.calls, k2.created), (1, 0));
+    assert_eq!(state.record("k-1").map(|r| (r.calls, r.created)), Some((2, 1)));
+    assert!(vendor.record("never-sent").await.unwrap().is_none());
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn an_order_runs_from_capture_to_fulfilled(pool: PgPool) {
+    let (vendor_state, vendor) = spawn_vendor().await;
+    let order = captured_order(&pool, "Q-7001").await;
+    let instance = started(&pool, order).await;
+    assert_eq!(order_status(&pool, order).await, "ORCHESTRATING");
+
+    // The long-running loop, stopped gracefully once the order is done.
+    let worker = worker(&pool, &vendor, order);
+    let worker_id = worker.config().worker_id.clone();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker.run(stopped));
+    let deadline = Instant::now() + WAIT;
+    while order_status(&pool, order).await != "FULFILLED" {
+        assert!(Instant::now() < deadline, "order never fulfilled (is {})", order_status(&pool, order).await);
+        sleep(Duration::from_millis(100)).await;
+    }
+    // The engine hears "complete" right after the commit that fulfilled the order.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let history = engine().historic_instance(&instance).await.unwrap();
+        if history.state == "COMPLETED" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "instance still {}", history.state);
+        sleep(Duration::from_millis(100)).await;
+    }
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), running).await.expect("worker stops when told").unwrap();
+    assert!(engine().instances_by_business_key(&BusinessKey::for_order(ACME, order)).await.unwrap().is_empty());
+
+    let lines: Vec<String> = sqlx::query_scalar("select status from oms.sales_order_line where order_id = $1")
+        .bind(order)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(lines, vec!["FULFILLED", "FULFILLED"]);
+    let commands: Vec<String> = sqlx::query_scalar(
+        "select command from oms.order_transition where order_id = $1 order by occurred_at, transition_id",
+    )
+    .bind(order)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for (command, times) in [
+        ("START_ORCHESTRATION", 1),
+        ("RESERVE", 2),
+        ("BEGIN_FULFILLMENT", 1),
+        ("REQUEST_FULFILLMENT", 2),
+        ("CONFIRM_FULFILLMENT", 2),
+        ("COMPLETE_FULFILLMENT", 1),
+    ] {
+        assert_eq!(commands.iter().filter(|c| *c == command).count(), times, "{command} in {commands:?}");
+    }
+    let requests: Vec<(String, String, i32)> = sqlx::query_as(
+        "select idempotency_key, status, attempts from oms.fulfillment_request where order_id = $1 order by idempotency_key",
+    )
+    .bind(order)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let keys = [fulfillment_idempotency_key(order, 1), fulfillment_idempotency_key(order, 2)];
+    assert_eq!(
+        requests,
+        vec![(keys[0].clone(), "COMPLETED".to_string(), 1), (keys[1].clone(), "COMPLETED".to_string(), 1)]
+    );
+    for key in &keys {
+        assert_eq!(vendor_state.record(key).map(|r| (r.calls, r.created)), Some((1, 1)), "{key}");
+    }
+    let (kind, state): (String, String) =
+        sqlx::query_as("select worker_kind, detail->>'state' from platform.worker_heartbeat where instance_id = $1")
+            .bind(&worker_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((kind.as_str(), state.as_str()), (WORKER_KIND, "stopped"));
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_vendor_outage_ends_in_an_engine_incident_after_the_retries(pool: PgPool) {
+    let (vendor_state, vendor) = spawn_vendor().await;
+    vendor.set_mode(VendorMode::Unavailable).await.unwrap();
+    let order = captured_order(&pool, "Q-7002").await;
+    let instance = started(&pool, order).await;
+    let worker = worker(&pool, &vendor, order);
+
+    // Three attempts (retries 3 → 2 → 1 → 0), a second apart, then the engine raises an incident.
+    let deadline = Instant::now() + WAIT;
+    let incident = loop {
+        if let Some(incident) = engine().incidents(&instance).await.unwrap().into_iter().next() {
+            break incident;
+        }
+        assert!(Instant::now() < deadline, "no incident raised");
+        if worker.poll_once().await.unwrap().fetched == 0 {
+            sleep(Duration::from_millis(100)).await;
+        }
+    };
+    assert_eq!(incident.incident_type, "failedExternalTask");
+    assert_eq!(incident.activity_id.as_deref(), Some("request-fulfillment"));
+    assert!(incident.incident_message.unwrap_or_default().contains("503"));
+
+    // The business truth: the order is in progress, the request recorded with what the vendor said.
+    assert_eq!(order_status(&pool, order).await, "IN_PROGRESS");
+    let key = fulfillment_idempotency_key(order, 1);
+    let (status, code, attempts): (String, Option<i32>, i32) = sqlx::query_as(
+        "select status, response_code, attempts from oms.fulfillment_request where idempotency_key = $1",
+    )
+    .bind(&key)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), code, attempts), ("FAILED", Some(503), 3));
+    assert_eq!(vendor_state.record(&key).map(|r| (r.calls, r.created)), Some((3, 0)));
+
+    // Recovery as the runbook has it: fix the vendor, then retry the job.
+    vendor.set_mode(VendorMode::Ok).await.unwrap();
+    let task = engine()
+        .external_tasks(&instance)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.activity_id.as_deref() == Some("request-fulfillment"))
+        .expect("the failed task waits");
+    assert_eq!(task.retries, Some(0));
+    engine().set_external_task_retries(&task.id, 1).await.unwrap();
+    assert!(engine().incidents(&instance).await.unwrap().is_empty(), "setting retries resolves the incident");
+    poll_until_status(&worker, &pool, order, "FULFILLED").await;
+
+    let record = vendor.record(&key).await.unwrap().unwrap();
+    assert_eq!((record.calls, record.created), (4, 1), "the vendor saw the key again but fulfilled once");
+    let statuses: Vec<String> =
+        sqlx::query_scalar("select status from oms.fulfillment_request where order_id = $1 order by idempotency_key")
+            .bind(order)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(statuses, vec!["COMPLETED", "COMPLETED"]);
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_vendor_that_acted_but_timed_out_is_asked_again_with_the_same_key_and_fulfils_once(pool: PgPool) {
+    let (vendor_state, vendor) = spawn_vendor().await;
+    vendor.set_mode(VendorMode::Timeout { delay_ms: Some(5_000) }).await.unwrap();
+    let order = captured_order(&pool, "Q-7003").await;
+    started(&pool, order).await;
+    let worker = worker(&pool, &vendor, order);
+    let key = fulfillment_idempotency_key(order, 1);
+
+    let deadline = Instant::now() + WAIT;
+    while vendor_state.record(&key).is_none() {
+        assert!(Instant::now() < deadline, "the vendor was never called");
+        worker.poll_once().await.unwrap();
+    }
+    let status: String = sqlx::query_scalar("select status from oms.fulfillment_request where idempotency_key = $1")
+        .bind(&key)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "FAILED", "a timeout is a failed attempt");
+    vendor.set_mode(VendorMode::Ok).await.unwrap();
+    poll_until_status(&worker, &pool, order, "FULFILLED").await;
+    assert_eq!(vendor_state.record(&key).map(|r| (r.calls, r.created)), Some((2, 1)));
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_request_the_vendor_already_acknowledged_is_not_sent_again(pool: PgPool) {
+    let (vendor_state, vendor) = spawn_vendor().await;
+    let order = captured_order(&pool, "Q-7007").await;
+    started(&pool, order).await;
+    // An earlier attempt got the vendor's acknowledgement, then died before moving the line.
+    let key = fulfillment_idempotency_key(order, 1);
+    sqlx::query(
+        "insert into oms.fulfillment_request
+           (fulfillment_request_id, tenant_id, order_id, order_line_id, idempotency_key, vendor, status,
+            request_payload, response_code, attempts, sent_at)
+         select $1, tenant_id, order_id, order_line_id, $2, 'reference-vendor', 'ACKNOWLEDGED', '{}', 202, 1, now()
+         from oms.sales_order_line where order_id = $3 and line_no = 1",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(&key)
+    .bind(order)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    poll_until_status(&worker(&pool, &vendor, order), &pool, order, "FULFILLED").await;
+    assert!(vendor_state.record(&key).is_none(), "no second call for an acknowledged request");
+    assert_eq!(vendor_state.record(&fulfillment_idempotency_key(order, 2)).map(|r| (r.calls, r.created)), Some((1, 1)));
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn starting_orchestration_twice_for_one_order_starts_one_process_instance(pool: PgPool) {
+    let order = captured_order(&pool, "Q-7004").await;
+    let first = started(&pool, order).await;
+    let second = start_orchestration(&pool, &engine(), ACME, order, &actor()).await.unwrap();
+    assert_eq!(second, StartOutcome::AlreadyRunning { process_instance_id: first.clone() });
+    let instances = engine().instances_by_business_key(&BusinessKey::for_order(ACME, order)).await.unwrap();
+    assert_eq!(instances.len(), 1);
+    assert_eq!(order_status(&pool, order).await, "ORCHESTRATING");
+    let starts: i64 = sqlx::query_scalar(
+        "select count(*) from oms.order_transition where order_id = $1 and command = 'START_ORCHESTRATION'",
+    )
+    .bind(order)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(starts, 1);
+    delete_instance(&first).await;
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn two_concurrent_starts_for_one_order_start_one_process_instance(pool: PgPool) {
+    let order = captured_order(&pool, "Q-7006").await;
+    ensure_deployed(&engine()).await.unwrap();
+    let (engine_a, engine_b, who) = (engine(), engine(), actor());
+    let (a, b) = tokio::join!(
+        start_orchestration(&pool, &engine_a, ACME, order, &who),
+        start_orchestration(&pool, &engine_b, ACME, order, &who),
+    );
+    let outcomes = [a.unwrap(), b.unwrap()];
+    let started: Vec<&String> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            StartOutcome::Started { process_instance_id } => Some(process_instance_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started.len(), 1, "{outcomes:?}");
+    assert!(
+        outcomes.contains(&StartOutcome::AlreadyRunning { process_instance_id: started[0].clone() }),
+        "{outcomes:?}"
+    );
+    let instances = engine().instances_by_business_key(&BusinessKey::for_order(ACME, order)).await.unwrap();
+    assert_eq!(instances.len(), 1);
+    delete_instance(&instances[0].id).await;
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn paused_orchestration_starts_leave_the_order_captured_and_start_nothing(pool: PgPool) {
+    let order = captured_order(&pool, "Q-7005").await;
+    sqlx::query(
+        "insert into ops.platform_control (control_key, control_type, tenant_id, enabled, reason, changed_by)
+         values ('PAUSE_ORCHESTRATION_STARTS', 'PAUSE_ORCHESTRATION_STARTS', null, true, 'engine maintenance', 'test')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let outcome = start_orchestration(&pool, &engine(), ACME, order, &actor()).await.unwrap();
+    assert_eq!(outcome, StartOutcome::Paused);
+    assert_eq!(order_status(&pool, order).await, "CAPTURED");
+    assert!(engine().instances_by_business_key(&BusinessKey::for_order(ACME, order)).await.unwrap().is_empty());
+}
