@@ -6,10 +6,13 @@
 //! It knows nothing of HTTP or of the console.
 
 pub mod approval;
+pub mod approval_timer;
 pub mod command;
+pub mod control;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod ids;
 pub mod machine;
 pub mod order;
@@ -20,6 +23,7 @@ pub mod query;
 pub mod quote;
 pub mod relay;
 pub mod seed;
+pub mod simulator;
 pub mod tenants;
 pub mod vendor;
 

@@ -240,6 +240,10 @@ pub async fn accept_quote(
     if acceptance_key.trim().is_empty() {
         return Err(Error::Invalid { field: "acceptance_key", message: "an idempotency key is required".into() });
     }
+    // Mitigation switch (DISABLE_QUOTE_ACCEPTANCE:<tenant>): refuse before touching the quote.
+    if crate::control::quote_acceptance_disabled(tx, tenant_id).await? {
+        return Err(Error::refused(format!("quote acceptance is disabled for tenant {tenant_id} (mitigation switch DISABLE_QUOTE_ACCEPTANCE)")));
+    }
     let row = load_quote_for_update(tx, tenant_id, quote_id).await?;
     let from: QuoteStatus = row.status.parse()?;
     let to = transition::<Quote>(from, QuoteCommand::Accept).map_err(|r| Error::refused(r.to_string()))?;

@@ -1,0 +1,503 @@
+//! Approval requests as commands, and the timer that escalates the overdue ones.
+//!
+//! A quote that policy says needs review is submitted for approval ([`request_approval`]): the quote
+//! moves PRICED → PENDING_APPROVAL and an approval request is opened for the quote's current commercial
+//! version, due `sla_minutes` from now, assigned to the policy's approver group. The timer job
+//! ([`escalate_overdue`]) escalates every open request past its due time through the approval machine;
+//! each escalation is a transition with history and an outbox event. [`approve`] decides a request and
+//! approves the quote — only if the quote is still the version the request was opened for.
+//!
+//! Every change here goes through [`crate::approval::Approval`]; nothing writes a status the machine did
+//! not give. Nothing here commits except [`escalate_overdue`], which owns its job transaction.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::approval::{Approval, ApprovalCommand, ApprovalStatus};
+use crate::command::{apply_quote_command, CommandContext, QuoteChange};
+use crate::ids::{ApprovalRequestId, EntityKind, QuoteId, TenantId};
+use crate::machine::{transition, Named};
+use crate::outbox::{self, aggregate, NewEvent};
+use crate::quote::QuoteCommand;
+use crate::{Error, Result};
+
+/// One version of a tenant's approval policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ApprovalPolicy {
+    pub policy_id: Uuid,
+    pub policy_version: i32,
+    pub tenant_id: TenantId,
+    pub name: String,
+    /// Discount threshold in basis points: a line discounted more than this needs review.
+    pub max_discount_bp: i32,
+    /// Total threshold: a quote above this needs review.
+    pub max_total_minor: i64,
+    pub approver_group: String,
+    pub sla_minutes: i32,
+}
+
+impl ApprovalPolicy {
+    /// True when a quote with this total and largest line discount needs a reviewer.
+    pub fn requires_approval(&self, total_minor: i64, max_line_discount_bp: i32) -> bool {
+        total_minor > self.max_total_minor || max_line_discount_bp > self.max_discount_bp
+    }
+
+    pub fn sla(&self) -> Duration {
+        Duration::minutes(i64::from(self.sla_minutes))
+    }
+}
+
+/// The tenant's active policy (its newest ACTIVE version), if it has one.
+pub async fn active_policy(conn: &mut PgConnection, tenant: TenantId) -> Result<Option<ApprovalPolicy>> {
+    Ok(sqlx::query_as::<_, ApprovalPolicy>(
+        "select policy_id, policy_version, tenant_id, name, (max_discount_pct * 100)::int as max_discount_bp,
+                max_total_minor, approver_group, sla_minutes
+         from cpq.approval_policy where tenant_id = $1 and status = 'ACTIVE'
+         order by created_at desc, policy_version desc limit 1",
+    )
+    .bind(tenant)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// An opened approval request.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalRequested {
+    pub approval_request_id: ApprovalRequestId,
+    pub quote: QuoteChange,
+    pub quote_version: i32,
+    pub assignee: String,
+    pub due_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+struct ApprovalEvent<'a> {
+    approval_request_id: ApprovalRequestId,
+    tenant_id: TenantId,
+    quote_id: QuoteId,
+    quote_version: i32,
+    command: &'a str,
+    from_status: Option<&'static str>,
+    status: &'static str,
+    assignee: Option<&'a str>,
+    escalation_level: i32,
+    due_at: DateTime<Utc>,
+    version: i64,
+    occurred_at: DateTime<Utc>,
+}
+
+/// Submits a priced quote for approval under `policy`: quote SUBMIT_FOR_APPROVAL, a PENDING request for
+/// the quote's current version due in `policy.sla_minutes`, its first transition row and an
+/// `ApprovalRequested` event — in the caller's transaction.
+#[tracing::instrument(skip(tx, policy, ctx), fields(tenant_id = %tenant, actor = %ctx.actor), err(Display))]
+pub async fn request_approval(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    quote: QuoteId,
+    policy: &ApprovalPolicy,
+    ctx: &CommandContext,
+) -> Result<ApprovalRequested> {
+    if policy.tenant_id != tenant {
+        return Err(Error::Invalid { field: "policy", message: "the policy belongs to another tenant".into() });
+    }
+    let change = apply_quote_command(tx, tenant, quote, None, QuoteCommand::SubmitForApproval, ctx).await?;
+    let quote_version: i32 = sqlx::query_scalar("select current_version from cpq.quote where quote_id = $1")
+        .bind(quote)
+        .fetch_one(&mut *tx)
+        .await?;
+    let id = ApprovalRequestId::new();
+    let now = Utc::now();
+    let due_at = now + policy.sla();
+    let status = ApprovalStatus::Pending;
+    sqlx::query(
+        "insert into cpq.approval_request (approval_request_id, tenant_id, quote_id, quote_version, policy_id, policy_version,
+                                           assignee, status, escalation_level, due_at, version, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, 1, $10, $10)",
+    )
+    .bind(id)
+    .bind(tenant)
+    .bind(quote)
+    .bind(quote_version)
+    .bind(policy.policy_id)
+    .bind(policy.policy_version)
+    .bind(&policy.approver_group)
+    .bind(status.name())
+    .bind(due_at)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(Error::from_db)?;
+    let detail = serde_json::json!({ "policy_id": policy.policy_id, "policy_version": policy.policy_version,
+                                     "assignee": policy.approver_group, "due_at": due_at });
+    append_transition(tx, tenant, id, None, status, "REQUEST", 1, ctx, &detail, now).await?;
+    enqueue(
+        tx,
+        "ApprovalRequested",
+        &ApprovalEvent {
+            approval_request_id: id,
+            tenant_id: tenant,
+            quote_id: quote,
+            quote_version,
+            command: "REQUEST",
+            from_status: None,
+            status: status.name(),
+            assignee: Some(&policy.approver_group),
+            escalation_level: 0,
+            due_at,
+            version: 1,
+            occurred_at: now,
+        },
+        ctx,
+    )
+    .await?;
+    Ok(ApprovalRequested { approval_request_id: id, quote: change, quote_version, assignee: policy.approver_group.clone(), due_at })
+}
+
+/// One escalation the timer made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Escalated {
+    pub approval_request_id: ApprovalRequestId,
+    pub tenant_id: TenantId,
+    pub quote_id: QuoteId,
+    pub from: ApprovalStatus,
+    pub escalation_level: i32,
+    pub overdue_since: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct OverdueRow {
+    approval_request_id: ApprovalRequestId,
+    tenant_id: TenantId,
+    quote_id: QuoteId,
+    quote_version: i32,
+    assignee: Option<String>,
+    status: String,
+    escalation_level: i32,
+    due_at: DateTime<Utc>,
+    version: i64,
+    approver_group: String,
+    sla_minutes: i32,
+}
+
+/// The timer job: escalates every open request due at or before `now`, in one transaction. Rows another
+/// run holds are skipped (`for update skip locked`), and an escalated request is due again only one SLA
+/// after `now`, so running twice with the same `now` escalates nothing the second time.
+#[tracing::instrument(skip(pool), err(Display))]
+pub async fn escalate_overdue(pool: &PgPool, now: DateTime<Utc>, actor: &str) -> Result<Vec<Escalated>> {
+    let ctx = CommandContext::new(actor).with_reason("approval due time passed");
+    let mut tx = pool.begin().await?;
+    // Uses ix_approval_request_open_due.
+    let due = sqlx::query_as::<_, OverdueRow>(
+        "select r.approval_request_id, r.tenant_id, r.quote_id, r.quote_version, r.assignee, r.status,
+                r.escalation_level, r.due_at, r.version, p.approver_group, p.sla_minutes
+         from cpq.approval_request r
+         join cpq.approval_policy p on p.policy_id = r.policy_id and p.policy_version = r.policy_version
+         where r.status in ('PENDING', 'ESCALATED') and r.due_at <= $1
+         order by r.due_at
+         for update of r skip locked",
+    )
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+
+    let mut escalated = Vec::with_capacity(due.len());
+    for row in due {
+        let from: ApprovalStatus = row.status.parse()?;
+        let to = transition::<Approval>(from, ApprovalCommand::Escalate).map_err(|r| Error::refused(r.to_string()))?;
+        let level = row.escalation_level + 1;
+        let due_at = now + Duration::minutes(i64::from(row.sla_minutes));
+        let version = row.version + 1;
+        // An escalation must reach someone: a request left without an assignee goes back to the group.
+        let assignee = row.assignee.clone().unwrap_or_else(|| row.approver_group.clone());
+        sqlx::query(
+            "update cpq.approval_request
+             set status = $1, escalation_level = $2, due_at = $3, assignee = $4, version = $5, updated_at = $6
+             where approval_request_id = $7 and version = $8",
+        )
+        .bind(to.name())
+        .bind(level)
+        .bind(due_at)
+        .bind(&assignee)
+        .bind(version)
+        .bind(now)
+        .bind(row.approval_request_id)
+        .bind(row.version)
+        .execute(&mut *tx)
+        .await?;
+        let detail = serde_json::json!({
+            "escalation_level": level, "overdue_since": row.due_at, "due_at": due_at,
+            "assignee": assignee, "previous_assignee": row.assignee,
+        });
+        append_transition(&mut tx, row.tenant_id, row.approval_request_id, Some(from), to, ApprovalCommand::Escalate.name(), version, &ctx, &detail, now)
+            .await?;
+        enqueue(
+            &mut tx,
+            "ApprovalEscalated",
+            &ApprovalEvent {
+                approval_request_id: row.approval_request_id,
+                tenant_id: row.tenant_id,
+                quote_id: row.quote_id,
+                quote_version: row.quote_version,
+                command: ApprovalCommand::Escalate.name(),
+                from_status: Some(from.name()),
+                status: to.name(),
+                assignee: Some(&assignee),
+                escalation_level: level,
+                due_at,
+                version,
+                occurred_at: now,
+            },
+            &ctx,
+        )
+        .await?;
+        escalated.push(Escalated {
+            approval_request_id: row.approval_request_id,
+            tenant_id: row.tenant_id,
+            quote_id: row.quote_id,
+            from,
+            escalation_level: level,
+            overdue_since: row.due_at,
+            due_at,
+            version,
+        });
+    }
+    tx.commit().await?;
+    if !escalated.is_empty() {
+        tracing::info!(count = escalated.len(), "escalated overdue approvals");
+    }
+    Ok(escalated)
+}
+
+/// The escalation job as a long-running worker: runs [`escalate_overdue`] every `every` until `stop`
+/// turns true. A failed run is logged and retried on the next tick; returns how many it escalated.
+#[tracing::instrument(skip(pool, stop))]
+pub async fn run_escalation_timer(
+    pool: &PgPool,
+    every: std::time::Duration,
+    actor: &str,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> u64 {
+    let mut escalated = 0;
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if *stop.borrow() {
+            return escalated;
+        }
+        tokio::select! {
+            _ = ticker.tick() => {}
+            changed = stop.changed() => {
+                if changed.is_err() { return escalated; }
+                continue;
+            }
+        }
+        match escalate_overdue(pool, Utc::now(), actor).await {
+            Ok(done) => escalated += done.len() as u64,
+            Err(e) => tracing::warn!(error = %e, "approval escalation run failed; retrying next tick"),
+        }
+    }
+}
+
+/// A decided (or reassigned) request.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalChange {
+    pub approval_request_id: ApprovalRequestId,
+    pub from: ApprovalStatus,
+    pub to: ApprovalStatus,
+    pub version: i64,
+    /// The quote's change, when the command also moved the quote.
+    pub quote: Option<QuoteChange>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RequestRow {
+    tenant_id: TenantId,
+    quote_id: QuoteId,
+    quote_version: i32,
+    assignee: Option<String>,
+    status: String,
+    escalation_level: i32,
+    due_at: DateTime<Utc>,
+    version: i64,
+}
+
+async fn load_request_for_update(tx: &mut PgConnection, id: ApprovalRequestId) -> Result<RequestRow> {
+    sqlx::query_as::<_, RequestRow>(
+        "select tenant_id, quote_id, quote_version, assignee, status, escalation_level, due_at, version
+         from cpq.approval_request where approval_request_id = $1 for update",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| Error::NotFound { entity: EntityKind::ApprovalRequest, id: id.to_string() })
+}
+
+/// Approves a request and, with it, the quote. Refused as stale when the quote has moved on to another
+/// commercial version since the request was opened: an approval binds one version only.
+#[tracing::instrument(skip(tx, ctx, note), fields(actor = %ctx.actor), err(Display))]
+pub async fn approve(
+    tx: &mut PgConnection,
+    request: ApprovalRequestId,
+    ctx: &CommandContext,
+    note: Option<&str>,
+) -> Result<ApprovalChange> {
+    let row = load_request_for_update(tx, request).await?;
+    let from: ApprovalStatus = row.status.parse()?;
+    let to = transition::<Approval>(from, ApprovalCommand::Approve).map_err(|r| Error::refused(r.to_string()))?;
+    let current: i32 = sqlx::query_scalar("select current_version from cpq.quote where quote_id = $1 for update")
+        .bind(row.quote_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if current != row.quote_version {
+        return Err(Error::refused(format!(
+            "stale approval: request {request} is for quote version {}, the quote is now at version {current}",
+            row.quote_version
+        )));
+    }
+    let now = Utc::now();
+    let version = row.version + 1;
+    sqlx::query(
+        "update cpq.approval_request
+         set status = $1, decided_at = $2, decided_by = $3, decision_note = $4, version = $5, updated_at = $2
+         where approval_request_id = $6 and version = $7",
+    )
+    .bind(to.name())
+    .bind(now)
+    .bind(ctx.actor.as_str())
+    .bind(note)
+    .bind(version)
+    .bind(request)
+    .bind(row.version)
+    .execute(&mut *tx)
+    .await?;
+    let detail = serde_json::json!({ "quote_version": row.quote_version, "note": note });
+    append_transition(tx, row.tenant_id, request, Some(from), to, ApprovalCommand::Approve.name(), version, ctx, &detail, now).await?;
+    enqueue(
+        tx,
+        "ApprovalDecided",
+        &ApprovalEvent {
+            approval_request_id: request,
+            tenant_id: row.tenant_id,
+            quote_id: row.quote_id,
+            quote_version: row.quote_version,
+            command: ApprovalCommand::Approve.name(),
+            from_status: Some(from.name()),
+            status: to.name(),
+            assignee: row.assignee.as_deref(),
+            escalation_level: row.escalation_level,
+            due_at: row.due_at,
+            version,
+            occurred_at: now,
+        },
+        ctx,
+    )
+    .await?;
+    let quote = apply_quote_command(tx, row.tenant_id, row.quote_id, None, QuoteCommand::Approve, ctx).await?;
+    Ok(ApprovalChange { approval_request_id: request, from, to, version, quote: Some(quote) })
+}
+
+/// Reassigns an open request; `None` leaves it with nobody (what the "approval with no assignee" fault
+/// produces, and what the console must then detect).
+#[tracing::instrument(skip(tx, ctx), fields(actor = %ctx.actor), err(Display))]
+pub async fn reassign(
+    tx: &mut PgConnection,
+    request: ApprovalRequestId,
+    assignee: Option<&str>,
+    ctx: &CommandContext,
+) -> Result<ApprovalChange> {
+    let row = load_request_for_update(tx, request).await?;
+    let from: ApprovalStatus = row.status.parse()?;
+    let to = transition::<Approval>(from, ApprovalCommand::Reassign).map_err(|r| Error::refused(r.to_string()))?;
+    let now = Utc::now();
+    let version = row.version + 1;
+    sqlx::query(
+        "update cpq.approval_request set status = $1, assignee = $2, version = $3, updated_at = $4
+         where approval_request_id = $5 and version = $6",
+    )
+    .bind(to.name())
+    .bind(assignee)
+    .bind(version)
+    .bind(now)
+    .bind(request)
+    .bind(row.version)
+    .execute(&mut *tx)
+    .await?;
+    let detail = serde_json::json!({ "previous_assignee": row.assignee, "assignee": assignee });
+    append_transition(tx, row.tenant_id, request, Some(from), to, ApprovalCommand::Reassign.name(), version, ctx, &detail, now).await?;
+    enqueue(
+        tx,
+        "ApprovalReassigned",
+        &ApprovalEvent {
+            approval_request_id: request,
+            tenant_id: row.tenant_id,
+            quote_id: row.quote_id,
+            quote_version: row.quote_version,
+            command: ApprovalCommand::Reassign.name(),
+            from_status: Some(from.name()),
+            status: to.name(),
+            assignee,
+            escalation_level: row.escalation_level,
+            due_at: row.due_at,
+            version,
+            occurred_at: now,
+        },
+        ctx,
+    )
+    .await?;
+    Ok(ApprovalChange { approval_request_id: request, from, to, version, quote: None })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn append_transition(
+    tx: &mut PgConnection,
+    tenant: TenantId,
+    request: ApprovalRequestId,
+    from: Option<ApprovalStatus>,
+    to: ApprovalStatus,
+    command: &str,
+    row_version: i64,
+    ctx: &CommandContext,
+    detail: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "insert into cpq.approval_transition (transition_id, approval_request_id, tenant_id, from_status, to_status, command,
+                                              row_version, actor, reason, detail, occurred_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(request)
+    .bind(tenant)
+    .bind(from.map(Named::name))
+    .bind(to.name())
+    .bind(command)
+    .bind(row_version)
+    .bind(ctx.actor.as_str())
+    .bind(ctx.reason.as_deref())
+    .bind(detail)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn enqueue(tx: &mut PgConnection, event_type: &str, event: &ApprovalEvent<'_>, ctx: &CommandContext) -> Result<()> {
+    outbox::enqueue(
+        tx,
+        NewEvent {
+            tenant_id: event.tenant_id,
+            aggregate_type: aggregate::APPROVAL,
+            aggregate_id: event.approval_request_id.as_uuid(),
+            aggregate_version: event.version,
+            event_type,
+            payload: event,
+            correlation_id: Some(ctx.correlation_id),
+        },
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! Fault injection that touches a real service: the fulfillment vendor (in-process, port 0) and Kafka
+//! (`OPSDECK_KAFKA_BROKERS`, default 127.0.0.1:59092; the test uses its own topic prefix and deletes the
+//! topic afterwards).
+
+use std::time::Duration;
+
+use platform::faults::{end_fault, end_vendor_outage, list_faults, poison_event, vendor_outage};
+use platform::vendor::{serve_with, VendorClient, VendorMode, VendorState};
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+fn brokers() -> String {
+    std::env::var("OPSDECK_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:59092".into())
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_vendor_outage_makes_the_vendor_answer_503_until_it_is_ended(pool: PgPool) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = VendorState::default();
+    tokio::spawn(serve_with(listener, state.clone()));
+    let vendor = VendorClient::new(format!("http://{addr}"), Duration::from_secs(2));
+
+    let fault = vendor_outage(&pool, &vendor, "drill:oscar").await.unwrap();
+    assert_eq!(fault.fault_type, "VENDOR_OUTAGE");
+    assert_eq!(state.mode(), VendorMode::Unavailable);
+    let err = vendor.request_fulfillment("k-1", &serde_json::json!({})).await.unwrap_err();
+    assert_eq!(err.status(), Some(503));
+
+    let ended = end_vendor_outage(&pool, &vendor, fault.fault_id, "drill:oscar").await.unwrap();
+    assert!(ended.ended_at.is_some());
+    assert_eq!(state.mode(), VendorMode::Ok);
+    assert!(list_faults(&pool, true).await.unwrap().is_empty());
+    assert!(end_fault(&pool, fault.fault_id, "drill:oscar").await.is_err());
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_poison_event_lands_on_the_order_topic_where_the_record_says(pool: PgPool) {
+    let prefix = format!("test.faults.{}.", Uuid::now_v7().simple());
+    let fault = poison_event(&pool, &brokers(), &prefix, "drill:oscar").await.unwrap();
+    let topic = format!("{prefix}order");
+    assert_eq!(fault.detail["topic"], topic.as_str());
+    let partition = fault.detail["partition"].as_i64().unwrap() as i32;
+    let offset = fault.detail["offset"].as_i64().unwrap();
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", format!("test-faults-{}", Uuid::now_v7()))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&topic, partition, Offset::Offset(offset)).unwrap();
+    consumer.assign(&tpl).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let payload = loop {
+        assert!(std::time::Instant::now() < deadline, "the poison record did not come back");
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
+            break m.payload().map(<[u8]>::to_vec).unwrap_or_default();
+        }
+    };
+    assert!(serde_json::from_slice::<serde_json::Value>(&payload).is_err(), "a poison record must not parse");
+
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", brokers()).create().unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(10), admin.delete_topics(&[topic.as_str()], &AdminOptions::new())).await;
+}

@@ -1,0 +1,73 @@
+//! The traffic simulator against a real PostgreSQL: a bounded run creates quotes and orders through the
+//! platform's commands only — every row it leaves has its transition history and outbox event, and
+//! nothing is left half-way (no draft quotes, no order without an accepted quote).
+
+use platform::simulator::{run_traffic, SimConfig};
+use platform::tenants::{self, ACME, GLOBEX};
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+async fn scalar(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_bounded_run_creates_quotes_and_orders_through_commands_only(pool: PgPool) {
+    tenants::ensure_well_known(&pool).await.unwrap();
+    // ACME has a policy (some quotes need review); GLOBEX has none (everything approved without review).
+    sqlx::query(
+        "insert into cpq.approval_policy (policy_id, policy_version, tenant_id, name, max_discount_pct, max_total_minor,
+                                          approver_group, sla_minutes, created_by)
+         values (gen_random_uuid(), 1, $1, 'standard', 10, 10000000, 'acme-approvers', 60, 'test')",
+    )
+    .bind(ACME)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (_stop_tx, stop) = watch::channel(false);
+    let counts = run_traffic(
+        &pool,
+        None,
+        SimConfig { tenants: vec![ACME, GLOBEX], rate_per_sec: 500.0, approval_share: 0.5, stop, seed: 7, max_quotes: Some(30) },
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(counts.quotes_created, 30);
+    assert_eq!(counts.errors, 0, "{counts:?}");
+    assert_eq!(counts.refused, 0, "{counts:?}");
+    assert!(counts.approvals_requested > 0, "{counts:?}");
+    assert!(counts.approvals_approved > 0, "{counts:?}");
+    assert!(counts.orders_captured > 0, "{counts:?}");
+    assert_eq!(counts.approved_without_review + counts.approvals_requested, 30);
+
+    assert_eq!(scalar(&pool, "select count(*) from cpq.quote").await, 30);
+    assert_eq!(scalar(&pool, "select count(*) from oms.sales_order").await, counts.orders_captured as i64);
+    assert_eq!(scalar(&pool, "select count(*) from cpq.approval_request").await, counts.approvals_requested as i64);
+    assert_eq!(scalar(&pool, "select count(*) from cpq.quote where status = 'DRAFT'").await, 0);
+    // Every quote, order and approval has history and events.
+    assert_eq!(scalar(&pool, "select count(*) from cpq.quote q where not exists (select 1 from cpq.quote_transition t where t.quote_id = q.quote_id)").await, 0);
+    assert_eq!(scalar(&pool, "select count(*) from oms.sales_order o where not exists (select 1 from oms.order_transition t where t.order_id = o.order_id)").await, 0);
+    assert_eq!(scalar(&pool, "select count(*) from cpq.approval_request r where not exists (select 1 from cpq.approval_transition t where t.approval_request_id = r.approval_request_id)").await, 0);
+    assert_eq!(scalar(&pool, "select count(*) from oms.sales_order o where not exists (select 1 from messaging.outbox_event e where e.aggregate_id = o.order_id and e.event_type = 'OrderCaptured')").await, 0);
+    // No orphan state: an order only from an accepted quote; an accepted quote always has its order; the
+    // quote's status matches its last transition.
+    assert_eq!(scalar(&pool, "select count(*) from oms.sales_order o join cpq.quote q on q.quote_id = o.source_quote_id where q.status <> 'ACCEPTED'").await, 0);
+    assert_eq!(scalar(&pool, "select count(*) from cpq.quote q where q.status = 'ACCEPTED' and not exists (select 1 from oms.sales_order o where o.source_quote_id = q.quote_id)").await, 0);
+    assert_eq!(
+        scalar(&pool, "select count(*) from cpq.quote q where q.status <> (select t.to_status from cpq.quote_transition t where t.quote_id = q.quote_id order by t.row_version desc limit 1)").await,
+        0
+    );
+    assert_eq!(scalar(&pool, "select count(*) from cpq.quote where status = 'PENDING_APPROVAL'").await,
+               scalar(&pool, "select count(*) from cpq.approval_request where status in ('PENDING', 'ESCALATED')").await);
+}
+
+#[tokio::test]
+async fn a_run_without_tenants_is_refused() {
+    let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://unused@127.0.0.1:1/none").unwrap();
+    let (_tx, stop) = watch::channel(false);
+    let err = run_traffic(&pool, None, SimConfig { tenants: vec![], rate_per_sec: 1.0, approval_share: 0.0, stop, seed: 1, max_quotes: None })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("tenants"));
+}
