@@ -30,7 +30,7 @@ cat <<INFO
   opsdeck console:  $OPSDECK_PUBLIC_URL
   a stuck order:    $OPSDECK_PUBLIC_URL/orders?tenant=${example%% *}&q=${example##* }
 
-  Demo users (Keycloak realm 'opsdeck', password opsdeck-demo):
+  Every page asks you to sign in (at Keycloak). Demo users (realm 'opsdeck', password opsdeck-demo):
     vera.viewer       viewer             tenant acme
     oscar.operator    operator           all tenants
     ada.approver      approver           all tenants

@@ -16,9 +16,12 @@ export DATABASE_URL="postgres://opsdeck:opsdeck@127.0.0.1:$OPSDECK_PG_PORT/$db"
 "$bin" migrate
 "$bin" seed --orders 3000 --anomaly-rate 0.02 --rng-seed 7 >"$LOGS/e2e-seed.json"
 
+# Sign-in goes through the stack's Keycloak (OPSDECK_OIDC_* from `stack.sh env`); its dev realm accepts
+# redirects to http://127.0.0.1:38080/*, so another port means no sign-in.
 port=${OPSDECK_E2E_PORT:-38080}
 export OPSDECK_LISTEN="127.0.0.1:$port"
 export OPSDECK_PUBLIC_URL="http://127.0.0.1:$port"
+: "${OPSDECK_OIDC_ISSUER:?}" "${OPSDECK_OIDC_CLIENT_SECRET:?stack.sh env sets it}"
 "$bin" serve >"$LOGS/e2e-console.log" 2>&1 &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null || true' EXIT

@@ -22,6 +22,9 @@ pub enum PageError {
     Invalid(Vec<FieldError>),
     #[error("{message}")]
     NotFound { message: String },
+    /// The viewer may not see or do this (role or tenant scope); the refusal is already audited.
+    #[error("{message}")]
+    Forbidden { message: String },
     /// A dependency the page needs does not answer.
     #[error("{message}")]
     Unavailable { message: String },
@@ -40,6 +43,7 @@ impl PageError {
         match self {
             PageError::Invalid(_) => StatusCode::BAD_REQUEST,
             PageError::NotFound { .. } => StatusCode::NOT_FOUND,
+            PageError::Forbidden { .. } => StatusCode::FORBIDDEN,
             PageError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -57,10 +61,22 @@ impl PageError {
     pub fn message(&self) -> String {
         match self {
             PageError::Invalid(_) => "Please correct the highlighted fields.".to_string(),
-            PageError::NotFound { message } | PageError::Unavailable { message } => message.clone(),
+            PageError::NotFound { message } | PageError::Forbidden { message } | PageError::Unavailable { message } => {
+                message.clone()
+            }
             PageError::Internal => {
                 "Something went wrong on our side. The error has been logged; please try again.".to_string()
             }
+        }
+    }
+}
+
+impl From<ops::Error> for PageError {
+    fn from(error: ops::Error) -> Self {
+        match error {
+            ops::Error::Refused(refused) => PageError::Forbidden { message: refused.to_string() },
+            ops::Error::Platform(error) => error.into(),
+            ops::Error::Database(error) => platform::Error::Database(error).into(),
         }
     }
 }
@@ -105,13 +121,17 @@ pub fn ErrorNotice(error: PageError) -> impl IntoView {
     let (class, heading) = match &error {
         PageError::Invalid(_) => ("notice notice-warn", "Check your input"),
         PageError::NotFound { .. } => ("notice notice-info", "Not found"),
+        PageError::Forbidden { .. } => ("notice notice-bad", "Not allowed"),
         PageError::Unavailable { .. } => ("notice notice-bad", "Temporarily unavailable"),
         PageError::Internal => ("notice notice-bad", "Something went wrong"),
     };
+    let recorded = matches!(error, PageError::Forbidden { .. })
+        .then(|| view! { <p>"The refusal is recorded in the audit log under your name."</p> });
     view! {
         <section class=class role="alert">
             <h2>{heading}</h2>
             <p>{error.message()}</p>
+            {recorded}
         </section>
     }
 }

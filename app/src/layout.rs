@@ -1,33 +1,32 @@
-//! The frame around every page: the header with the console's navigation, and the not-found page.
+//! The frame around every page: the header with the console's navigation and the signed-in person, and
+//! the not-found page.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
+use ops::identity::Permission;
 
 use crate::error::set_status;
+use crate::viewer::{use_viewer, Viewer};
 
-/// One area of the console. Areas that are not built yet are listed (so the shape of the console is
-/// visible) but are not links: a link to an empty page would be a promise the console does not keep.
+/// One area of the console, listed in the navigation only for viewers who may use it. Areas join this
+/// list when they are built: a link to an empty page, or to one that would refuse, is a promise the
+/// console does not keep.
 struct Area {
     label: &'static str,
-    /// The area's page, once it exists.
-    href: Option<&'static str>,
+    href: &'static str,
+    /// What the area needs; `None`: any signed-in person.
+    needs: Option<Permission>,
 }
 
-const AREAS: [Area; 9] = [
-    Area { label: "Dashboard", href: None },
-    Area { label: "Incidents", href: None },
-    Area { label: "Orders", href: Some("/orders") },
-    Area { label: "Repairs", href: None },
-    Area { label: "Reconciliation", href: None },
-    Area { label: "Diagnostics", href: None },
-    Area { label: "Runbooks", href: None },
-    Area { label: "Drills", href: None },
-    Area { label: "Audit", href: None },
+const AREAS: [Area; 2] = [
+    Area { label: "Orders", href: "/orders", needs: Some(Permission::Read) },
+    Area { label: "Who am I", href: "/me", needs: None },
 ];
 
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
+    let viewer = use_viewer();
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="topbar">
@@ -35,7 +34,8 @@ pub fn Shell(children: Children) -> impl IntoView {
                 <span class="brand-mark" aria-hidden="true">"◆"</span>
                 "opsdeck"
             </a>
-            <Navigation/>
+            <Navigation viewer=viewer.clone()/>
+            {viewer.map(|viewer| view! { <SignedIn viewer=viewer/> })}
         </header>
         <main id="main" class="content">{children()}</main>
         <footer class="footer">
@@ -46,37 +46,46 @@ pub fn Shell(children: Children) -> impl IntoView {
 }
 
 #[component]
-fn Navigation() -> impl IntoView {
+fn Navigation(viewer: Option<Viewer>) -> impl IntoView {
     let path = use_location().pathname.get_untracked();
     let items = AREAS
         .iter()
-        .map(|area| match area.href {
-            Some(href) => {
-                let current = path == href || path.starts_with(&format!("{href}/"));
-                view! {
-                    <li>
-                        <a class="nav-item" href=href aria-current=current.then_some("page")>
-                            {area.label}
-                        </a>
-                    </li>
-                }
-                .into_any()
-            }
-            None => view! {
+        .filter(|area| match (&viewer, area.needs) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(viewer), Some(permission)) => viewer.actor.may(permission),
+        })
+        .map(|area| {
+            let current = path == area.href || path.starts_with(&format!("{}/", area.href));
+            view! {
                 <li>
-                    <span class="nav-item nav-unavailable" aria-disabled="true" title="Not available yet">
+                    <a class="nav-item" href=area.href aria-current=current.then_some("page")>
                         {area.label}
-                        <span class="nav-soon">"soon"</span>
-                    </span>
+                    </a>
                 </li>
             }
-            .into_any(),
         })
         .collect_view();
     view! {
         <nav class="nav" aria-label="Console">
             <ul>{items}</ul>
         </nav>
+    }
+}
+
+/// Who is signed in, with their roles, and the way out: a plain POST form, so it works without JavaScript
+/// and cannot be triggered by a link from elsewhere.
+#[component]
+fn SignedIn(viewer: Viewer) -> impl IntoView {
+    let roles = viewer.actor.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
+    view! {
+        <div class="whoami">
+            <a class="whoami-name" href="/me" title=viewer.actor.name.clone()>{viewer.display_name.clone()}</a>
+            <span class="whoami-roles" aria-label="Roles">{roles}</span>
+            <form class="signout" method="post" action="/auth/logout">
+                <button type="submit" class="button-quiet">"Sign out"</button>
+            </form>
+        </div>
     }
 }
 

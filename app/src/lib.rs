@@ -3,7 +3,8 @@
 //!
 //! There is no client bundle and no hydration: every page is plain HTML and every form a plain HTML form,
 //! so the console works with JavaScript off. Pages read through `platform`/`ops` query functions (no SQL
-//! here) with the `PgPool` the server provides as context, and set their HTTP status through
+//! here) with the `PgPool` and the signed-in [`viewer::Viewer`] the server provides as context — the
+//! viewer's actor goes into every `ops` call, which authorises it — and set their HTTP status through
 //! [`error::set_status`].
 
 #[cfg(not(feature = "ssr"))]
@@ -12,7 +13,10 @@ compile_error!("the app crate is server-rendered only: build it with its `ssr` f
 pub mod error;
 pub mod format;
 mod layout;
+mod me;
 pub mod orders;
+pub mod sign_in;
+pub mod viewer;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -20,6 +24,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use layout::{NotFound, Shell};
+use me::WhoAmIPage;
 use orders::{OrderPermalinkPage, OrdersPage};
 
 /// The HTML document around the app. Deliberately without `HydrationScripts`: nothing runs in the browser.
@@ -51,6 +56,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/orders") view=OrdersPage/>
                     <Route path=path!("/orders/:tenant/:order_id") view=OrderPermalinkPage/>
+                    <Route path=path!("/me") view=WhoAmIPage/>
                 </Routes>
             </Shell>
         </Router>

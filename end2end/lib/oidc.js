@@ -121,7 +121,28 @@ async function loginToConsole(context, { username, password = DEMO_PASSWORD,
   return { tokens: body, idClaims, accessClaims: decodeJwt(body.access_token) };
 }
 
+/**
+ * Signs a user in to a running opsdeck console the way a person does: opens `path` on the console (at
+ * `base`), which sends the browser to Keycloak's login page; fills in the form and submits it; Keycloak
+ * sends the browser back to the console, which lands on `path`. Works with JavaScript disabled.
+ * Returns the response of the page finally shown.
+ */
+async function signInAtConsole(page, { base, username, password = DEMO_PASSWORD, path = '/orders' }) {
+  await page.goto(`${base}${path}`);
+  if (!page.url().startsWith(`${ISSUER}/`)) {
+    throw new Error(`opening ${path} did not lead to Keycloak's login page but to ${page.url()}`);
+  }
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  const [response] = await Promise.all([
+    page.waitForNavigation({ url: (url) => url.href.startsWith(base) }),
+    page.click('#kc-login'),
+  ]);
+  return response;
+}
+
 module.exports = {
   ISSUER, TOKEN_ENDPOINT, AUTH_ENDPOINT, USERINFO_ENDPOINT, CONSOLE_CLIENT, INTERNAL_CLIENT,
   DEMO_PASSWORD, TENANTS, decodeJwt, assertKeycloakUp, postForm, clientCredentials, loginToConsole,
+  signInAtConsole,
 };

@@ -1,10 +1,12 @@
 'use strict';
 // The Order page in Chromium with JavaScript disabled, against a console serving a freshly seeded
 // database (scripts/e2e.sh starts it and picks a seeded stuck order into OPSDECK_E2E_* variables).
+// oscar.operator (all tenants) signs in first, through Keycloak's login form.
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { launch } = require('../lib/browser');
+const { signInAtConsole } = require('../lib/oidc');
 
 const BASE = process.env.OPSDECK_E2E_URL;
 const order = {
@@ -23,6 +25,8 @@ before(async () => {
   assert.ok(BASE && order.id, 'run through scripts/e2e.sh, which starts the console and picks a seeded order');
   browser = await launch({ javaScriptEnabled: false });
   page = browser.page;
+  const landed = await signInAtConsole(page, { base: BASE, username: 'oscar.operator', path: '/orders' });
+  assert.equal(landed.status(), 200);
 });
 
 after(async () => {
@@ -33,7 +37,7 @@ test('an operator finds a seeded stuck order by its number with JavaScript disab
   await page.goto(`${BASE}/orders`);
   await page.selectOption('select[name="tenant"]', order.tenant);
   await page.fill('input[name="q"]', order.number);
-  await Promise.all([page.waitForNavigation(), page.click('form button[type="submit"]')]);
+  await Promise.all([page.waitForNavigation(), page.click('form.lookup button[type="submit"]')]);
 
   const url = new URL(page.url());
   assert.equal(url.pathname.startsWith('/orders'), true);

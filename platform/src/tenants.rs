@@ -34,14 +34,6 @@ pub async fn list<'e>(db: impl PgExecutor<'e>) -> crate::Result<Vec<Tenant>> {
         .await?)
 }
 
-/// One tenant by id; `None` when there is no such tenant.
-pub async fn find<'e>(db: impl PgExecutor<'e>, tenant_id: TenantId) -> crate::Result<Option<Tenant>> {
-    Ok(sqlx::query_as::<_, Tenant>("select tenant_id, slug, name, tier from platform.tenant where tenant_id = $1")
-        .bind(tenant_id)
-        .fetch_optional(db)
-        .await?)
-}
-
 /// Creates the well-known tenants if they are missing (idempotent).
 pub async fn ensure_well_known<'e>(db: impl PgExecutor<'e> + Copy) -> crate::Result<()> {
     for (id, slug, name, tier) in WELL_KNOWN {

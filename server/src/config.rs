@@ -20,7 +20,7 @@ pub const DEFAULT_FILE: &str = "opsdeck.toml";
 
 /// `OPSDECK_<KEY>` variables that set `<key>`. Only these are read, because the service scripts export
 /// other `OPSDECK_*` variables (ports, homes) that are not console settings.
-const ENV_KEYS: [&str; 9] = [
+const ENV_KEYS: [&str; 17] = [
     "listen",
     "public_url",
     "database_max_connections",
@@ -28,6 +28,14 @@ const ENV_KEYS: [&str; 9] = [
     "kafka_brokers",
     "engine_url",
     "oidc_issuer",
+    "oidc_client_id",
+    "oidc_client_secret",
+    "oidc_roles_claim",
+    "oidc_tenants_claim",
+    "api_audience",
+    "session_idle_minutes",
+    "session_absolute_minutes",
+    "session_cookie_secure",
     "log_format",
     "style_dir",
 ];
@@ -46,6 +54,24 @@ pub struct Config {
     pub engine_url: String,
     #[serde(deserialize_with = "http_url")]
     pub oidc_issuer: String,
+    /// The console's client at the identity provider (authorization code flow with PKCE).
+    pub oidc_client_id: String,
+    /// Its secret. Optional here so `migrate` and `seed` run without it; `serve` refuses to start without.
+    #[serde(default)]
+    pub oidc_client_secret: Option<Secret<String>>,
+    /// Dotted path to the list of role names in the ID token (or userinfo).
+    pub oidc_roles_claim: String,
+    /// Dotted path to the list of tenant ids (or `*`).
+    pub oidc_tenants_claim: String,
+    /// The audience service tokens for the internal API must carry.
+    pub api_audience: String,
+    /// A session unused this long ends.
+    pub session_idle_minutes: u32,
+    /// A session ends this long after sign-in, however much it is used.
+    pub session_absolute_minutes: u32,
+    /// Whether the session cookie is `Secure`; unset: exactly when `public_url` is https.
+    #[serde(default)]
+    pub session_cookie_secure: Option<bool>,
     pub log_format: LogFormat,
     pub style_dir: PathBuf,
 }
@@ -65,6 +91,8 @@ pub enum ConfigError {
     MissingDatabaseUrl,
     #[error("{0}")]
     Invalid(Box<figment::Error>),
+    #[error("{key}: {message}")]
+    Value { key: &'static str, message: String },
 }
 
 impl Config {
@@ -88,13 +116,50 @@ impl Config {
     }
 
     fn extract(figment: Figment) -> Result<Config, ConfigError> {
-        figment.extract().map_err(|e| {
+        let config: Config = figment.extract().map_err(|e| {
             if matches!(&e.kind, figment::error::Kind::MissingField(field) if field == "database_url") {
                 ConfigError::MissingDatabaseUrl
             } else {
                 ConfigError::Invalid(Box::new(e))
             }
-        })
+        })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// What serde cannot say about single values: how they relate.
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| Err(ConfigError::Value { key, message: message.to_string() });
+        if self.session_idle_minutes == 0 {
+            return invalid("session_idle_minutes", "must be at least 1");
+        }
+        if self.session_absolute_minutes < self.session_idle_minutes {
+            return invalid("session_absolute_minutes", "must be at least session_idle_minutes");
+        }
+        if reqwest::Url::parse(&self.public_url).is_ok_and(|url| !matches!(url.path(), "" | "/")) {
+            return invalid("public_url", "must be an origin (scheme, host, port) without a path");
+        }
+        for (key, path) in [("oidc_roles_claim", &self.oidc_roles_claim), ("oidc_tenants_claim", &self.oidc_tenants_claim)] {
+            if path.trim().is_empty() {
+                return invalid(key, "must name a claim");
+            }
+        }
+        Ok(())
+    }
+
+    /// The console's origin (`http://127.0.0.1:3000`): what every state-changing request must come from.
+    pub fn public_origin(&self) -> String {
+        match reqwest::Url::parse(&self.public_url) {
+            Ok(url) => url.origin().ascii_serialization(),
+            Err(_) => self.public_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// Whether the session cookie is `Secure`. Browsers do not send a Secure cookie over http, so it
+    /// follows the public URL's scheme unless set: an https deployment gets it, a loopback http console
+    /// (dev, tests) can still keep a session.
+    pub fn session_cookie_secure(&self) -> bool {
+        self.session_cookie_secure.unwrap_or_else(|| self.public_url.starts_with("https:"))
     }
 
     /// Where the database is, without credentials: for logs.
@@ -143,6 +208,51 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Pretty);
         assert_eq!(config.engine_url, "http://127.0.0.1:58080/engine-rest");
         assert_eq!(config.database_target(), "opsdeck@127.0.0.1:55432/opsdeck");
+        assert_eq!(config.oidc_client_id, "opsdeck-console");
+        assert_eq!((config.oidc_roles_claim.as_str(), config.oidc_tenants_claim.as_str()), ("realm_access.roles", "tenants"));
+        assert_eq!(config.api_audience, "opsdeck-api");
+        assert_eq!((config.session_idle_minutes, config.session_absolute_minutes), (30, 600));
+        assert!(config.oidc_client_secret.is_none(), "no secret is built in");
+    }
+
+    #[test]
+    fn the_session_cookie_is_secure_exactly_when_the_console_is_served_over_https() {
+        let mut config = Config::with_defaults("postgres://u:p@localhost/db").unwrap();
+        assert!(!config.session_cookie_secure(), "http loopback: a Secure cookie would never be sent back");
+        config.public_url = "https://opsdeck.example".into();
+        assert!(config.session_cookie_secure());
+        config.session_cookie_secure = Some(false);
+        assert!(!config.session_cookie_secure());
+        assert_eq!(config.public_origin(), "https://opsdeck.example");
+    }
+
+    #[test]
+    fn the_oidc_client_secret_comes_from_the_environment_and_never_prints() {
+        figment::Jail::expect_with(|jail| {
+            // The service scripts export OPSDECK_* settings (engine URL, client secret…): start from none.
+            jail.clear_env();
+            jail.set_env("DATABASE_URL", "postgres://u:p@localhost/db");
+            jail.set_env("OPSDECK_OIDC_CLIENT_SECRET", "s3cr3t-value");
+            jail.set_env("OPSDECK_SESSION_IDLE_MINUTES", "15");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.oidc_client_secret.as_ref().map(|s| s.expose().as_str()), Some("s3cr3t-value"));
+            assert_eq!(config.session_idle_minutes, 15);
+            assert!(!format!("{config:?}").contains("s3cr3t-value"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn session_lifetimes_must_make_sense() {
+        figment::Jail::expect_with(|jail| {
+            // The service scripts export OPSDECK_* settings (engine URL, client secret…): start from none.
+            jail.clear_env();
+            jail.set_env("DATABASE_URL", "postgres://u:p@localhost/db");
+            jail.set_env("OPSDECK_SESSION_ABSOLUTE_MINUTES", "10");
+            let err = Config::load(None).unwrap_err();
+            assert_eq!(err.to_string(), "session_absolute_minutes: must be at least session_idle_minutes");
+            Ok(())
+        });
     }
 
     #[test]
@@ -156,6 +266,7 @@ mod tests {
     #[test]
     fn environment_overrides_the_file_and_the_file_overrides_the_defaults() {
         figment::Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_file("opsdeck.toml", "listen = \"127.0.0.1:4000\"\nlog_format = \"json\"\n")?;
             jail.set_env("DATABASE_URL", "postgres://u:p@localhost/db");
             jail.set_env("OPSDECK_LISTEN", "0.0.0.0:5000");
@@ -181,6 +292,8 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_urls_are_refused() {
         figment::Jail::expect_with(|jail| {
+            // The service scripts export OPSDECK_* settings (engine URL, client secret…): start from none.
+            jail.clear_env();
             jail.set_env("DATABASE_URL", "postgres://u:p@localhost/db");
             jail.create_file("typo.toml", "listne = \"127.0.0.1:4000\"\n")?;
             let err = Config::load(Some(Path::new("typo.toml"))).unwrap_err();

@@ -23,6 +23,33 @@ pub enum Error {
     #[error(transparent)]
     Platform(#[from] platform::Error),
 
+    /// The console's domain: a refused command (403, with why), or what the platform said.
+    #[error(transparent)]
+    Ops(#[from] ops::Error),
+
+    /// No credential where one is required (the internal API without a bearer token).
+    #[error("{0}")]
+    Unauthenticated(String),
+
+    /// A bearer token that did not verify: expired, forged, for another issuer or audience.
+    #[error("token refused: {0}")]
+    TokenRefused(String),
+
+    /// A genuine token, but not a service's.
+    #[error("{0}")]
+    NotAService(String),
+
+    /// The identity provider cannot be reached to verify anything.
+    #[error("{0}")]
+    IdentityUnavailable(String),
+
+    /// Input that does not parse (a path segment that is not an id).
+    #[error("{0}")]
+    Invalid(String),
+
+    #[error("{0}")]
+    NotFound(String),
+
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
 
@@ -36,13 +63,25 @@ pub enum Error {
 impl Error {
     pub fn status_code(&self) -> StatusCode {
         match self {
-            Error::Platform(platform::Error::NotFound { .. }) => StatusCode::NOT_FOUND,
-            Error::Platform(platform::Error::Invalid { .. }) => StatusCode::BAD_REQUEST,
-            Error::Platform(platform::Error::Refused { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Platform(platform::Error::Conflict { .. } | platform::Error::AlreadyExists { .. }) => {
-                StatusCode::CONFLICT
-            }
-            Error::Platform(platform::Error::Database(sqlx::Error::PoolTimedOut)) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Ops(ops::Error::Refused(_)) | Error::NotAService(_) => StatusCode::FORBIDDEN,
+            Error::Ops(ops::Error::Platform(platform)) => Error::platform_status(platform),
+            Error::Ops(ops::Error::Database(sqlx::Error::PoolTimedOut)) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unauthenticated(_) | Error::TokenRefused(_) => StatusCode::UNAUTHORIZED,
+            Error::IdentityUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Invalid(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Platform(platform) => Error::platform_status(platform),
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn platform_status(error: &platform::Error) -> StatusCode {
+        match error {
+            platform::Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            platform::Error::Invalid { .. } => StatusCode::BAD_REQUEST,
+            platform::Error::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            platform::Error::Conflict { .. } | platform::Error::AlreadyExists { .. } => StatusCode::CONFLICT,
+            platform::Error::Database(sqlx::Error::PoolTimedOut) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -50,6 +89,9 @@ impl Error {
     /// What the client is told. Domain errors explain themselves; everything else stays on the server.
     fn client_message(&self) -> String {
         match self.status_code() {
+            StatusCode::SERVICE_UNAVAILABLE if matches!(self, Error::IdentityUnavailable(_)) => {
+                "the identity provider is unavailable, so tokens cannot be verified; try again shortly".to_string()
+            }
             StatusCode::SERVICE_UNAVAILABLE => "the database is unavailable; try again shortly".to_string(),
             status if status.is_server_error() => "internal error".to_string(),
             _ => self.to_string(),
@@ -60,6 +102,15 @@ impl Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let mut response = (self.status_code(), self.client_message()).into_response();
+        if matches!(self, Error::Unauthenticated(_) | Error::TokenRefused(_)) {
+            // RFC 6750: say how to authenticate, and (for a refused token) that the token was the problem.
+            let challenge = if matches!(self, Error::TokenRefused(_)) {
+                r#"Bearer realm="opsdeck", error="invalid_token""#
+            } else {
+                r#"Bearer realm="opsdeck""#
+            };
+            response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static(challenge));
+        }
         response.extensions_mut().insert(Arc::new(self));
         response
     }
@@ -89,6 +140,30 @@ mod tests {
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
         assert_eq!(&body[..], b"internal error");
+    }
+
+    #[tokio::test]
+    async fn a_refused_command_is_403_with_its_reason() {
+        let refused = ops::command::Refused {
+            action: "READ_ORDER".into(),
+            permission: ops::identity::Permission::Read,
+            tenant: Some(platform::tenants::GLOBEX),
+            refusal: ops::identity::Refusal::TenantOutOfScope { tenant: platform::tenants::GLOBEX },
+        };
+        let response = Error::Ops(ops::Error::Refused(refused)).into_response();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        assert_eq!(
+            &body[..],
+            b"READ_ORDER refused: tenant 10000000-0000-4000-8000-000000000002 is outside your tenant scope."
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_401_with_a_bearer_challenge() {
+        let response = Error::TokenRefused("expired at 1 (unix time)".into()).into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="opsdeck", error="invalid_token""#);
     }
 
     #[tokio::test]

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use axum::extract::FromRef;
 use axum::http::{header, HeaderName, HeaderValue, Request};
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::Redirect;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::LeptosRoutes;
@@ -20,11 +21,16 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_sessions_sqlx_store::PostgresStore;
 
+use crate::auth::{csrf, gate, session, Auth};
 use crate::config::Config;
 use crate::error::{log_errors, Error, Result};
-use crate::routes::{health, metrics, pages};
+use crate::routes::{auth, health, internal, metrics, pages};
 use crate::telemetry;
+
+/// How often expired sessions are deleted from the store.
+const EXPIRED_SESSION_SWEEP: Duration = Duration::from_secs(600);
 
 /// What every handler and page can reach. Cheap to clone.
 #[derive(Clone)]
@@ -33,6 +39,7 @@ pub struct AppState {
     pub probes: Probes,
     pub metrics: PrometheusHandle,
     pub leptos_options: LeptosOptions,
+    pub auth: Auth,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -57,15 +64,21 @@ impl Application {
 
     /// The same application over a given pool: tests hand in a database of their own.
     pub async fn with_pool(pool: PgPool, config: &Config) -> Result<Self> {
+        let auth = Auth::from_config(config)?;
         let listener =
             TcpListener::bind(config.listen).await.map_err(|source| Error::Bind { addr: config.listen, source })?;
+        let sessions = session::store(pool.clone()).await;
+        session::spawn_expired_deletion(sessions.clone(), EXPIRED_SESSION_SWEEP);
+        auth.warm_up();
         let state = AppState {
             probes: Probes::new(pool.clone(), config.probe_targets()),
             pool,
             metrics: telemetry::metrics_handle(),
             leptos_options: LeptosOptions::builder().output_name("opsdeck").site_addr(config.listen).build(),
+            auth,
         };
-        Ok(Application { listener, router: router(state, &config.style_dir) })
+        let csp = content_security_policy(&config.oidc_issuer);
+        Ok(Application { listener, router: router(state, &config.style_dir, sessions, csp) })
     }
 
     /// The address actually bound (port 0 becomes a real port).
@@ -79,8 +92,33 @@ impl Application {
     }
 }
 
-/// Every route of the console.
-pub fn router(state: AppState, style_dir: &Path) -> Router {
+/// Nothing runs in the browser: say so, and let the browser refuse anything that tries. Forms may post to
+/// the console and be redirected to the identity provider (signing out; a lookup whose session has
+/// ended goes through sign-in), so its origin is allowed as a form target too.
+pub fn content_security_policy(oidc_issuer: &str) -> HeaderValue {
+    let idp = reqwest::Url::parse(oidc_issuer).map(|url| url.origin().ascii_serialization()).unwrap_or_default();
+    let policy = format!(
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' {idp}; \
+         frame-ancestors 'none'; base-uri 'none'"
+    );
+    HeaderValue::from_str(policy.trim()).unwrap_or_else(|_| {
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        )
+    })
+}
+
+/// Every route of the console, in three parts:
+///
+/// - operational (`/healthz`, `/readyz`, `/metrics`, `/style/*`): no session, no identity — they must
+///   answer whatever state identity and sessions are in, and never touch the session store;
+/// - the internal API (`/internal/v1/*`): a service's bearer token on every request ([`Service`]);
+/// - the console (pages, `/auth/*`): sessions, then the same-origin check on state-changing requests,
+///   then the session gate (every page needs a signed-in session; `/auth/*` is how to get one).
+///
+/// [`Service`]: crate::auth::service::Service
+pub fn router(state: AppState, style_dir: &Path, sessions: PostgresStore, csp: HeaderValue) -> Router {
     // Leptos' reactive system spawns page data loads on this executor; idempotent.
     let _ = any_spawner::Executor::init_tokio();
     let page_routes = leptos_axum::generate_route_list(app::App);
@@ -97,15 +135,8 @@ pub fn router(state: AppState, style_dir: &Path) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(PropagateRequestIdLayer::new(x_request_id))
-        .layer(axum::middleware::from_fn(log_errors))
-        // Nothing runs in the browser: say so, and let the browser refuse anything that tries.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
-                 frame-ancestors 'none'; base-uri 'none'",
-            ),
-        ))
+        .layer(from_fn(log_errors))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, csp))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -115,18 +146,36 @@ pub fn router(state: AppState, style_dir: &Path) -> Router {
             HeaderValue::from_static("same-origin"),
         ));
 
-    Router::new()
+    let settings = state.auth.settings().clone();
+    let console = Router::new()
         .route("/", get(|| async { Redirect::to("/orders") }))
+        .route("/auth/login", get(auth::login))
+        .route("/auth/callback", get(auth::callback))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/signed-out", get(auth::signed_out))
+        .leptos_routes_with_handler(page_routes, pages::render_page)
+        .route_layer(from_fn(metrics::track_http))
+        .fallback(pages::render_page)
+        // Outermost last: the session is loaded, then the origin checked, then the session required.
+        .layer(from_fn_with_state(state.clone(), gate::require_session))
+        .layer(from_fn_with_state(state.clone(), csrf::same_origin_only))
+        .layer(session::layer(sessions, settings.idle_timeout, settings.cookie_secure));
+
+    let internal_api = Router::new()
+        .route("/whoami", get(internal::whoami))
+        .route("/orders/{tenant}/{order_id}", get(internal::order))
+        .route_layer(from_fn(metrics::track_http))
+        .fallback(|| async { Error::NotFound("no such endpoint of the internal API".to_string()) });
+
+    let operational = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
-        .leptos_routes_with_handler(page_routes, pages::render_page)
-        .route_layer(axum::middleware::from_fn(metrics::track_http))
+        .route_layer(from_fn(metrics::track_http))
         // Static files are not counted: they would drown the pages in the request metrics.
-        .nest_service("/style", ServeDir::new(style_dir))
-        .fallback(pages::render_page)
-        .layer(http_layers)
-        .with_state(state)
+        .nest_service("/style", ServeDir::new(style_dir));
+
+    operational.nest("/internal/v1", internal_api).merge(console).layer(http_layers).with_state(state)
 }
 
 async fn shutdown_signal() {
@@ -155,4 +204,18 @@ async fn shutdown_signal() {
         tracing::warn!("requests still in flight after 30 s; exiting");
         std::process::exit(1);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_may_lead_to_the_identity_provider_and_nowhere_else() {
+        let csp = content_security_policy("http://127.0.0.1:58180/realms/opsdeck");
+        let csp = csp.to_str().unwrap();
+        assert!(csp.contains("form-action 'self' http://127.0.0.1:58180;"), "{csp}");
+        assert!(csp.starts_with("default-src 'none';"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    }
 }

@@ -1,5 +1,6 @@
 //! The order lookup: what the form sent, parsed at the edge, and the one query it calls.
 
+use ops::identity::Actor;
 use platform::ids::TenantId;
 use platform::query::{InvalidOrderLookup, OrderDetail, OrderLookup};
 use platform::tenants::Tenant;
@@ -102,15 +103,19 @@ pub enum Outcome {
     Failed(PageError),
 }
 
-/// Loads the tenants (always: the form needs them) and answers the lookup, if one was sent.
-/// `Err` only when the page cannot be shown at all.
-#[tracing::instrument(skip(pool))]
-pub async fn load(pool: PgPool, query: Option<Result<OrderQuery, PageError>>) -> Result<OrdersPageData, PageError> {
-    let tenants = platform::tenants::list(&pool).await?;
+/// Loads the tenants the viewer may see (always: the form needs them) and answers the lookup, if one was
+/// sent. `Err` only when the page cannot be shown at all.
+#[tracing::instrument(skip(pool, actor), fields(actor = %actor.subject))]
+pub async fn load(
+    pool: PgPool,
+    actor: &Actor,
+    query: Option<Result<OrderQuery, PageError>>,
+) -> Result<OrdersPageData, PageError> {
+    let tenants = ops::tenants::visible(&pool, actor).await?;
     let outcome = match query {
         None => Outcome::Blank,
         Some(Err(invalid)) => Outcome::Failed(invalid),
-        Some(Ok(query)) => match find(&pool, &tenants, &query).await {
+        Some(Ok(query)) => match find(&pool, actor, &tenants, &query).await {
             Ok((tenant, detail)) => Outcome::Found { tenant, detail: Box::new(detail) },
             Err(error) => Outcome::Failed(error),
         },
@@ -118,13 +123,21 @@ pub async fn load(pool: PgPool, query: Option<Result<OrderQuery, PageError>>) ->
     Ok(OrdersPageData { tenants, outcome })
 }
 
-async fn find(pool: &PgPool, tenants: &[Tenant], query: &OrderQuery) -> Result<(Tenant, OrderDetail), PageError> {
+/// The order read is authorised first (a tenant outside the viewer's scope is refused and audited, whether
+/// or not it exists), then the tenant and the order are looked up.
+async fn find(
+    pool: &PgPool,
+    actor: &Actor,
+    tenants: &[Tenant],
+    query: &OrderQuery,
+) -> Result<(Tenant, OrderDetail), PageError> {
+    let detail = ops::orders::order_detail(pool, actor, query.tenant_id, &query.lookup).await?;
     let tenant = tenants
         .iter()
         .find(|t| t.tenant_id == query.tenant_id)
         .cloned()
         .ok_or_else(|| PageError::NotFound { message: format!("No tenant with id {}.", query.tenant_id) })?;
-    let detail = platform::query::order_detail(pool, query.tenant_id, &query.lookup).await?.ok_or_else(|| {
+    let detail = detail.ok_or_else(|| {
         let what = match &query.lookup {
             OrderLookup::Id(id) => format!("with id {id}"),
             OrderLookup::Number(number) => format!("“{number}”"),

@@ -1,7 +1,9 @@
 //! Orders: look up one order of one tenant and see it whole — record, evidence and read model.
 //!
 //! `/orders` is the lookup form; `/orders?tenant=<uuid>&q=<id or number>` its result;
-//! `/orders/<tenant>/<order_id>` the canonical address of one order.
+//! `/orders/<tenant>/<order_id>` the canonical address of one order. The form offers only the tenants in
+//! the viewer's scope, and a lookup in any other tenant — however the address was made — is refused (403)
+//! and audited by `ops::orders`.
 
 mod detail;
 mod form;
@@ -15,6 +17,7 @@ use sqlx::PgPool;
 pub use lookup::{LookupInput, OrderQuery, QUERY_FIELD, TENANT_FIELD};
 
 use crate::error::{set_status, ErrorNotice, PageError};
+use crate::viewer::require_viewer;
 use detail::OrderDetailView;
 use form::LookupForm;
 use lookup::{OrdersPageData, Outcome};
@@ -42,14 +45,17 @@ pub fn OrderPermalinkPage() -> impl IntoView {
 #[component]
 fn OrderLookup(input: LookupInput, query: Option<Result<OrderQuery, PageError>>) -> impl IntoView {
     let pool = use_context::<PgPool>();
+    let viewer = require_viewer();
     // Loaded once per request; the Suspense below waits for it before the page is sent, so the status code
     // set while rendering the outcome is the one the response carries.
     let page = AsyncDerived::new(move || {
         let pool = pool.clone();
+        let viewer = viewer.clone();
         let query = query.clone();
         async move {
+            let viewer = viewer?;
             match pool {
-                Some(pool) => lookup::load(pool, query).await,
+                Some(pool) => lookup::load(pool, &viewer.actor, query).await,
                 None => {
                     tracing::error!("no PgPool in the rendering context");
                     Err(PageError::Internal)

@@ -85,11 +85,25 @@ impl Permission {
 pub enum Refusal {
     #[error("{permission} needs one of the roles {needed}; you have {held}")]
     MissingRole { permission: &'static str, needed: String, held: String },
+    /// A service token's scopes do not cover the permission, although its role would.
+    #[error("{permission} is not among the permissions your token's scopes grant ({granted})")]
+    MissingScope { permission: &'static str, granted: String },
     #[error("tenant {tenant} is outside your tenant scope")]
     TenantOutOfScope { tenant: TenantId },
 }
 
-/// Checks role and (when the action concerns one) tenant scope.
+impl Refusal {
+    /// A stable name for the kind of refusal, for audit details and API answers.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Refusal::MissingRole { .. } => "MISSING_ROLE",
+            Refusal::MissingScope { .. } => "MISSING_SCOPE",
+            Refusal::TenantOutOfScope { .. } => "TENANT_OUT_OF_SCOPE",
+        }
+    }
+}
+
+/// Checks role, token scope (for services) and, when the action concerns one, tenant scope.
 pub fn authorize(actor: &Actor, permission: Permission, tenant: Option<TenantId>) -> Result<(), Refusal> {
     let needed = permission.granted_by();
     if !actor.roles.iter().any(|r| needed.contains(r)) {
@@ -101,6 +115,16 @@ pub fn authorize(actor: &Actor, permission: Permission, tenant: Option<TenantId>
             }
         };
         return Err(Refusal::MissingRole { permission: permission.as_str(), needed: list(needed), held: list(&actor.roles) });
+    }
+    if let Some(granted) = &actor.token_permissions {
+        if !granted.contains(&permission) {
+            let granted = if granted.is_empty() {
+                "none".to_string()
+            } else {
+                granted.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+            };
+            return Err(Refusal::MissingScope { permission: permission.as_str(), granted });
+        }
     }
     if let Some(tenant) = tenant {
         if !actor.tenants.contains(tenant) {
@@ -117,7 +141,7 @@ mod tests {
     use platform::tenants::{ACME, GLOBEX};
 
     fn actor(roles: &[Role], tenants: TenantScope) -> Actor {
-        Actor { subject: "s".into(), name: "n".into(), kind: ActorKind::User, roles: roles.to_vec(), tenants }
+        Actor::user("s", "n", roles.to_vec(), tenants)
     }
 
     /// The whole role × permission matrix, written out: `true` where the role grants the permission.
@@ -163,6 +187,34 @@ mod tests {
             authorize(&op, Permission::DeclareIncident, Some(GLOBEX)),
             Err(Refusal::TenantOutOfScope { tenant: GLOBEX })
         );
+    }
+
+    #[test]
+    fn a_service_token_may_use_only_what_both_its_role_and_its_scopes_grant() {
+        let service = Actor {
+            kind: ActorKind::Service,
+            token_permissions: Some(vec![Permission::Read]),
+            ..actor(&[Role::Service], TenantScope::All)
+        };
+        assert!(authorize(&service, Permission::Read, Some(ACME)).is_ok());
+        // The service role grants RequestRepair, but the token was not issued with ops.repair.
+        assert_eq!(
+            authorize(&service, Permission::RequestRepair, Some(ACME)),
+            Err(Refusal::MissingScope { permission: "REQUEST_REPAIR", granted: "READ".into() })
+        );
+        // A scope cannot grant what the role does not.
+        let overreaching = Actor { token_permissions: Some(vec![Permission::Administer]), ..service };
+        assert!(matches!(
+            authorize(&overreaching, Permission::Administer, None),
+            Err(Refusal::MissingRole { .. })
+        ));
+    }
+
+    #[test]
+    fn an_actor_lists_the_permissions_it_may_use() {
+        let viewer = actor(&[Role::Viewer], TenantScope::All);
+        assert_eq!(viewer.permissions(), vec![Permission::Read]);
+        assert!(Actor::unidentified(ActorKind::User).permissions().is_empty());
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! hiding a button is a courtesy, not the check. Roles and tenant scope come from the IdP (DESIGN §7).
 
 mod authorize;
+pub mod claims;
 mod role;
 
 pub use authorize::{authorize, Permission, Refusal};
+pub use claims::{ClaimPaths, ClaimsError, PersonClaims};
 pub use role::{Role, TenantScope};
 
 use platform::ids::TenantId;
@@ -42,9 +44,18 @@ pub struct Actor {
     pub kind: ActorKind,
     pub roles: Vec<Role>,
     pub tenants: TenantScope,
+    /// A service token's scopes, as permissions: the actor may use at most these, whatever its roles grant.
+    /// `None` for people and the console itself, whose roles alone decide.
+    #[serde(default)]
+    pub token_permissions: Option<Vec<Permission>>,
 }
 
 impl Actor {
+    /// A person signed in through the identity provider.
+    pub fn user(subject: impl Into<String>, name: impl Into<String>, roles: Vec<Role>, tenants: TenantScope) -> Self {
+        Actor { subject: subject.into(), name: name.into(), kind: ActorKind::User, roles, tenants, token_permissions: None }
+    }
+
     /// The console's own background jobs: every role, every tenant, recorded as SYSTEM.
     pub fn system(name: &str) -> Self {
         Actor {
@@ -53,7 +64,31 @@ impl Actor {
             kind: ActorKind::System,
             roles: Role::ALL.to_vec(),
             tenants: TenantScope::All,
+            token_permissions: None,
         }
+    }
+
+    /// Someone whose identity could not be established (a failed sign-in, a refused token): what the audit
+    /// names when there is nobody verified to name. No role, no tenant.
+    pub fn unidentified(kind: ActorKind) -> Self {
+        Actor {
+            subject: "unidentified".to_string(),
+            name: "unidentified".to_string(),
+            kind,
+            roles: Vec::new(),
+            tenants: TenantScope::Only(Default::default()),
+            token_permissions: None,
+        }
+    }
+
+    /// The permissions this actor may use, tenant scope aside: what its roles grant, cut down to its
+    /// token's scopes when it has any. Pages use it to show only what the viewer may use.
+    pub fn permissions(&self) -> Vec<Permission> {
+        Permission::ALL.into_iter().filter(|&p| authorize(self, p, None).is_ok()).collect()
+    }
+
+    pub fn may(&self, permission: Permission) -> bool {
+        authorize(self, permission, None).is_ok()
     }
 
     pub fn has_role(&self, role: Role) -> bool {

@@ -1,6 +1,9 @@
-//! HTTP handlers. Console pages are rendered by the `app` crate through [`pages`]; the rest are the
-//! operational endpoints every replica serves.
+//! HTTP handlers. Console pages are rendered by the `app` crate through [`pages`]; signing in and out is
+//! [`auth`]; the internal API for services is [`internal`]; the rest are the operational endpoints every
+//! replica serves.
 
+pub mod auth;
 pub mod health;
+pub mod internal;
 pub mod metrics;
 pub mod pages;

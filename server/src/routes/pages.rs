@@ -1,6 +1,7 @@
 //! Console pages: the `app` crate's Leptos router, rendered whole on the server.
 //!
-//! Pages are rendered completely before the response starts (all data loaded), so the status a page sets
+//! Every page is behind the session gate (`auth::gate`), which puts the signed-in viewer in the request;
+//! it is handed to the pages as context. Pages are rendered completely before the response starts (all data loaded), so the status a page sets
 //! (400, 404, 503) is the status sent. Leptos' hydration data (`<script>` chunks for a client bundle) is
 //! dropped: there is no client bundle, and the console promises pages that work without JavaScript.
 
@@ -17,13 +18,23 @@ use crate::startup::AppState;
 
 type HtmlStream = Pin<Box<dyn Stream<Item = String> + Send>>;
 
-/// Renders whatever page the `app` router matches for this request (its not-found page otherwise).
-#[tracing::instrument(name = "page", skip_all, fields(path = %request.uri().path()))]
+/// Renders whatever page the `app` router matches for this request (its not-found page otherwise), for the
+/// signed-in viewer the session gate put in the request.
+#[tracing::instrument(name = "page", skip_all, fields(path = %request.uri().path(), actor = tracing::field::Empty))]
 pub async fn render_page(State(state): State<AppState>, request: Request<Body>) -> Response {
     let pool = state.pool.clone();
     let options = state.leptos_options.clone();
+    let viewer = request.extensions().get::<app::viewer::Viewer>().cloned();
+    if let Some(viewer) = &viewer {
+        tracing::Span::current().record("actor", viewer.actor.subject.as_str());
+    }
     leptos_axum::handle_response_inner(
-        move || provide_context(pool.clone()),
+        move || {
+            provide_context(pool.clone());
+            if let Some(viewer) = viewer.clone() {
+                provide_context(viewer);
+            }
+        },
         move || app::shell(options),
         request,
         render_complete_page,

@@ -54,11 +54,29 @@ async fn readiness_is_503_when_postgres_is_down() {
 }
 
 #[tokio::test]
-async fn an_order_page_without_its_database_answers_503_and_says_why() {
+async fn a_page_without_its_database_answers_503_and_says_why() {
     let app = spawn_app_with(unreachable_pool(), test_config()).await;
-    let (status, body) = app.page("/orders").await;
-    assert_eq!(status, 503);
+    // Sessions live in PostgreSQL too: a browser bringing its session cookie cannot be served.
+    let response = app
+        .client
+        .get(format!("{}/orders", app.address))
+        .header("cookie", "opsdeck_session=AQAAAAAAAAAAAAAAAAAAAA")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    let body = response.text().await.unwrap();
     assert!(body.contains("PostgreSQL is not answering"), "{body}");
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_need_no_session_and_set_no_cookie() {
+    let app = spawn_app_with(unreachable_pool(), test_config()).await;
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let response = app.get(path).await;
+        assert_ne!(response.status().as_u16(), 303, "{path} is not behind sign-in");
+        assert!(response.headers().get("set-cookie").is_none(), "{path} sets no cookie");
+    }
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]

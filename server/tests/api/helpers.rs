@@ -1,7 +1,9 @@
-//! Spawning the app, and the platform fixtures the tests look at.
+//! Spawning the app, signing in through the real identity provider, and the platform fixtures the tests
+//! look at.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use platform::command::{
@@ -15,12 +17,48 @@ use server::secret::Secret;
 use server::{Application, Config};
 use sqlx::PgPool;
 
+/// The public URL test apps are configured with. Keycloak's dev realm accepts redirect URIs under it, so
+/// the real sign-in works; the app itself listens on a port of its own, and [`TestApp::sign_in`] takes the
+/// provider's redirect to this URL to the app, as a reverse proxy in front of a console would.
+pub const CONSOLE_URL: &str = "http://127.0.0.1:3000";
+/// The dev realm's demo users' password (`end2end/keycloak/opsdeck-realm.json`; not a secret).
+pub const DEMO_PASSWORD: &str = "opsdeck-demo";
+
+pub fn env_or(key: &str, default: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| default.to_string())
+}
+
+pub fn keycloak_issuer() -> String {
+    env_or("OPSDECK_OIDC_ISSUER", "http://127.0.0.1:58180/realms/opsdeck")
+}
+
 pub struct TestApp {
     pub address: String,
+    /// Keeps cookies (the console's session, Keycloak's), follows no redirect by itself.
     pub client: reqwest::Client,
+    pub cookies: Arc<reqwest::cookie::Jar>,
+    server: tokio::task::AbortHandle,
 }
 
 impl TestApp {
+    /// Another browser on the same app: no cookies.
+    pub fn fresh_browser(&self) -> TestApp {
+        let cookies = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(cookies.clone())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        TestApp { address: self.address.clone(), client, cookies, server: self.server.clone() }
+    }
+
+    /// Stops serving (the process "restarts" when another app is spawned on the same database).
+    pub async fn stop(&self) {
+        self.server.abort();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
         self.client.get(format!("{}{}", self.address, path_and_query)).send().await.expect("the app answers")
     }
@@ -31,6 +69,107 @@ impl TestApp {
         let status = response.status().as_u16();
         (status, response.text().await.expect("a text body"))
     }
+
+    /// A form POST as a browser sends it from a page at `origin` (`None`: without Origin and Referer).
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)], origin: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.post(format!("{}{}", self.address, path)).form(fields);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send().await.expect("the app answers")
+    }
+
+    /// Signs `username` in the way a browser does: the console's /auth/login sends it to Keycloak's login
+    /// page, the form there is filled in and posted, and Keycloak's redirect back (to [`CONSOLE_URL`]) is
+    /// followed to this app's /auth/callback. Returns the callback's response (a redirect to `next`).
+    pub async fn sign_in_to(&self, username: &str, next: &str) -> reqwest::Response {
+        let start = self.get(&format!("/auth/login?next={}", encode(next))).await;
+        assert_eq!(start.status().as_u16(), 303, "/auth/login redirects to the identity provider");
+        let authorize = location(&start);
+        assert!(authorize.starts_with(&keycloak_issuer()), "to the issuer: {authorize}");
+
+        let login_page = self.client.get(&authorize).send().await.expect("Keycloak answers");
+        let callback = if login_page.status().is_redirection() {
+            location(&login_page) // an SSO session already exists in this cookie jar
+        } else {
+            let html = login_page.text().await.unwrap();
+            let action = form_action(&html, "kc-form-login").unwrap_or_else(|| panic!("no login form in: {html}"));
+            let posted = self
+                .client
+                .post(&action)
+                .form(&[("username", username), ("password", DEMO_PASSWORD), ("credentialId", "")])
+                .send()
+                .await
+                .expect("Keycloak takes the login form");
+            assert!(posted.status().is_redirection(), "{username} could not sign in at Keycloak: {}", posted.status());
+            location(&posted)
+        };
+        let callback = callback
+            .strip_prefix(CONSOLE_URL)
+            .unwrap_or_else(|| panic!("Keycloak redirects to the console's public URL, not to {callback}"));
+        self.get(callback).await
+    }
+
+    /// Signs in and lands on /me; panics unless it works.
+    pub async fn sign_in(&self, username: &str) {
+        let response = self.sign_in_to(username, "/me").await;
+        let status = response.status().as_u16();
+        let body_or_location = if status == 303 { location(&response) } else { response.text().await.unwrap() };
+        assert_eq!((status, body_or_location.as_str()), (303, "/me"), "{username} signs in");
+    }
+}
+
+/// One line of the audit log, as tests compare it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditLine {
+    pub actor_subject: String,
+    pub actor_name: String,
+    pub actor_kind: String,
+    pub action: String,
+    pub outcome: String,
+    pub tenant_id: Option<uuid::Uuid>,
+    pub entity_id: Option<uuid::Uuid>,
+    pub reason: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+pub async fn audit_lines(pool: &PgPool) -> Vec<AuditLine> {
+    sqlx::query_as(
+        "select actor_subject, actor_name, actor_kind, action, outcome, tenant_id, entity_id, reason, detail
+         from ops.audit_log order by audit_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// Percent-encodes a query value.
+pub fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("a redirect, got {}", response.status()))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The `action` of the form with this id, HTML entities in it decoded.
+fn form_action(html: &str, form_id: &str) -> Option<String> {
+    let start = html.find(&format!(r#"id="{form_id}""#))?;
+    let tag_start = html[..start].rfind("<form")?;
+    let tag = &html[tag_start..tag_start + html[tag_start..].find('>')?];
+    let action = tag.split(r#"action=""#).nth(1)?.split('"').next()?;
+    Some(action.replace("&amp;", "&"))
 }
 
 /// A loopback port nothing listens on (bound, then released).
@@ -39,7 +178,8 @@ pub fn closed_port() -> u16 {
 }
 
 /// Defaults, on port 0, with every optional dependency pointed at a closed port: tests do not depend on
-/// the service stack, and readiness has something definite to report.
+/// the service stack, and readiness has something definite to report. Identity too is unreachable here:
+/// nobody can sign in (see [`idp_config`]).
 pub fn test_config() -> Config {
     let mut config = Config::with_defaults("postgres://unused@127.0.0.1/unused").expect("defaults parse");
     config.listen = "127.0.0.1:0".parse().unwrap();
@@ -47,27 +187,57 @@ pub fn test_config() -> Config {
     config.kafka_brokers = format!("127.0.0.1:{}", closed_port());
     config.engine_url = format!("http://127.0.0.1:{}/engine-rest", closed_port());
     config.oidc_issuer = format!("http://127.0.0.1:{}/realms/opsdeck", closed_port());
+    config.oidc_client_secret = Some(Secret::new("no-identity-provider-here".to_string()));
+    config.public_url = CONSOLE_URL.to_string();
     config.style_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../style");
     config
 }
 
+/// [`test_config`] with the service stack's Keycloak as identity provider: people sign in for real.
+pub fn idp_config() -> Config {
+    let mut config = test_config();
+    config.oidc_issuer = keycloak_issuer();
+    config.oidc_client_secret =
+        Some(Secret::new(env_or("OPSDECK_OIDC_CLIENT_SECRET", "opsdeck-console-dev-secret")));
+    config
+}
+
+/// An app without a reachable identity provider (health, readiness, the sign-in gate).
 pub async fn spawn_app(pool: PgPool) -> TestApp {
     spawn_app_with(pool, test_config()).await
 }
 
+/// An app signing people in through the stack's Keycloak.
+pub async fn spawn_app_with_idp(pool: PgPool) -> TestApp {
+    spawn_app_with(pool, idp_config()).await
+}
+
+/// An app with `username` signed in.
+pub async fn signed_in_app(pool: PgPool, username: &str) -> TestApp {
+    let app = spawn_app_with_idp(pool).await;
+    app.sign_in(username).await;
+    app
+}
+
 pub async fn spawn_app_with(pool: PgPool, config: Config) -> TestApp {
+    spawn_app_sharing(pool, config, Arc::new(reqwest::cookie::Jar::default())).await
+}
+
+/// An app whose client uses `cookies` (another app's, to be that same browser after a restart).
+pub async fn spawn_app_sharing(pool: PgPool, config: Config, cookies: Arc<reqwest::cookie::Jar>) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         server::telemetry::init(server::config::LogFormat::Pretty);
     }
     let application = Application::with_pool(pool, &config).await.expect("the app builds");
     let address = format!("http://{}", application.local_addr());
-    tokio::spawn(application.run_until_stopped());
+    let server = tokio::spawn(application.run_until_stopped()).abort_handle();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(cookies.clone())
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    TestApp { address, client }
+    TestApp { address, client, cookies, server }
 }
 
 /// A pool for a database that is not there: connecting fails quickly.

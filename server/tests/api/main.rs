@@ -1,6 +1,12 @@
 //! Black-box tests of the console: each spawns the real application on port 0, over a database of its own
-//! (`#[sqlx::test]` creates and migrates one per test), and talks to it over HTTP.
+//! (`#[sqlx::test]` creates and migrates one per test), and talks to it over HTTP. People sign in through
+//! the service stack's Keycloak, by its real login form; there is no other way in.
 
+mod access;
+mod csrf;
 mod health;
 mod helpers;
+mod local_idp;
 mod orders;
+mod service_tokens;
+mod sign_in;

@@ -1,25 +1,19 @@
 use platform::tenants::{ACME, GLOBEX};
 use sqlx::PgPool;
 
-use crate::helpers::{capture_order, spawn_app};
+use crate::helpers::{capture_order, encode, signed_in_app};
 
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+/// Every test here looks as an operator of all tenants; tenant scope has its own tests (access.rs).
+const OPERATOR: &str = "oscar.operator";
 
 fn lookup(tenant: &str, q: &str) -> String {
     format!("/orders?tenant={}&q={}", encode(tenant), encode(q))
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn the_lookup_form_lists_every_tenant(pool: PgPool) {
+async fn the_lookup_form_lists_every_tenant_to_an_operator_of_all_tenants(pool: PgPool) {
     platform::tenants::ensure_well_known(&pool).await.unwrap();
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
     let (status, body) = app.page("/orders").await;
     assert_eq!(status, 200);
     for tenant in ["Acme Corporation (acme)", "Globex (globex)", "Initech (initech)", "Umbrella Retail (umbrella)"] {
@@ -32,7 +26,7 @@ async fn the_lookup_form_lists_every_tenant(pool: PgPool) {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn an_order_is_shown_by_id_with_its_lines_transitions_and_outbox_events(pool: PgPool) {
     let order = capture_order(&pool, ACME, "Q-T-0001", "Wile E. Coyote").await;
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page(&lookup(&ACME.to_string(), &order.order_id.to_string())).await;
 
@@ -63,7 +57,7 @@ async fn an_order_is_shown_by_id_with_its_lines_transitions_and_outbox_events(po
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn an_order_is_shown_by_its_order_number(pool: PgPool) {
     let order = capture_order(&pool, ACME, "Q-T-0002", "Road Runner Ltd").await;
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page(&lookup(&ACME.to_string(), &format!("  {}  ", order.order_number))).await;
 
@@ -76,7 +70,7 @@ async fn an_order_is_shown_by_its_order_number(pool: PgPool) {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn the_permalink_shows_the_same_order(pool: PgPool) {
     let order = capture_order(&pool, ACME, "Q-T-0003", "Permalink Inc").await;
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page(&format!("/orders/{}/{}", ACME, order.order_id)).await;
 
@@ -90,7 +84,7 @@ async fn the_permalink_shows_the_same_order(pool: PgPool) {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn an_unknown_order_id_answers_404_naming_the_tenant(pool: PgPool) {
     platform::tenants::ensure_well_known(&pool).await.unwrap();
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
     let unknown = platform::ids::OrderId::new();
 
     let (status, body) = app.page(&lookup(&ACME.to_string(), &unknown.to_string())).await;
@@ -102,7 +96,7 @@ async fn an_unknown_order_id_answers_404_naming_the_tenant(pool: PgPool) {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn an_unknown_order_number_answers_404(pool: PgPool) {
     platform::tenants::ensure_well_known(&pool).await.unwrap();
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page(&lookup(&ACME.to_string(), "SO-NOPE-1")).await;
 
@@ -113,7 +107,7 @@ async fn an_unknown_order_number_answers_404(pool: PgPool) {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn an_order_of_another_tenant_is_not_found(pool: PgPool) {
     let order = capture_order(&pool, ACME, "Q-T-0004", "Tenant Bound GmbH").await;
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page(&lookup(&GLOBEX.to_string(), &order.order_id.to_string())).await;
 
@@ -125,7 +119,7 @@ async fn an_order_of_another_tenant_is_not_found(pool: PgPool) {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_mistyped_order_id_answers_400_at_the_field(pool: PgPool) {
     platform::tenants::ensure_well_known(&pool).await.unwrap();
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page(&lookup(&ACME.to_string(), "10000000-0000-4000-8000-00000000000")).await;
 
@@ -140,7 +134,7 @@ async fn a_mistyped_order_id_answers_400_at_the_field(pool: PgPool) {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_garbage_tenant_answers_400_at_the_tenant_field(pool: PgPool) {
     platform::tenants::ensure_well_known(&pool).await.unwrap();
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page(&lookup("acme' or 1=1 --", "SO-1")).await;
 
@@ -156,7 +150,7 @@ async fn a_garbage_tenant_answers_400_at_the_tenant_field(pool: PgPool) {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_control_character_in_the_lookup_answers_400_and_never_reaches_the_database(pool: PgPool) {
     platform::tenants::ensure_well_known(&pool).await.unwrap();
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page(&format!("/orders?tenant={ACME}&q=SO-%001")).await;
 
@@ -167,7 +161,7 @@ async fn a_control_character_in_the_lookup_answers_400_and_never_reaches_the_dat
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn an_empty_lookup_answers_400_for_both_fields(pool: PgPool) {
     platform::tenants::ensure_well_known(&pool).await.unwrap();
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page("/orders?tenant=&q=").await;
 
@@ -179,7 +173,7 @@ async fn an_empty_lookup_answers_400_for_both_fields(pool: PgPool) {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn an_unknown_tenant_answers_404(pool: PgPool) {
     platform::tenants::ensure_well_known(&pool).await.unwrap();
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
     let unknown = platform::ids::TenantId::new();
 
     let (status, body) = app.page(&lookup(&unknown.to_string(), "SO-1")).await;
@@ -191,7 +185,7 @@ async fn an_unknown_tenant_answers_404(pool: PgPool) {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn customer_data_is_escaped_in_the_page(pool: PgPool) {
     let order = capture_order(&pool, ACME, "Q-T-0005", "<script>alert('x')</script> & Sons").await;
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page(&lookup(&ACME.to_string(), &order.order_number)).await;
 
@@ -215,7 +209,7 @@ async fn a_projection_behind_the_order_is_flagged(pool: PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page(&lookup(&ACME.to_string(), &order.order_number)).await;
 
@@ -226,7 +220,7 @@ async fn a_projection_behind_the_order_is_flagged(pool: PgPool) {
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_page_that_does_not_exist_answers_404(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
     let (status, body) = app.page("/incidents").await;
     assert_eq!(status, 404);
     assert!(body.contains("Page not found"));
@@ -234,7 +228,7 @@ async fn a_page_that_does_not_exist_answers_404(pool: PgPool) {
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn the_root_leads_to_the_orders_page(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    let app = signed_in_app(pool, OPERATOR).await;
     let response = app.get("/").await;
     assert!(response.status().is_redirection());
     assert_eq!(response.headers()["location"], "/orders");
