@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo, from nothing: installs and starts the service stack, builds the console, migrates and seeds
-# the database (once), starts the console and prints its URL and the demo users. Ctrl-C stops the
-# console; `scripts/stack.sh down` stops the services.
+# the database (once), starts the live reference platform (vendor, outbox relay, projection consumer,
+# engine worker, approval timer, traffic) and the console, and prints the URL and the demo users.
+# Ctrl-C stops both; `scripts/stack.sh down` stops the services.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
@@ -43,4 +44,15 @@ cat <<INFO
   Logs:                   $LOGS
 
 INFO
-exec "$bin" serve
+log "starting the reference platform (log: $LOGS/demo-platform.log)"
+"$bin" platform run --traffic-rate "${OPSDECK_DEMO_TRAFFIC:-0.5}" >"$LOGS/demo-platform.log" 2>&1 &
+platform_pid=$!
+trap 'kill -INT $platform_pid 2>/dev/null; wait $platform_pid 2>/dev/null' EXIT
+cat <<INFO
+  The platform is live: quotes → approvals → orders → Operaton → vendor, events through Kafka.
+  Break it on purpose (each fault is recorded; end it with 'platform fault end <id>'):
+    $bin platform fault vendor-outage | crash-relay | poison-event | pause-relay | pause-consumer
+    $bin platform fault order-without-process --tenant ${example%% *}
+    $bin platform control set relay on --reason "why, at least ten characters"
+INFO
+"$bin" serve

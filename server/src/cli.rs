@@ -30,6 +30,9 @@ pub enum Command {
     Migrate,
     /// Generate a reference data set (tenants, quotes, orders, injected anomalies); prints a JSON report.
     Seed(SeedArgs),
+    /// The reference platform: run its workers, inject faults, flip mitigation switches.
+    #[command(subcommand)]
+    Platform(crate::platform_cmd::PlatformCommand),
 }
 
 /// Defaults are the seed module's own ([`SeedParams::default`]), which also validates the ranges.
@@ -73,6 +76,7 @@ pub async fn run() -> ExitCode {
         Command::Serve => serve(&config).await,
         Command::Migrate => migrate(&config).await,
         Command::Seed(args) => seed(&config, args).await,
+        Command::Platform(command) => crate::platform_cmd::run(&config, command).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,6 +23,10 @@ pub enum Error {
     #[error(transparent)]
     Platform(#[from] platform::Error),
 
+    /// The reference platform's workers and fault commands.
+    #[error(transparent)]
+    PlatformRun(#[from] crate::platform_cmd::Error),
+
     /// The console's domain: a refused command (403, with why), or what the platform said.
     #[error(transparent)]
     Ops(#[from] ops::Error),

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod platform_cmd;
 pub mod routes;
 pub mod secret;
 pub mod startup;
