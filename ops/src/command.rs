@@ -3,7 +3,7 @@
 //! A command names the [`Permission`] it needs and the tenant it acts in, and calls [`guard`] before it
 //! reads or writes anything else:
 //!
-//! ```ignore
+//! ```text
 //! pub async fn request_repair(pool: &PgPool, actor: &Actor, input: RepairForCreate) -> Result<Repair> {
 //!     guard(pool, actor, Permission::RequestRepair, Some(input.tenant_id), "REQUEST_REPAIR", Some(("ORDER", id))).await?;
 //!     let mut tx = pool.begin().await?;

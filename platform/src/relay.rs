@@ -40,7 +40,7 @@ use tracing::Instrument;
 pub use backlog::{outbox_backlog, Backlog, STALE_CLAIM_AFTER};
 pub use config::{RelayConfig, Retry, WORKER_KIND};
 pub use control::{relay_paused, PAUSE_RELAY};
-pub use heartbeat::{RelayCounts, RelayState, RelayStats};
+pub use heartbeat::{export_backlog, RelayCounts, RelayState, RelayStats};
 pub use publish::{header, topic_for};
 
 use claim::{ClaimedEvent, Failed, Published};

@@ -31,10 +31,14 @@ pub fn record_readiness(readiness: &Readiness) {
     }
 }
 
-/// Probes the dependencies (so the gauges are as fresh as the scrape) and renders every metric.
+/// Probes the dependencies and reads the outbox backlog (so the gauges are as fresh as the scrape — the
+/// outbox figures are the same whichever process relays) and renders every metric.
 #[tracing::instrument(skip_all)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     record_readiness(&state.probes.check().await);
+    if let Err(error) = platform::relay::export_backlog(&state.pool).await {
+        tracing::warn!(%error, "outbox backlog not exported");
+    }
     state.metrics.run_upkeep();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }

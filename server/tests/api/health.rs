@@ -3,6 +3,10 @@ use sqlx::PgPool;
 
 use crate::helpers::{spawn_app, spawn_app_with, test_config, unreachable_pool};
 
+/// The metrics recorder is process-wide: tests that scrape a real database's figures take turns, so one
+/// test's scrape cannot overwrite another's gauges between export and render.
+static SCRAPE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
 async fn healthz_answers_ok_without_touching_any_dependency() {
     let app = spawn_app_with(unreachable_pool(), test_config()).await;
@@ -81,6 +85,7 @@ async fn health_readiness_and_metrics_need_no_session_and_set_no_cookie() {
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn metrics_export_readiness_per_component(pool: PgPool) {
+    let _turn = SCRAPE.lock().await;
     let app = spawn_app(pool).await;
     let (status, body) = app.page("/metrics").await;
     assert_eq!(status, 200);
@@ -89,6 +94,33 @@ async fn metrics_export_readiness_per_component(pool: PgPool) {
     for name in ["redis", "kafka", "engine", "identity"] {
         assert!(body.contains(&format!(r#"opsdeck_dependency_up{{component="{name}"}}"#)), "{name}: {body}");
     }
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn metrics_export_the_outbox_backlog_the_dashboard_shows(pool: PgPool) {
+    // Two events waiting, the oldest ten minutes old: whichever process relays, the console exports them.
+    sqlx::query(
+        "insert into messaging.outbox_event (outbox_event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version,
+                                             event_type, payload, created_at)
+         select gen_random_uuid(), gen_random_uuid(), 'order', gen_random_uuid(), 1, 'OrderCaptured', '{}',
+                now() - make_interval(mins => g * 5)
+         from generate_series(1, 2) g",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let _turn = SCRAPE.lock().await;
+    let app = spawn_app(pool).await;
+    let (status, body) = app.page("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("opsdeck_outbox_pending 2"), "{body}");
+    let age: f64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("opsdeck_outbox_oldest_pending_age_seconds "))
+        .expect("oldest pending age exported")
+        .parse()
+        .unwrap();
+    assert!((600.0..700.0).contains(&age), "oldest pending age {age}");
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
