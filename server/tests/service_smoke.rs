@@ -70,6 +70,14 @@ async fn operaton_runs_the_order_orchestration_under_a_tenant_order_business_key
     assert_eq!(found.len(), 1, "exactly one instance for {}", key.as_str());
     assert_eq!(found[0].id, started.id);
     assert!(!found[0].ended);
+
+    // Leave the shared engine as we found it: no worker will ever run this instance's tasks.
+    let deleted = reqwest::Client::new()
+        .delete(format!("{}/process-instance/{}", engine.base_url(), started.id))
+        .send()
+        .await
+        .expect("engine reachable");
+    assert_eq!(deleted.status().as_u16(), 204, "the smoke instance is deleted");
 }
 
 #[tokio::test]
