@@ -24,7 +24,7 @@ fi
 
 : "${OPSDECK_LISTEN:=127.0.0.1:3000}"
 export OPSDECK_LISTEN OPSDECK_PUBLIC_URL="${OPSDECK_PUBLIC_URL:-http://$OPSDECK_LISTEN}"
-example=$(psql -qtA "$DATABASE_URL" -c "select tenant_id || ' ' || order_number from oms.sales_order o
+example=$(psql -qtA "$DATABASE_URL" -c "select o.tenant_id || ' ' || o.order_number from oms.sales_order o
   join platform.seed_anomaly a on a.entity_id = o.order_id and a.anomaly_type = 'STUCK_ORDER' limit 1" || true)
 cat <<INFO
 
