@@ -19,8 +19,9 @@ struct Area {
     needs: Option<Permission>,
 }
 
-const AREAS: [Area; 2] = [
+const AREAS: [Area; 3] = [
     Area { label: "Orders", href: "/orders", needs: Some(Permission::Read) },
+    Area { label: "Incidents", href: "/incidents", needs: Some(Permission::Read) },
     Area { label: "Who am I", href: "/me", needs: None },
 ];
 

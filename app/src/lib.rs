@@ -12,6 +12,7 @@ compile_error!("the app crate is server-rendered only: build it with its `ssr` f
 
 pub mod error;
 pub mod format;
+pub mod incidents;
 mod layout;
 mod me;
 pub mod orders;
@@ -24,6 +25,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use layout::{NotFound, Shell};
+use incidents::{DeclareIncidentPage, IncidentPage, IncidentsPage};
 use me::WhoAmIPage;
 use orders::{OrderPermalinkPage, OrdersPage};
 
@@ -56,6 +58,9 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/orders") view=OrdersPage/>
                     <Route path=path!("/orders/:tenant/:order_id") view=OrderPermalinkPage/>
+                    <Route path=path!("/incidents") view=IncidentsPage/>
+                    <Route path=path!("/incidents/new") view=DeclareIncidentPage/>
+                    <Route path=path!("/incidents/:id") view=IncidentPage/>
                     <Route path=path!("/me") view=WhoAmIPage/>
                 </Routes>
             </Shell>

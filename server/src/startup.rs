@@ -26,7 +26,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 use crate::auth::{csrf, gate, session, Auth};
 use crate::config::Config;
 use crate::error::{log_errors, Error, Result};
-use crate::routes::{auth, health, internal, metrics, pages};
+use crate::routes::{auth, health, incidents, internal, metrics, pages};
 use crate::telemetry;
 
 /// How often expired sessions are deleted from the store.
@@ -153,6 +153,16 @@ pub fn router(state: AppState, style_dir: &Path, sessions: PostgresStore, csp: H
         .route("/auth/callback", get(auth::callback))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/signed-out", get(auth::signed_out))
+        .route("/incidents/new", post(incidents::declare))
+        .route("/incidents/{id}/triage", post(incidents::triage))
+        .route("/incidents/{id}/lifecycle", post(incidents::lifecycle))
+        .route("/incidents/{id}/notes", post(incidents::note))
+        .route("/incidents/{id}/updates", post(incidents::status_update))
+        .route("/incidents/{id}/impact", post(incidents::impact))
+        .route("/incidents/{id}/review", post(incidents::review))
+        .route("/incidents/{id}/review/complete", post(incidents::review_complete))
+        .route("/incidents/{id}/action-items", post(incidents::action_item_add))
+        .route("/incidents/{id}/action-items/{item}/status", post(incidents::action_item_status))
         .leptos_routes_with_handler(page_routes, pages::render_page)
         .route_layer(from_fn(metrics::track_http))
         .fallback(pages::render_page)

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod health;
+pub mod incidents;
 pub mod internal;
 pub mod metrics;
 pub mod pages;

@@ -22,6 +22,12 @@ type HtmlStream = Pin<Box<dyn Stream<Item = String> + Send>>;
 /// signed-in viewer the session gate put in the request.
 #[tracing::instrument(name = "page", skip_all, fields(path = %request.uri().path(), actor = tracing::field::Empty))]
 pub async fn render_page(State(state): State<AppState>, request: Request<Body>) -> Response {
+    render_with(state, request, None).await
+}
+
+/// Renders the page at the request's address, with a refused form submission handed back to it
+/// (`crate::routes::incidents`).
+pub async fn render_with(state: AppState, request: Request<Body>, submitted: Option<app::incidents::Submitted>) -> Response {
     let pool = state.pool.clone();
     let options = state.leptos_options.clone();
     let viewer = request.extensions().get::<app::viewer::Viewer>().cloned();
@@ -33,6 +39,9 @@ pub async fn render_page(State(state): State<AppState>, request: Request<Body>) 
             provide_context(pool.clone());
             if let Some(viewer) = viewer.clone() {
                 provide_context(viewer);
+            }
+            if let Some(submitted) = submitted.clone() {
+                provide_context(submitted);
             }
         },
         move || app::shell(options),

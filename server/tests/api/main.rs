@@ -6,6 +6,7 @@ mod access;
 mod csrf;
 mod health;
 mod helpers;
+mod incidents;
 mod local_idp;
 mod orders;
 mod service_tokens;

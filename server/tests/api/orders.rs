@@ -221,7 +221,7 @@ async fn a_projection_behind_the_order_is_flagged(pool: PgPool) {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_page_that_does_not_exist_answers_404(pool: PgPool) {
     let app = signed_in_app(pool, OPERATOR).await;
-    let (status, body) = app.page("/incidents").await;
+    let (status, body) = app.page("/no-such-area").await;
     assert_eq!(status, 404);
     assert!(body.contains("Page not found"));
 }

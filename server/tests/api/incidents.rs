@@ -1,0 +1,282 @@
+//! The incident pages (issue 5) without JavaScript: plain form posts, signed in through Keycloak. A
+//! successful command answers 303 to the incident; bad input 422 with the message at its field; a refusal
+//! 403; a stale form 409 — and nothing is written by any of them.
+
+use platform::tenants::ACME;
+use sqlx::PgPool;
+
+use crate::helpers::{location, signed_in_app, TestApp, CONSOLE_URL};
+
+const OPERATOR: &str = "oscar.operator";
+
+async fn incident_count(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("select count(*) from ops.operational_incident").fetch_one(pool).await.unwrap()
+}
+
+/// Declares a SEV2 on acme through the form; answers the incident's page address.
+async fn declare_sev2(app: &TestApp) -> String {
+    let acme = ACME.to_string();
+    let response = app
+        .post_form(
+            "/incidents/new",
+            &[
+                ("severity", "SEV2"),
+                ("detected_by", "ALERT"),
+                ("summary", "Order orchestration stuck for acme"),
+                ("tenants", acme.as_str()),
+                ("order_ids", ""),
+                ("quote_ids", ""),
+            ],
+            Some(CONSOLE_URL),
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 303, "{}", response.text().await.unwrap_or_default());
+    location(&response)
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn an_operator_declares_a_sev2_and_lands_on_its_detail_page(pool: PgPool) {
+    platform::tenants::ensure_well_known(&pool).await.unwrap();
+    let app = signed_in_app(pool.clone(), OPERATOR).await;
+
+    let (status, form) = app.page("/incidents/new").await;
+    assert_eq!(status, 200, "{form}");
+    assert!(form.contains("Major tenant or core service degraded"), "each severity's meaning is shown");
+    assert!(form.contains("On-call + domain owner"), "and its response");
+
+    let detail = declare_sev2(&app).await;
+    assert!(detail.starts_with("/incidents/"), "{detail}");
+    let (status, body) = app.page(&detail).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Order orchestration stuck for acme"));
+    assert!(body.contains("SEV-2") && body.contains("OPEN"));
+    assert!(body.contains("Acme Corporation (acme)"));
+    assert!(!body.contains("<script"), "pages carry no scripts");
+    assert_eq!(incident_count(&pool).await, 1);
+
+    let (status, list) = app.page("/incidents?severity=SEV2").await;
+    assert_eq!(status, 200, "{list}");
+    assert!(list.contains("Order orchestration stuck for acme"));
+    assert!(list.contains(r#"href="/incidents/new""#), "an operator may declare");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn invalid_declare_input_answers_422_with_the_message_at_the_field_and_writes_nothing(pool: PgPool) {
+    platform::tenants::ensure_well_known(&pool).await.unwrap();
+    let app = signed_in_app(pool.clone(), OPERATOR).await;
+
+    let response = app
+        .post_form(
+            "/incidents/new",
+            &[("severity", "SEV9"), ("detected_by", "ALERT"), ("summary", "   "), ("order_ids", "kept input 42")],
+            Some(CONSOLE_URL),
+        )
+        .await;
+
+    assert_eq!(response.status().as_u16(), 422);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("Say in one line what is broken"), "the summary's message: {body}");
+    assert!(body.contains(r#"class="field-error""#));
+    assert!(body.contains("kept input 42"), "the input is kept");
+    assert_eq!(incident_count(&pool).await, 0, "nothing is written");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_viewer_cannot_declare_an_incident(pool: PgPool) {
+    platform::tenants::ensure_well_known(&pool).await.unwrap();
+    let app = signed_in_app(pool.clone(), "vera.viewer").await;
+
+    let (status, list) = app.page("/incidents").await;
+    assert_eq!(status, 200, "{list}");
+    assert!(!list.contains(r#"href="/incidents/new""#), "no declare link for a viewer");
+
+    let acme = ACME.to_string();
+    let response = app
+        .post_form(
+            "/incidents/new",
+            &[("severity", "SEV2"), ("detected_by", "ALERT"), ("summary", "Viewer tries"), ("tenants", acme.as_str())],
+            Some(CONSOLE_URL),
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 403);
+    assert_eq!(incident_count(&pool).await, 0, "no row");
+}
+
+fn triage_fields<'a>(version: &'a str, acme: &'a str, capability: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("version", version),
+        ("severity", "SEV2"),
+        ("detected_by", "ALERT"),
+        ("detected_at", "2026-01-01 10:00:00"),
+        ("tenants", acme),
+        ("business_capability", capability),
+        ("recovery_owner", "oscar.operator"),
+        ("communication_owner", "cora.comms"),
+    ]
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_stale_triage_form_answers_409_and_overwrites_nothing(pool: PgPool) {
+    platform::tenants::ensure_well_known(&pool).await.unwrap();
+    let app = signed_in_app(pool.clone(), OPERATOR).await;
+    let detail = declare_sev2(&app).await;
+    let version: i64 = sqlx::query_scalar("select version from ops.operational_incident").fetch_one(&pool).await.unwrap();
+    let version = version.to_string();
+    let acme = ACME.to_string();
+
+    let first = app.post_form(&format!("{detail}/triage"), &triage_fields(&version, &acme, "order capture"), Some(CONSOLE_URL)).await;
+    assert_eq!(first.status().as_u16(), 303, "{}", first.text().await.unwrap_or_default());
+
+    let stale = app.post_form(&format!("{detail}/triage"), &triage_fields(&version, &acme, "quoting"), Some(CONSOLE_URL)).await;
+    assert_eq!(stale.status().as_u16(), 409);
+    let body = stale.text().await.unwrap();
+    assert!(body.contains("someone else saved this incident meanwhile"), "{body}");
+
+    let (_, page) = app.page(&detail).await;
+    assert!(page.contains("order capture") && !page.contains(r#"value="quoting""#), "nothing overwritten");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn only_comms_posts_status_updates_and_a_customer_update_naming_kafka_is_refused(pool: PgPool) {
+    platform::tenants::ensure_well_known(&pool).await.unwrap();
+    let app = signed_in_app(pool.clone(), OPERATOR).await;
+    let detail = declare_sev2(&app).await;
+    let version = || async {
+        let v: i64 =
+            sqlx::query_scalar("select version from ops.operational_incident").fetch_one(&pool).await.unwrap();
+        v.to_string()
+    };
+    let updates = || async {
+        let n: i64 = sqlx::query_scalar("select count(*) from ops.status_update").fetch_one(&pool).await.unwrap();
+        n
+    };
+    let customer = |version: String, message: &'static str| {
+        vec![
+            ("version".to_string(), version),
+            ("audience".to_string(), "CUSTOMER".to_string()),
+            ("status".to_string(), "INVESTIGATING".to_string()),
+            ("message".to_string(), message.to_string()),
+        ]
+    };
+    let post = |browser: &TestApp, fields: Vec<(String, String)>| {
+        let path = format!("{detail}/updates");
+        let client = browser.client.clone();
+        let url = format!("{}{}", browser.address, path);
+        async move { client.post(url).header("origin", CONSOLE_URL).form(&fields).send().await.unwrap() }
+    };
+
+    let by_operator = post(&app, customer(version().await, "Order confirmations are delayed.")).await;
+    assert_eq!(by_operator.status().as_u16(), 403, "an operator may not post status updates");
+
+    let cora = app.fresh_browser();
+    cora.sign_in("cora.comms").await;
+    let (_, page) = cora.page(&detail).await;
+    assert!(page.contains("Post a status update"));
+
+    let leaky = post(&cora, customer(version().await, "Our Kafka cluster is lagging; orders are delayed.")).await;
+    assert_eq!(leaky.status().as_u16(), 422);
+    let body = leaky.text().await.unwrap();
+    let at_field = body.split(r#"class="field-error""#).nth(1).unwrap_or_else(|| panic!("a field message: {body}"));
+    let at_field = &at_field[..at_field.find("</p>").unwrap()];
+    assert!(at_field.contains("Kafka"), "the offending word is listed at the field: {at_field}");
+    assert_eq!(updates().await, 0, "nothing posted");
+
+    let fine = post(&cora, customer(version().await, "Order confirmations are delayed; no action is needed.")).await;
+    assert_eq!(fine.status().as_u16(), 303, "{}", fine.text().await.unwrap_or_default());
+    assert_eq!(updates().await, 1);
+    let (_, page) = cora.page(&detail).await;
+    assert!(page.contains("Order confirmations are delayed; no action is needed."));
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_sev2_runs_from_declaration_to_closed_through_the_forms_and_the_timeline_tells_it(pool: PgPool) {
+    platform::tenants::ensure_well_known(&pool).await.unwrap();
+    let app = signed_in_app(pool.clone(), OPERATOR).await;
+    let detail = declare_sev2(&app).await;
+    let version = || async {
+        let v: i64 =
+            sqlx::query_scalar("select version from ops.operational_incident").fetch_one(&pool).await.unwrap();
+        v.to_string()
+    };
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let response = app.post_form(&path, &fields, Some(CONSOLE_URL)).await;
+            let status = response.status().as_u16();
+            let body = if status == 303 { location(&response) } else { response.text().await.unwrap() };
+            (status, body)
+        }
+    };
+
+    let close_early = post(
+        format!("{detail}/lifecycle"),
+        vec![("version", version().await), ("command", "CLOSE".into()), ("reason", "closing far too early".into())],
+    )
+    .await;
+    assert_eq!(close_early.0, 403, "an OPEN incident cannot close: {}", close_early.1);
+
+    for (command, reason) in [("MITIGATE", "paused orchestration starts"), ("RESOLVE", "stuck orders replayed")] {
+        let done = post(
+            format!("{detail}/lifecycle"),
+            vec![("version", version().await), ("command", command.into()), ("reason", reason.into())],
+        )
+        .await;
+        assert_eq!(done, (303, detail.clone()), "{command}");
+    }
+
+    let mut review: Vec<(&'static str, String)> = vec![("review_version", String::new())];
+    for field in [
+        "summary",
+        "business_impact",
+        "duration",
+        "timeline",
+        "technical_root_cause",
+        "process_root_cause",
+        "detection_gap",
+        "prevention_gap",
+    ] {
+        review.push((field, format!("the {field}")));
+    }
+    assert_eq!(post(format!("{detail}/review"), review).await.0, 303);
+    let item = post(
+        format!("{detail}/action-items"),
+        vec![
+            ("action", "Alert on stuck orders".into()),
+            ("owner", "oscar.operator".into()),
+            ("due_date", "2030-01-31".into()),
+            ("item_type", "ALERT".into()),
+            ("category", "DETECT".into()),
+        ],
+    )
+    .await;
+    assert_eq!(item.0, 303, "{}", item.1);
+    let review_version: i64 = sqlx::query_scalar("select version from ops.post_incident_review").fetch_one(&pool).await.unwrap();
+    let complete =
+        post(format!("{detail}/review/complete"), vec![("review_version", review_version.to_string())]).await;
+    assert_eq!(complete.0, 303, "{}", complete.1);
+    let closed = post(
+        format!("{detail}/lifecycle"),
+        vec![("version", version().await), ("command", "CLOSE".into()), ("reason", "review complete".into())],
+    )
+    .await;
+    assert_eq!(closed.0, 303, "{}", closed.1);
+
+    let (status, page) = app.page(&detail).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(">CLOSED<"), "closed");
+    assert!(page.contains("Alert on stuck orders"));
+    let (_, human) = app.page(&format!("{detail}?timeline=human")).await;
+    let (_, all) = app.page(&detail).await;
+    assert!(all.matches("<li><time").count() >= human.matches("<li><time").count());
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn an_unknown_incident_is_not_found_and_a_viewer_gets_no_declare_form(pool: PgPool) {
+    platform::tenants::ensure_well_known(&pool).await.unwrap();
+    let app = signed_in_app(pool.clone(), "vera.viewer").await;
+    let (status, _) = app.page("/incidents/00000000-0000-4000-8000-00000000beef").await;
+    assert_eq!(status, 404);
+    let (status, body) = app.page("/incidents/new").await;
+    assert_eq!(status, 403, "{body}");
+}
