@@ -74,6 +74,10 @@ pub struct Config {
     pub session_cookie_secure: Option<bool>,
     pub log_format: LogFormat,
     pub style_dir: PathBuf,
+    /// Where status updates are delivered (Slack-compatible JSON), from the file's `[[webhooks]]` tables.
+    /// Their URLs are secrets: they never print.
+    #[serde(default)]
+    pub webhooks: Vec<ops::incident::WebhookConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -40,6 +40,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub leptos_options: LeptosOptions,
     pub auth: Auth,
+    /// Where incident status updates go; a delivery worker sends what the outbox queued.
+    pub webhooks: ops::incident::Webhooks,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -70,12 +72,19 @@ impl Application {
         let sessions = session::store(pool.clone()).await;
         session::spawn_expired_deletion(sessions.clone(), EXPIRED_SESSION_SWEEP);
         auth.warm_up();
+        let webhooks = ops::incident::Webhooks::new(config.webhooks.clone()).map_err(|e| {
+            Error::Config(crate::config::ConfigError::Value { key: "webhooks", message: e.to_string() })
+        })?;
+        if !config.webhooks.is_empty() {
+            spawn_delivery_worker(pool.clone(), webhooks.clone());
+        }
         let state = AppState {
             probes: Probes::new(pool.clone(), config.probe_targets()),
             pool,
             metrics: telemetry::metrics_handle(),
             leptos_options: LeptosOptions::builder().output_name("opsdeck").site_addr(config.listen).build(),
             auth,
+            webhooks,
         };
         let csp = content_security_policy(&config.oidc_issuer);
         Ok(Application { listener, router: router(state, &config.style_dir, sessions, csp) })
@@ -90,6 +99,24 @@ impl Application {
     pub async fn run_until_stopped(self) -> Result<()> {
         axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await.map_err(Error::Serve)
     }
+}
+
+/// Delivers queued status updates to the webhooks, retrying with backoff, for as long as the process runs.
+/// Deliveries are claimed with SKIP LOCKED, so every replica may run one.
+fn spawn_delivery_worker(pool: PgPool, webhooks: ops::incident::Webhooks) {
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let _keep_open = stop_tx;
+        ops::incident::run_delivery_worker(
+            pool,
+            webhooks,
+            reqwest::Client::new(),
+            ops::incident::DeliveryPolicy::default(),
+            Duration::from_secs(2),
+            stop,
+        )
+        .await;
+    });
 }
 
 /// Nothing runs in the browser: say so, and let the browser refuse anything that tries. Forms may post to

@@ -12,7 +12,7 @@ use app::incidents::Submitted;
 use app::viewer::Viewer;
 use ops::incident::{
     self, ActionItemForSave, ActionItemForm, ActionItemId, ActionItemStatus, ReviewForSave, ReviewForm, DeclareForm, Impact, ImpactForm, FieldErrors, IncidentForDeclare, IncidentId, LifecycleChange, LifecycleForm, NoteForAdd,
-    NoteForm, StatusUpdateForPost, StatusUpdateForm, TriageForSave, TriageForm, Webhooks,
+    NoteForm, StatusUpdateForPost, StatusUpdateForm, TriageForSave, TriageForm,
 };
 
 use platform::machine::Named;
@@ -206,7 +206,7 @@ pub async fn status_update(
     let result = async {
         let expected = version(&values)?;
         let input = StatusUpdateForPost::parse(&form)?;
-        incident::post_status_update(&state.pool, &viewer.actor, id, expected, &input, &Webhooks::none()).await
+        incident::post_status_update(&state.pool, &viewer.actor, id, expected, &input, &state.webhooks).await
     }
     .await;
     answer(state.clone(), viewer, id, "update", values, result).await

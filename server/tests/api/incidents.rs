@@ -280,3 +280,78 @@ async fn an_unknown_incident_is_not_found_and_a_viewer_gets_no_declare_form(pool
     let (status, body) = app.page("/incidents/new").await;
     assert_eq!(status, 403, "{body}");
 }
+
+/// A real HTTP receiver on loopback standing in for a chat webhook: it records every body it is sent.
+async fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_status_update_reaches_the_configured_webhook_and_its_delivery_is_shown(pool: PgPool) {
+    platform::tenants::ensure_well_known(&pool).await.unwrap();
+    let (url, received) = webhook_receiver().await;
+    let mut config = crate::helpers::idp_config();
+    config.webhooks = vec![ops::incident::WebhookConfig::new(
+        "ops-channel",
+        ops::incident::WebhookUrl::parse(&url).unwrap(),
+        [ops::incident::Audience::Internal],
+    )];
+    let app = crate::helpers::spawn_app_with(pool.clone(), config).await;
+    app.sign_in(OPERATOR).await;
+    let detail = declare_sev2(&app).await;
+    let version: i64 = sqlx::query_scalar("select version from ops.operational_incident").fetch_one(&pool).await.unwrap();
+
+    let cora = app.fresh_browser();
+    cora.sign_in("cora.comms").await;
+    let posted = cora
+        .post_form(
+            &format!("{detail}/updates"),
+            &[
+                ("version", version.to_string().as_str()),
+                ("audience", "INTERNAL"),
+                ("status", "INVESTIGATING"),
+                ("started_at", "2026-01-02T08:00:00"),
+                ("affected_capability", "order fulfillment"),
+                ("affected_tenants", "acme"),
+                ("customer_impact", "orders are delayed"),
+                ("current_hypothesis", "fulfillment vendor outage"),
+                ("mitigation_applied", "none yet"),
+                ("owner", "cora.comms"),
+                ("message", "Orchestration is stuck for acme; the vendor is answering 503."),
+            ],
+            Some(CONSOLE_URL),
+        )
+        .await;
+    assert_eq!(posted.status().as_u16(), 303, "{}", posted.text().await.unwrap_or_default());
+
+    // The delivery worker polls every 2 s; give it a bounded while.
+    let mut delivered = String::new();
+    for _ in 0..30 {
+        delivered = sqlx::query_scalar("select status from ops.notification_delivery").fetch_one(&pool).await.unwrap();
+        if delivered == "DELIVERED" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(delivered, "DELIVERED");
+    let bodies = received.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1, "delivered once: {bodies:?}");
+    assert!(bodies[0]["text"].as_str().unwrap().contains("the vendor is answering 503"), "{bodies:?}");
+    let (_, page) = cora.page(&detail).await;
+    assert!(page.contains("ops-channel"), "the delivery is shown on the incident");
+}
