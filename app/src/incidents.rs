@@ -144,6 +144,8 @@ struct ListData {
     tenants: Vec<Tenant>,
     form: IncidentListForm,
     result: Result<Page<IncidentSummary>, PageError>,
+    /// Open post-incident action items past their due date, across the incidents the viewer may see.
+    overdue: Vec<incident::OverdueActionItem>,
 }
 
 /// `/incidents?status=&severity=&tenant=&age=&after=`.
@@ -170,7 +172,8 @@ pub fn IncidentsPage() -> impl IntoView {
                 Ok(query) => incident::list_incidents(&pool, &viewer.actor, &query).await.map_err(page_error),
                 Err(errors) => Err(page_error(incident::Error::Invalid(errors))),
             };
-            Ok::<_, PageError>(ListData { viewer, tenants, form, result })
+            let overdue = incident::overdue_action_items(&pool, &viewer.actor, 50).await.map_err(page_error)?;
+            Ok::<_, PageError>(ListData { viewer, tenants, form, result, overdue })
         }
     });
     view! {
@@ -198,7 +201,34 @@ fn select_options(options: Vec<(String, String)>, selected: &str) -> AnyView {
 }
 
 fn render_list(data: ListData) -> AnyView {
-    let ListData { viewer, tenants, form, result } = data;
+    let ListData { viewer, tenants, form, result, overdue } = data;
+    let overdue_panel = (!overdue.is_empty()).then(|| {
+        let rows = overdue
+            .into_iter()
+            .map(|o| {
+                let href = format!("/incidents/{}", o.item.incident_id);
+                view! {
+                    <tr>
+                        <td><a href=href>{format!("INC-{}", o.incident_number)}</a> " " {severity_badge(o.severity)}</td>
+                        <td>{o.item.action.clone()}</td>
+                        <td>{o.item.owner.clone().unwrap_or_else(|| "—".into())}</td>
+                        <td>{o.item.due_date.map(|d| d.to_string()).unwrap_or_default()}</td>
+                        <td>{format!("{} days", o.days_overdue)}</td>
+                        <td>{o.item.item_type.name()} " · " {o.item.category.name()}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <section class="panel" aria-labelledby="overdue-actions-heading">
+                <h2 id="overdue-actions-heading">"Overdue action items"</h2>
+                <table class="grid">
+                    <thead><tr><th>"Incident"</th><th>"Action"</th><th>"Owner"</th><th>"Due"</th><th>"Overdue by"</th><th>"Kind"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </section>
+        }
+    });
     let declare = viewer.actor.may(Permission::DeclareIncident).then(|| {
         view! { <p><a class="button" href="/incidents/new">"Declare incident"</a></p> }
     });
@@ -283,6 +313,7 @@ fn render_list(data: ListData) -> AnyView {
         {declare}
         {filters}
         {body}
+        {overdue_panel}
     }
     .into_any()
 }

@@ -355,3 +355,34 @@ async fn a_status_update_reaches_the_configured_webhook_and_its_delivery_is_show
     let (_, page) = cora.page(&detail).await;
     assert!(page.contains("ops-channel"), "the delivery is shown on the incident");
 }
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn overdue_action_items_are_listed_on_the_register_for_those_who_may_see_their_incident(pool: PgPool) {
+    platform::tenants::ensure_well_known(&pool).await.unwrap();
+    let app = signed_in_app(pool.clone(), OPERATOR).await;
+    let detail = declare_sev2(&app).await;
+    // A review with one action item that fell due yesterday (a fixture: the form refuses past due dates).
+    sqlx::query(
+        "with i as (select incident_id from ops.operational_incident),
+              r as (insert into ops.post_incident_review (review_id, incident_id, created_by)
+                    select gen_random_uuid(), incident_id, 'fixture' from i returning review_id, incident_id)
+         insert into ops.action_item (action_item_id, review_id, incident_id, action, owner, due_date, item_type, category)
+         select gen_random_uuid(), review_id, incident_id, 'Alert on outbox pending age above five minutes',
+                'oscar.operator', current_date - 1, 'ALERT', 'DETECT' from r",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let (status, page) = app.page("/incidents").await;
+    assert_eq!(status, 200);
+    let panel = page.split("Overdue action items").nth(1).unwrap_or_else(|| panic!("an overdue panel: {page}"));
+    assert!(panel.contains("Alert on outbox pending age above five minutes"), "{panel}");
+    assert!(panel.contains("1 days"), "{panel}");
+    assert!(panel.contains(&detail), "links to its incident: {panel}");
+
+    let globex = app.fresh_browser();
+    globex.sign_in("gwen.globex").await;
+    let (_, page) = globex.page("/incidents").await;
+    assert!(!page.contains("Overdue action items"), "an acme incident's items stay out of a globex user's view");
+}
