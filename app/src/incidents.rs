@@ -452,7 +452,8 @@ pub fn IncidentPage() -> impl IntoView {
             let pool = pool_or_internal()?;
             let detail =
                 incident::incident_detail(&pool, &viewer.actor, incident_id, filter).await.map_err(page_error)?;
-            Ok::<_, PageError>((viewer, detail))
+            let tenants = ops::tenants::visible(&pool, &viewer.actor).await?;
+            Ok::<_, PageError>((viewer, detail, tenants))
         }
     });
     view! {
@@ -461,7 +462,7 @@ pub fn IncidentPage() -> impl IntoView {
                 let filter_param = filter_param.clone();
                 Suspend::new(async move {
                 match data.await {
-                    Ok((viewer, detail)) => render_incident(viewer, detail, filter_param),
+                    Ok((viewer, detail, tenants)) => render_incident(viewer, detail, tenants, filter_param),
                     Err(error) => error_page("Incident", error),
                 }
             })}}
@@ -473,7 +474,7 @@ fn opt_time(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
     at.map(|t| instant(&t)).unwrap_or_else(|| "—".to_string())
 }
 
-fn render_incident(viewer: Viewer, d: IncidentDetail, filter_param: Option<String>) -> AnyView {
+fn render_incident(viewer: Viewer, d: IncidentDetail, visible_tenants: Vec<Tenant>, filter_param: Option<String>) -> AnyView {
     if let Some(s) = use_context::<Submitted>() {
         set_status(s.status);
     }
@@ -578,9 +579,20 @@ fn render_incident(viewer: Viewer, d: IncidentDetail, filter_param: Option<Strin
         Some(s) => s.all("tenants"),
         None => tf.tenants.clone(),
     };
-    let tenant_hidden = triage_tenants
+    // Affected tenants (triage template): a box per tenant the viewer may act on; tenants outside the
+    // viewer's scope cannot be on an incident they may edit, so there is nothing else to carry.
+    let tenant_boxes = visible_tenants
         .into_iter()
-        .map(|t| view! { <input type="hidden" name="tenants" value=t/> })
+        .map(|t| {
+            let id = t.tenant_id.to_string();
+            let checked = triage_tenants.contains(&id);
+            view! {
+                <label class="check">
+                    <input type="checkbox" name="tenants" value=id checked=checked disabled=!editable/>
+                    {format!(" {} ({})", t.name, t.slug)}
+                </label>
+            }
+        })
         .collect_view();
     let triage_button = editable.then(|| view! { <button type="submit">"Save triage"</button> });
     let triage = view! {
@@ -589,7 +601,11 @@ fn render_incident(viewer: Viewer, d: IncidentDetail, filter_param: Option<Strin
             {form_notice(&triage_sub)}
             <form method="post" action=format!("{base}/triage") class="form">
                 <input type="hidden" name="version" value=version.clone()/>
-                {tenant_hidden}
+                <fieldset>
+                    <legend>"Affected tenants"</legend>
+                    {tenant_boxes}
+                </fieldset>
+                {field_message(&triage_sub, "tenants")}
                 <label for="triage-severity">"Severity"</label>
                 <select id="triage-severity" name="severity" disabled=!editable>{select_options(sev_opts, &severity_now)}</select>
                 {field_message(&triage_sub, "severity")}

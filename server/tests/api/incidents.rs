@@ -386,3 +386,27 @@ async fn overdue_action_items_are_listed_on_the_register_for_those_who_may_see_t
     let (_, page) = globex.page("/incidents").await;
     assert!(!page.contains("Overdue action items"), "an acme incident's items stay out of a globex user's view");
 }
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn triage_edits_the_affected_tenants_with_a_box_per_tenant_in_scope(pool: PgPool) {
+    platform::tenants::ensure_well_known(&pool).await.unwrap();
+    let app = signed_in_app(pool.clone(), OPERATOR).await;
+    let detail = declare_sev2(&app).await;
+    let (_, page) = app.page(&detail).await;
+    let globex = platform::tenants::GLOBEX.to_string();
+    assert!(page.contains(&format!(r#"name="tenants" value="{globex}""#)), "a box for globex on the triage form");
+
+    let version: i64 = sqlx::query_scalar("select version from ops.operational_incident").fetch_one(&pool).await.unwrap();
+    let version = version.to_string();
+    let acme = ACME.to_string();
+    let mut fields = triage_fields(&version, &acme, "order capture");
+    fields.push(("tenants", globex.as_str()));
+    let saved = app.post_form(&format!("{detail}/triage"), &fields, Some(CONSOLE_URL)).await;
+    assert_eq!(saved.status().as_u16(), 303, "{}", saved.text().await.unwrap_or_default());
+
+    let tenants: Vec<uuid::Uuid> =
+        sqlx::query_scalar("select tenant_id from ops.incident_tenant order by tenant_id").fetch_all(&pool).await.unwrap();
+    assert_eq!(tenants, vec![ACME.as_uuid(), platform::tenants::GLOBEX.as_uuid()]);
+    let (_, page) = app.page(&detail).await;
+    assert!(page.contains("Globex (globex)"), "the incident now names globex");
+}
