@@ -840,9 +840,24 @@ fn render_incident(viewer: Viewer, d: IncidentDetail, visible_tenants: Vec<Tenan
                 }
             });
             let overdue = item.overdue.then(|| view! { <span class="badge tone-bad">"overdue"</span> });
+            // Owner and due date are edited in place (a SEV1/SEV2 closes only when every item has both).
+            let edit_form = (review_editable && item.status == incident::ActionItemStatus::Open).then(|| {
+                view! {
+                    <form method="post" action=format!("{base}/action-items/{}", item.action_item_id) class="inline-form">
+                        <input type="hidden" name="version" value=item.version.to_string()/>
+                        <input type="hidden" name="action" value=item.action.clone()/>
+                        <input type="hidden" name="item_type" value=item.item_type.name()/>
+                        <input type="hidden" name="category" value=item.category.name()/>
+                        <input type="text" name="owner" aria-label="Owner" placeholder="owner" value=item.owner.clone().unwrap_or_default()/>
+                        <input type="text" name="due_date" aria-label="Due date (YYYY-MM-DD)" placeholder="YYYY-MM-DD"
+                            value=item.due_date.map(|d| d.to_string()).unwrap_or_default()/>
+                        <button type="submit">"Save owner and due date"</button>
+                    </form>
+                }
+            });
             view! {
                 <tr>
-                    <td>{item.action.clone()}</td>
+                    <td>{item.action.clone()} {edit_form}</td>
                     <td>{item.owner.clone().unwrap_or_else(|| "—".to_string())}</td>
                     <td>{item.due_date.map(|d| d.to_string()).unwrap_or_else(|| "—".to_string())} " " {overdue}</td>
                     <td>{item.item_type.name()}</td>

@@ -189,6 +189,7 @@ pub fn router(state: AppState, style_dir: &Path, sessions: PostgresStore, csp: H
         .route("/incidents/{id}/review", post(incidents::review))
         .route("/incidents/{id}/review/complete", post(incidents::review_complete))
         .route("/incidents/{id}/action-items", post(incidents::action_item_add))
+        .route("/incidents/{id}/action-items/{item}", post(incidents::action_item_update))
         .route("/incidents/{id}/action-items/{item}/status", post(incidents::action_item_status))
         .leptos_routes_with_handler(page_routes, pages::render_page)
         .route_layer(from_fn(metrics::track_http))

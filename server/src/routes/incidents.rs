@@ -295,6 +295,38 @@ pub async fn action_item_add(
     answer(state.clone(), viewer, id, "action_item", values, result).await
 }
 
+/// `POST /incidents/{id}/action-items/{item}`: edit an item (typically to give it an owner and a due date,
+/// which a SEV1/SEV2 needs before it may close).
+pub async fn action_item_update(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path((id, item)): Path<(String, String)>,
+    Form(values): Form<Fields>,
+) -> Response {
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let form = ActionItemForm {
+        action: one(&values, "action"),
+        owner: one(&values, "owner"),
+        due_date: one(&values, "due_date"),
+        item_type: one(&values, "item_type"),
+        category: one(&values, "category"),
+    };
+    let result = async {
+        let item = ActionItemId::parse(&item).map_err(|_| incident::Error::NotFound {
+            entity: "action item",
+            id: item.clone(),
+        })?;
+        let expected = version(&values)?;
+        let input = ActionItemForSave::parse(&form)?;
+        incident::update_action_item(&state.pool, &viewer.actor, item, expected, &input).await
+    }
+    .await;
+    answer(state.clone(), viewer, id, "action_item", values, result).await
+}
+
 /// `POST /incidents/{id}/action-items/{item}/status`.
 pub async fn action_item_status(
     State(state): State<AppState>,

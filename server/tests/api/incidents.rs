@@ -410,3 +410,43 @@ async fn triage_edits_the_affected_tenants_with_a_box_per_tenant_in_scope(pool: 
     let (_, page) = app.page(&detail).await;
     assert!(page.contains("Globex (globex)"), "the incident now names globex");
 }
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn an_action_item_without_owner_gets_one_and_a_due_date_through_its_edit_form(pool: PgPool) {
+    platform::tenants::ensure_well_known(&pool).await.unwrap();
+    let app = signed_in_app(pool.clone(), OPERATOR).await;
+    let detail = declare_sev2(&app).await;
+    let item: uuid::Uuid = sqlx::query_scalar(
+        "with i as (select incident_id from ops.operational_incident),
+              r as (insert into ops.post_incident_review (review_id, incident_id, created_by)
+                    select gen_random_uuid(), incident_id, 'fixture' from i returning review_id, incident_id)
+         insert into ops.action_item (action_item_id, review_id, incident_id, action, item_type, category)
+         select gen_random_uuid(), review_id, incident_id, 'Page on engine incidents for order orchestration',
+                'ALERT', 'DETECT' from r returning action_item_id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let (_, page) = app.page(&detail).await;
+    assert!(page.contains("Save owner and due date"), "an edit form for the open item");
+
+    let path = format!("{detail}/action-items/{item}");
+    let fields = |due: &'static str| {
+        vec![
+            ("version", "1"),
+            ("action", "Page on engine incidents for order orchestration"),
+            ("item_type", "ALERT"),
+            ("category", "DETECT"),
+            ("owner", "oscar.operator"),
+            ("due_date", due),
+        ]
+    };
+    let bad = app.post_form(&path, &fields("next tuesday"), Some(CONSOLE_URL)).await;
+    assert_eq!(bad.status().as_u16(), 422);
+    let saved = app.post_form(&path, &fields("2099-01-31"), Some(CONSOLE_URL)).await;
+    assert_eq!(saved.status().as_u16(), 303, "{}", saved.text().await.unwrap_or_default());
+    let (owner, due): (Option<String>, Option<chrono::NaiveDate>) =
+        sqlx::query_as("select owner, due_date from ops.action_item").fetch_one(&pool).await.unwrap();
+    assert_eq!(owner.as_deref(), Some("oscar.operator"));
+    assert_eq!(due.map(|d| d.to_string()).as_deref(), Some("2099-01-31"));
+}
