@@ -280,13 +280,7 @@ pub async fn action_item_add(
         Ok(id) => id,
         Err(response) => return response,
     };
-    let form = ActionItemForm {
-        action: one(&values, "action"),
-        owner: one(&values, "owner"),
-        due_date: one(&values, "due_date"),
-        item_type: one(&values, "item_type"),
-        category: one(&values, "category"),
-    };
+    let form = action_item_form(&values);
     let result = async {
         let input = ActionItemForSave::parse(&form)?;
         incident::add_action_item(&state.pool, &viewer.actor, id, &input).await
@@ -307,13 +301,7 @@ pub async fn action_item_update(
         Ok(id) => id,
         Err(response) => return response,
     };
-    let form = ActionItemForm {
-        action: one(&values, "action"),
-        owner: one(&values, "owner"),
-        due_date: one(&values, "due_date"),
-        item_type: one(&values, "item_type"),
-        category: one(&values, "category"),
-    };
+    let form = action_item_form(&values);
     let result = async {
         let item = ActionItemId::parse(&item).map_err(|_| incident::Error::NotFound {
             entity: "action item",
@@ -350,6 +338,17 @@ pub async fn action_item_status(
     }
     .await;
     answer(state.clone(), viewer, id, "action_item", values, result).await
+}
+
+/// The action item fields of a posted form (add and edit post the same ones).
+fn action_item_form(values: &Fields) -> ActionItemForm {
+    ActionItemForm {
+        action: one(values, "action"),
+        owner: one(values, "owner"),
+        due_date: one(values, "due_date"),
+        item_type: one(values, "item_type"),
+        category: one(values, "category"),
+    }
 }
 
 /// An optional version (blank: nothing saved yet).
