@@ -1,110 +1,102 @@
-//! The one error type of the pages, and the one place it becomes an HTTP status.
+//! What a page shows when something failed, and the one place an error kind becomes an HTTP status.
 //!
-//! A page answers bad input at the field it came from (400), a lookup that finds nothing with what was
-//! looked for and where (404), a database that does not answer as "unavailable" (503). Anything else is
-//! logged where it is converted and shown to the reader only as a generic message (500): internal detail
-//! never reaches a page.
+//! [`status`] maps each [`ErrorKind`] of the console's domain to its status, for pages, forms and the
+//! internal API alike (the server's error type uses it too):
+//!
+//! | kind | status | e.g. |
+//! |---|---|---|
+//! | invalid input | 422 | a reason of five characters, a lookup id that is not one |
+//! | not allowed (role, token scope, tenant scope) | 403 | a viewer declaring an incident |
+//! | refused by a state rule | 409 | closing a SEV1 without its review |
+//! | stale version | 412 | a form rendered before someone else saved |
+//! | not found | 404 | an incident id that does not exist |
+//! | a dependency unavailable | 503 | PostgreSQL not answering |
+//! | internal | 500 | a bug: logged in full here, shown as a generic message |
 
 use leptos::prelude::*;
+use ops::form::FieldErrors;
+use ops::ErrorKind;
 
-/// A message that belongs to one field of a form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// The form field's `name`.
-    pub field: &'static str,
-    pub message: String,
+/// The HTTP status of an error kind. The only such mapping in the console.
+pub fn status(kind: ErrorKind) -> axum::http::StatusCode {
+    use axum::http::StatusCode;
+    match kind {
+        ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::NotAllowed => StatusCode::FORBIDDEN,
+        ErrorKind::Rule => StatusCode::CONFLICT,
+        ErrorKind::Stale => StatusCode::PRECONDITION_FAILED,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
+/// An error as a page shows it: its kind, what the reader is told, and the messages that belong at form
+/// fields. Cheap to clone; internal detail never gets in.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PageError {
-    /// The input cannot be used; each message names its field.
-    #[error("invalid input: {0:?}")]
-    Invalid(Vec<FieldError>),
-    #[error("{message}")]
-    NotFound { message: String },
-    /// The viewer may not see or do this (role or tenant scope); the refusal is already audited.
-    #[error("{message}")]
-    Forbidden { message: String },
-    /// A dependency the page needs does not answer.
-    #[error("{message}")]
-    Unavailable { message: String },
-    /// Already logged; the reader is told only that something failed.
-    #[error("internal error")]
-    Internal,
+#[error("{message}")]
+pub struct PageError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub fields: FieldErrors,
 }
 
 impl PageError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        PageError { kind, message: message.into(), fields: FieldErrors::new() }
+    }
+
+    /// Input refused at one field.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        PageError::Invalid(vec![FieldError { field, message: message.into() }])
+        PageError::fields(FieldErrors::single(field, message))
+    }
+
+    /// Input refused field by field.
+    pub fn fields(fields: FieldErrors) -> Self {
+        PageError { kind: ErrorKind::Invalid, message: "Please correct the highlighted fields.".to_string(), fields }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        PageError::new(ErrorKind::NotFound, message)
+    }
+
+    /// Already logged where it happened; the reader is told only that something failed.
+    pub fn internal() -> Self {
+        PageError::new(
+            ErrorKind::Internal,
+            "Something went wrong on our side. The error has been logged; please try again.",
+        )
     }
 
     pub fn status(&self) -> axum::http::StatusCode {
-        use axum::http::StatusCode;
-        match self {
-            PageError::Invalid(_) => StatusCode::BAD_REQUEST,
-            PageError::NotFound { .. } => StatusCode::NOT_FOUND,
-            PageError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            PageError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        status(self.kind)
     }
 
     /// The message for `field`, if the input of that field was refused.
     pub fn field_message(&self, field: &str) -> Option<String> {
-        match self {
-            PageError::Invalid(errors) => errors.iter().find(|e| e.field == field).map(|e| e.message.clone()),
-            _ => None,
-        }
+        self.fields.get(field).map(str::to_string)
     }
 
-    /// What the reader is told, for errors not shown at a field.
-    pub fn message(&self) -> String {
-        match self {
-            PageError::Invalid(_) => "Please correct the highlighted fields.".to_string(),
-            PageError::NotFound { message } | PageError::Forbidden { message } | PageError::Unavailable { message } => {
-                message.clone()
-            }
-            PageError::Internal => {
-                "Something went wrong on our side. The error has been logged; please try again.".to_string()
-            }
-        }
+    pub fn is_invalid(&self) -> bool {
+        self.kind == ErrorKind::Invalid
     }
 }
 
 impl From<ops::Error> for PageError {
     fn from(error: ops::Error) -> Self {
-        match error {
-            ops::Error::Refused(refused) => PageError::Forbidden { message: refused.to_string() },
-            ops::Error::Platform(error) => error.into(),
-            ops::Error::Database(error) => platform::Error::Database(error).into(),
+        match error.kind() {
+            ErrorKind::Internal => tracing::error!(error = %error, error.debug = ?error, "page failed"),
+            ErrorKind::Unavailable => tracing::warn!(error = %error, "a dependency is unavailable"),
+            _ => {}
         }
+        let fields = error.field_errors().cloned().unwrap_or_default();
+        PageError { kind: error.kind(), message: error.public_message(), fields }
     }
 }
 
 impl From<platform::Error> for PageError {
     fn from(error: platform::Error) -> Self {
-        if is_database_unavailable(&error) {
-            tracing::warn!(error = %error, "database unavailable");
-            PageError::Unavailable {
-                message: "PostgreSQL is not answering, so the console cannot read the system of record right now. \
-                          Try again shortly; /readyz shows the state of each dependency."
-                    .to_string(),
-            }
-        } else {
-            tracing::error!(error = %error, error.debug = ?error, "page failed");
-            PageError::Internal
-        }
-    }
-}
-
-/// Connection-level failures (no pool connection, I/O, server shutting down) as opposed to a bad query.
-fn is_database_unavailable(error: &platform::Error) -> bool {
-    let platform::Error::Database(db) = error else { return false };
-    match db {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
-        // SQLSTATE class 08: connection exception; 57P0x: admin shutdown, crash shutdown, cannot connect now.
-        sqlx::Error::Database(e) => e.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
-        _ => false,
+        ops::Error::from(error).into()
     }
 }
 
@@ -118,20 +110,59 @@ pub fn set_status(status: axum::http::StatusCode) {
 /// The panel shown in place of a page's content when it failed (field errors are shown at the fields).
 #[component]
 pub fn ErrorNotice(error: PageError) -> impl IntoView {
-    let (class, heading) = match &error {
-        PageError::Invalid(_) => ("notice notice-warn", "Check your input"),
-        PageError::NotFound { .. } => ("notice notice-info", "Not found"),
-        PageError::Forbidden { .. } => ("notice notice-bad", "Not allowed"),
-        PageError::Unavailable { .. } => ("notice notice-bad", "Temporarily unavailable"),
-        PageError::Internal => ("notice notice-bad", "Something went wrong"),
+    let (class, heading) = match error.kind {
+        ErrorKind::Invalid => ("notice notice-warn", "Check your input"),
+        ErrorKind::NotFound => ("notice notice-info", "Not found"),
+        ErrorKind::NotAllowed => ("notice notice-bad", "Not allowed"),
+        ErrorKind::Rule => ("notice notice-warn", "Not possible now"),
+        ErrorKind::Stale => ("notice notice-warn", "Changed meanwhile"),
+        ErrorKind::Unavailable => ("notice notice-bad", "Temporarily unavailable"),
+        ErrorKind::Internal => ("notice notice-bad", "Something went wrong"),
     };
-    let recorded = matches!(error, PageError::Forbidden { .. })
+    let recorded = matches!(error.kind, ErrorKind::NotAllowed | ErrorKind::Rule)
         .then(|| view! { <p>"The refusal is recorded in the audit log under your name."</p> });
     view! {
         <section class=class role="alert">
             <h2>{heading}</h2>
-            <p>{error.message()}</p>
+            <p>{error.message.clone()}</p>
             {recorded}
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_status() {
+        use axum::http::StatusCode;
+        let kinds = [
+            (ErrorKind::Invalid, StatusCode::UNPROCESSABLE_ENTITY),
+            (ErrorKind::NotAllowed, StatusCode::FORBIDDEN),
+            (ErrorKind::Rule, StatusCode::CONFLICT),
+            (ErrorKind::Stale, StatusCode::PRECONDITION_FAILED),
+            (ErrorKind::NotFound, StatusCode::NOT_FOUND),
+            (ErrorKind::Unavailable, StatusCode::SERVICE_UNAVAILABLE),
+            (ErrorKind::Internal, StatusCode::INTERNAL_SERVER_ERROR),
+        ];
+        for (kind, want) in kinds {
+            assert_eq!(status(kind), want, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn an_internal_error_tells_the_reader_nothing_of_its_detail() {
+        let page = PageError::from(ops::Error::Database(sqlx::Error::Protocol("relation oms.secret".into())));
+        assert_eq!(page.kind, ErrorKind::Internal);
+        assert!(!page.message.contains("oms.secret"));
+        assert_eq!(page.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn invalid_input_keeps_its_field_messages() {
+        let page = PageError::from(ops::Error::invalid("reason", "Say why in at least 10 characters"));
+        assert_eq!(page.field_message("reason").as_deref(), Some("Say why in at least 10 characters"));
+        assert!(page.is_invalid());
     }
 }

@@ -11,6 +11,8 @@
 compile_error!("the app crate is server-rendered only: build it with its `ssr` feature (the default)");
 
 pub mod error;
+pub mod fields;
+pub mod form;
 pub mod format;
 pub mod incidents;
 mod layout;
@@ -50,11 +52,28 @@ pub fn shell(_options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // A command refused for role or tenant scope answers with the refusal alone: the page behind the form
+    // is not loaded again (the person may not be allowed to see it either, and that read would be a
+    // second refusal they never asked for).
+    let refused = use_context::<form::Submitted>().filter(|s| s.error.kind == ops::ErrorKind::NotAllowed);
     view! {
         <Stylesheet id="opsdeck" href="/style/opsdeck.css"/>
         <Title formatter=|text: String| if text.is_empty() { "opsdeck".to_string() } else { format!("{text} · opsdeck") }/>
         <Router>
             <Shell>
+                {match refused {
+                    Some(submitted) => view! { <Title text="Not allowed"/> <error::ErrorNotice error=submitted.error/> }.into_any(),
+                    None => view! { <Pages/> }.into_any(),
+                }}
+            </Shell>
+        </Router>
+    }
+}
+
+/// Every page of the console, by address.
+#[component]
+fn Pages() -> impl IntoView {
+    view! {
                 <Routes fallback=NotFound>
                     <Route path=path!("/orders") view=OrdersPage/>
                     <Route path=path!("/orders/:tenant/:order_id") view=OrderPermalinkPage/>
@@ -63,7 +82,5 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/incidents/:id") view=IncidentPage/>
                     <Route path=path!("/me") view=WhoAmIPage/>
                 </Routes>
-            </Shell>
-        </Router>
     }
 }

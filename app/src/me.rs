@@ -21,7 +21,7 @@ pub fn WhoAmIPage() -> impl IntoView {
         let viewer = viewer.clone();
         async move {
             let viewer = viewer?;
-            let pool = pool.ok_or(PageError::Internal)?;
+            let pool = pool.ok_or(PageError::internal())?;
             let tenants = ops::tenants::visible(&pool, &viewer.actor).await?;
             Ok::<_, PageError>((viewer, tenants))
         }

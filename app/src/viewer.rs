@@ -1,7 +1,7 @@
 //! Who is looking at the page: the signed-in person the server puts in the rendering context.
 //!
 //! The server's session middleware refuses every page request without a session before rendering, so a
-//! page that finds no [`Viewer`] has been wired wrongly: it fails closed ([`PageError::Internal`]).
+//! page that finds no [`Viewer`] has been wired wrongly: it fails closed ([`PageError::internal()`]).
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -33,6 +33,6 @@ pub fn use_viewer() -> Option<Viewer> {
 pub fn require_viewer() -> Result<Viewer, PageError> {
     use_viewer().ok_or_else(|| {
         tracing::error!("a page was rendered without a signed-in viewer in its context");
-        PageError::Internal
+        PageError::internal()
     })
 }

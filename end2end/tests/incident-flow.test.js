@@ -1,8 +1,8 @@
 'use strict';
-// A SEV2 run through the console in Chromium with JavaScript disabled (issue 5): oscar.operator declares
-// and triages it, cora.comms posts a status update, oscar mitigates and resolves it, writes the
+// A SEV2 run through the console in Chromium with JavaScript disabled: oscar.operator declares and
+// triages it, cora.comms posts a customer status update, oscar mitigates and resolves it, writes the
 // post-incident review with an action item, completes the review and closes the incident. Every step is a
-// plain HTML form post answered 303 to the incident's page.
+// plain HTML form post answered 303 to the incident's page; the panels a click away are plain <details>.
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -16,6 +16,11 @@ let browser;
 let oscar;
 let cora;
 let incidentUrl;
+
+// Opens a <details> panel by clicking its summary, as a person would (no JavaScript needed).
+async function open(page, detailsSelector) {
+  if (!(await page.$eval(detailsSelector, (d) => d.open))) await page.click(`${detailsSelector} > summary`);
+}
 
 async function submit(page, formSelector) {
   const [response] = await Promise.all([
@@ -57,7 +62,15 @@ test('oscar declares a SEV2 and lands on its page', async () => {
   assert.ok(main.includes(SUMMARY) && main.includes('SEV-2') && main.includes('OPEN'));
 });
 
+test('the page opens with what is wrong, who owns it and what is due next', async () => {
+  const now = await oscar.textContent('section.now');
+  assert.ok(now.includes('What is wrong') && now.includes('Who owns it') && now.includes('What is due next'));
+  assert.ok(now.includes('nobody yet'), 'no owner before triage');
+  assert.ok(now.includes('Next status update'), 'the next update is due');
+});
+
 test('oscar saves the triage', async () => {
+  await open(oscar, '#triage');
   await oscar.fill('#triage-detected_at', '2026-01-01 10:00:00');
   await oscar.fill('#triage-business_capability', 'order orchestration');
   await oscar.fill('#triage-customer_symptom', 'orders stay in ORCHESTRATING');
@@ -66,18 +79,24 @@ test('oscar saves the triage', async () => {
   const response = await submit(oscar, 'form[action$="/triage"]');
   assert.equal(response.status(), 200);
   assert.equal(await oscar.inputValue('#triage-business_capability'), 'order orchestration');
+  assert.ok((await oscar.textContent('section.now')).includes('cora.comms'), 'the owners are at the top');
 });
 
 test('cora posts a customer status update; a leaky one is refused with the word listed', async () => {
   await cora.goto(incidentUrl);
-  await cora.selectOption('#update-audience', 'CUSTOMER');
-  await cora.selectOption('#update-status', 'INVESTIGATING');
-  await cora.fill('#update-message', 'Our Kafka cluster lags; orders are delayed.');
-  const refused = await submit(cora, 'form[action$="/updates"]');
+  assert.equal(await cora.inputValue('#internal-owner'), 'cora.comms', 'the internal update is pre-filled from triage');
+  const customer = 'details:has(#customer-message)';
+  await open(cora, customer);
+  await cora.selectOption('#customer-status', 'INVESTIGATING');
+  await cora.fill('#customer-affected_capability', 'Order confirmations');
+  await cora.fill('#customer-message', 'Our Kafka cluster lags; orders are delayed.');
+  await cora.fill('#customer-customer_action', 'Nothing');
+  const refused = await submit(cora, `${customer} form`);
   assert.equal(refused.status(), 422);
-  assert.ok((await cora.textContent('form[action$="/updates"] .field-error')).includes('Kafka'), 'the word is listed at the field');
-  await cora.fill('#update-message', 'Order confirmations are delayed; no action is needed on your side.');
-  const posted = await submit(cora, 'form[action$="/updates"]');
+  assert.ok((await cora.textContent('#customer-message-error')).includes('Kafka'), 'the word is listed at the field');
+  assert.equal(await cora.inputValue('#customer-customer_action'), 'Nothing', 'the input is kept');
+  await cora.fill('#customer-message', 'Order confirmations are delayed.');
+  const posted = await submit(cora, `${customer} form`);
   assert.equal(posted.status(), 200);
   assert.ok((await cora.textContent('main')).includes('Order confirmations are delayed'));
 });
@@ -99,6 +118,8 @@ test('oscar writes the review with an action item, completes it and closes the i
   }
   assert.equal((await submit(oscar, 'form[action$="/review"]')).status(), 200);
 
+  await open(oscar, '#action-items');
+  await open(oscar, '#action-items details');
   await oscar.fill('#item-action', 'Alert on orders stuck in ORCHESTRATING');
   await oscar.fill('#item-owner', 'oscar.operator');
   await oscar.fill('#item-due_date', '2030-01-31');

@@ -66,8 +66,8 @@ test('an unknown order says not found with a 404', async () => {
   assert.match(await page.textContent('main'), /no order/i);
 });
 
-test('a malformed id says it is not a valid id with a 400', async () => {
+test('a malformed id says it is not a valid id with a 422', async () => {
   const response = await page.goto(`${BASE}/orders?tenant=${order.tenant}&q=0190f5c4-0000-7000-8000-00000000001`);
-  assert.equal(response.status(), 400);
+  assert.equal(response.status(), 422);
   assert.match(await page.textContent('main'), /not a valid/i);
 });

@@ -1,14 +1,21 @@
 //! The console's domain: incidents, triage, comms, repairs, approvals, reconciliation, drills, audit and
 //! diagnostics. It knows nothing of HTTP or Leptos; the server wires it to the outside world.
+//!
+//! Every change and every scoped read goes through [`command::run`] / [`command::read`]: one place
+//! authorises, runs the body in one transaction and writes the audit line.
 
 pub mod access;
 pub mod audit;
 pub mod command;
 pub mod error;
+pub mod form;
 pub mod health;
 pub mod identity;
+pub mod ids;
 pub mod incident;
 pub mod orders;
 pub mod tenants;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};

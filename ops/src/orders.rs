@@ -6,12 +6,9 @@ use platform::ids::TenantId;
 use platform::query::{OrderDetail, OrderLookup};
 use sqlx::PgPool;
 
-use crate::command::guard;
+use crate::command::{read, Action, Envelope};
 use crate::error::Result;
-use crate::identity::{Actor, Permission};
-
-/// The audit name of an order read.
-pub const READ_ORDER: &str = "READ_ORDER";
+use crate::identity::Actor;
 
 /// One order of one tenant with all its parts, if the actor may read that tenant's orders (refused and
 /// audited otherwise); `None` when the tenant has no such order.
@@ -22,10 +19,9 @@ pub async fn order_detail(
     tenant_id: TenantId,
     lookup: &OrderLookup,
 ) -> Result<Option<OrderDetail>> {
-    let entity = match lookup {
-        OrderLookup::Id(id) => Some(("ORDER", id.as_uuid())),
-        OrderLookup::Number(_) => None,
-    };
-    guard(pool, actor, Permission::Read, Some(tenant_id), READ_ORDER, entity).await?;
-    Ok(platform::query::order_detail(pool, tenant_id, lookup).await?)
+    let mut envelope = Envelope::new(actor, Action::OrderRead).tenant(tenant_id);
+    if let OrderLookup::Id(id) = lookup {
+        envelope = envelope.entity("ORDER", *id);
+    }
+    read(pool, envelope, async |cx| Ok(platform::query::order_detail(cx.db(), tenant_id, lookup).await?)).await
 }

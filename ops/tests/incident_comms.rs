@@ -56,7 +56,7 @@ fn webhooks(base: &str) -> Webhooks {
     let url = |path: &str| WebhookUrl::parse(&format!("{base}/{path}/{SECRET}")).unwrap();
     Webhooks::new(vec![
         WebhookConfig::new("ops-internal", url("internal"), [Audience::Internal]),
-        WebhookConfig::new("status-page", url("customer"), [Audience::Customer]),
+        WebhookConfig::new("status-page", url("customer"), [Audience::Customer]).for_tenants(["acme"]),
     ])
     .unwrap()
 }
@@ -221,7 +221,7 @@ async fn a_customer_update_reaches_only_customer_webhooks_with_only_its_guarded_
     let (receiver, base) = Receiver::start(0).await;
     let hooks = webhooks(&base);
     let declared = declare(&pool, &operator(), "SEV2", &[ACME], &[]).await;
-    let message = "Some submitted orders are delayed in processing. No action is needed from you.";
+    let message = "Some submitted orders are delayed in processing.";
     let update = StatusUpdateForPost::parse(&customer_update(message)).unwrap();
     let posted = post_status_update(&pool, &comms(), declared.incident_id, 1, &update, &hooks).await.unwrap();
     assert_eq!(posted.webhooks, ["status-page"]);
@@ -231,7 +231,8 @@ async fn a_customer_update_reaches_only_customer_webhooks_with_only_its_guarded_
     assert_eq!(
         text,
         format!(
-            "Service update: Investigating\n{message}\nNext update by {} UTC.",
+            "Service update: Investigating\nAffected: Order processing\n{message}\nWhat you need to do: Nothing\n\
+             Next update by {} UTC.",
             posted.next_update_due_at.format("%Y-%m-%d %H:%M")
         )
     );

@@ -29,7 +29,7 @@ async fn a_sev2_runs_from_declaration_to_close_and_its_timeline_tells_the_story(
     let triage = save_triage(&pool, &op, declared.incident_id, 1, &TriageForSave::parse(&form).unwrap()).await.unwrap();
     assert_eq!((triage.version, triage.triage_version), (2, 1));
 
-    let impact = Impact::parse(&ImpactForm {
+    let impact = Impact::parse(&ImpactForm { version: String::new(),
         revenue: "One order blocked".into(),
         blast_radius: "SINGLE_TENANT".into(),
         ..Default::default()
@@ -65,7 +65,7 @@ async fn a_sev2_runs_from_declaration_to_close_and_its_timeline_tells_the_story(
 
     let review = ReviewSections::parse(&full_review()).unwrap();
     let saved = save_review(&pool, &op, declared.incident_id, None, &review).await.unwrap();
-    let item = ActionItemForSave::parse(&ActionItemForm {
+    let item = ActionItemForSave::parse(&ActionItemForm { version: String::new(),
         action: "Alert when an order waits in ORCHESTRATING longer than 10 minutes".into(),
         owner: "Oscar".into(),
         due_date: (Utc::now().date_naive() + Duration::days(14)).to_string(),
@@ -148,10 +148,10 @@ async fn a_sev2_cannot_close_until_its_review_is_complete_and_every_action_item_
     let close = step(IncidentCommand::Close, "all done here, closing it");
 
     let err = change_status(&pool, &op, declared.incident_id, resolved.version, &close).await.unwrap_err();
-    assert!(
-        matches!(&err, Error::CloseBlocked { missing } if missing == &["the post-incident review has not been written"]),
-        "{err}"
-    );
+    let Error::Rule { missing, .. } = &err else { panic!("{err}") };
+    assert_eq!(missing.len(), 2, "{missing:?}");
+    assert_eq!(missing[0], "the post-incident review has not been written");
+    assert!(missing[1].starts_with("no action item improves a test, an alert, a runbook or the architecture"));
 
     // A draft with two items, one without owner or due date, one without due date.
     let draft = save_review(
@@ -164,10 +164,10 @@ async fn a_sev2_cannot_close_until_its_review_is_complete_and_every_action_item_
     )
     .await
     .unwrap();
-    let item = |action: &str, owner: &str| ActionItemForm {
+    let item = |action: &str, owner: &str| ActionItemForm { version: String::new(),
         action: action.into(),
         owner: owner.into(),
-        item_type: "CONTROL".into(),
+        item_type: "TEST".into(),
         category: "PREVENT".into(),
         ..Default::default()
     };
@@ -191,12 +191,12 @@ async fn a_sev2_cannot_close_until_its_review_is_complete_and_every_action_item_
     let err = complete_review(&pool, &op, declared.incident_id, draft.version).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "refused: the post-incident review needs these sections written: customer/business impact, duration, timeline, \
-         technical root cause, process root cause, detection gap, prevention gap"
+        "refused: the post-incident review needs these sections written: customer/business impact; duration; timeline; \
+         technical root cause; process root cause; detection gap; prevention gap"
     );
 
     let err = change_status(&pool, &op, declared.incident_id, resolved.version, &close).await.unwrap_err();
-    let Error::CloseBlocked { missing } = &err else { panic!("{err}") };
+    let Error::Rule { missing, .. } = &err else { panic!("{err}") };
     assert_eq!(
         missing,
         &[
@@ -217,7 +217,7 @@ async fn a_sev2_cannot_close_until_its_review_is_complete_and_every_action_item_
     .unwrap();
     complete_review(&pool, &op, declared.incident_id, saved.version).await.unwrap();
     let due = (Utc::now().date_naive() + Duration::days(7)).to_string();
-    let owned = ActionItemForm {
+    let owned = ActionItemForm { version: String::new(),
         owner: "Oscar".into(),
         due_date: due.clone(),
         ..item("Validate config in CI before deploy", "")
@@ -228,12 +228,12 @@ async fn a_sev2_cannot_close_until_its_review_is_complete_and_every_action_item_
 
     let err = change_status(&pool, &op, declared.incident_id, resolved.version, &close).await.unwrap_err();
     assert!(
-        matches!(&err, Error::CloseBlocked { missing } if missing == &["action item \"Add a canary for config pushes\" has no due date"]),
+        matches!(&err, Error::Rule { missing, .. } if missing == &["action item \"Add a canary for config pushes\" has no due date"]),
         "{err}"
     );
     let items = detail(&pool, declared.incident_id).await.action_items;
     let canary = items.iter().find(|i| i.owner.as_deref() == Some("Olga")).unwrap();
-    let dated = ActionItemForm { due_date: due, ..item("Add a canary for config pushes", "Olga") };
+    let dated = ActionItemForm { version: String::new(), due_date: due, ..item("Add a canary for config pushes", "Olga") };
     update_action_item(&pool, &op, canary.action_item_id, canary.version, &ActionItemForSave::parse(&dated).unwrap())
         .await
         .unwrap();
@@ -247,7 +247,7 @@ async fn a_sev2_cannot_close_until_its_review_is_complete_and_every_action_item_
             .unwrap();
     assert_eq!(reasons.len(), 4);
     assert!(
-        reasons[0].starts_with("the incident cannot close yet: the post-incident review has not been written"),
+        reasons[0].starts_with("refused: the incident cannot close yet: the post-incident review has not been written"),
         "{}",
         reasons[0]
     );
@@ -357,7 +357,7 @@ async fn a_stale_form_is_a_conflict_and_writes_nothing(pool: PgPool) {
     let err = save_triage(&pool, &op, declared.incident_id, rendered.version, &TriageForSave::parse(&second).unwrap())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict { entity: "incident", expected: 1, found: 2, .. }), "{err}");
+    assert!(matches!(err, Error::Stale { entity: "incident", expected: 1, found: Some(2), .. }), "{err}");
     assert!(err.to_string().starts_with("someone else saved this incident meanwhile"));
 
     for result in [
@@ -385,7 +385,7 @@ async fn a_stale_form_is_a_conflict_and_writes_nothing(pool: PgPool) {
         .await
         .map(|_| ()),
     ] {
-        assert!(matches!(result, Err(Error::Conflict { .. })), "{result:?}");
+        assert!(matches!(result, Err(Error::Stale { .. })), "{result:?}");
     }
     assert_eq!(footprint(&pool).await, before);
     assert_eq!(count(&pool, "select count(*) from ops.audit_log").await, audit_before, "a conflict is not a refusal");
@@ -546,7 +546,7 @@ async fn impact_figures_are_proposed_from_the_incidents_orders_quotes_and_tenant
         &op,
         declared.incident_id,
         1,
-        &Impact::parse(&ImpactForm {
+        &Impact::parse(&ImpactForm { version: String::new(),
             revenue: proposal.revenue_text.clone(),
             customer: proposal.customer_text.clone(),
             data_integrity: "No duplicates found".into(),
@@ -563,7 +563,7 @@ async fn impact_figures_are_proposed_from_the_incidents_orders_quotes_and_tenant
     let d = detail(&pool, declared.incident_id).await;
     assert_eq!(d.impact.recoverability, Some(Recoverability::Replay));
     assert_eq!(d.impact_proposal, proposal);
-    let bad = Impact::parse(&ImpactForm { blast_radius: "GALAXY".into(), ..Default::default() }).unwrap_err();
+    let bad = Impact::parse(&ImpactForm { version: String::new(), blast_radius: "GALAXY".into(), ..Default::default() }).unwrap_err();
     assert!(bad.get("blast_radius").unwrap().starts_with("Choose a blast radius: one of SINGLE_ORDER"));
 }
 
@@ -648,7 +648,7 @@ async fn a_closed_incident_is_read_only_but_its_action_items_stay_trackable(pool
         &pool,
         &op,
         declared.incident_id,
-        &ActionItemForSave::parse(&ActionItemForm {
+        &ActionItemForSave::parse(&ActionItemForm { version: String::new(),
             action: "Add a runbook step for bounced approval emails".into(),
             owner: "Ada".into(),
             due_date: (Utc::now().date_naive() - Duration::days(3)).to_string(),
@@ -689,7 +689,7 @@ async fn a_closed_incident_is_read_only_but_its_action_items_stay_trackable(pool
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, Error::Refused { .. }));
+    assert!(matches!(err, Error::Rule { .. }), "{err}");
     assert_eq!(audit_lines(&pool, "REFUSED").await, refused_before + 2);
 
     // It is overdue, and shows in the overdue view across incidents; a viewer of globex does not see it.
@@ -700,7 +700,7 @@ async fn a_closed_incident_is_read_only_but_its_action_items_stay_trackable(pool
     assert!(overdue_action_items(&pool, &globex_viewer, 100).await.unwrap().is_empty());
 
     // Closed, its items keep owner and due date, and are completed.
-    let unowned = ActionItemForm { owner: String::new(), ..overdue[0].item.to_form() };
+    let unowned = ActionItemForm { version: String::new(), owner: String::new(), ..overdue[0].item.to_form() };
     let err =
         update_action_item(&pool, &op, item.action_item_id, item.version, &ActionItemForSave::parse(&unowned).unwrap())
             .await
@@ -716,4 +716,70 @@ async fn a_closed_incident_is_read_only_but_its_action_items_stay_trackable(pool
     let d = detail(&pool, declared.incident_id).await;
     assert!(d.action_items[0].completed_at.is_some());
     assert_eq!(d.timeline.last().unwrap().headline, "Action item done: Add a runbook step for bounced approval emails");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn reopening_an_incident_makes_its_completed_review_a_draft_to_revisit_before_closing(pool: PgPool) {
+    world(&pool, ACME, "16").await;
+    let op = operator();
+    let declared = declare(&pool, &op, "SEV2", &[ACME], &[]).await;
+    let resolved = change_status(&pool, &op, declared.incident_id, 1, &step(IncidentCommand::Resolve, "engine fixed"))
+        .await
+        .unwrap();
+    let saved = save_review(&pool, &op, declared.incident_id, None, &ReviewSections::parse(&full_review()).unwrap())
+        .await
+        .unwrap();
+    let completed = complete_review(&pool, &op, declared.incident_id, saved.version).await.unwrap();
+    assert_eq!(completed.status, ReviewStatus::Complete);
+
+    let reopened = change_status(
+        &pool,
+        &op,
+        declared.incident_id,
+        resolved.version,
+        &step(IncidentCommand::Reopen, "orders stuck again after the fix"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reopened.to, IncidentStatus::Open);
+
+    let d = detail(&pool, declared.incident_id).await;
+    let review = d.review.expect("the review is kept");
+    assert_eq!(review.status, ReviewStatus::Draft, "what was signed off no longer describes how it ended");
+    assert_eq!(review.version, completed.version + 1);
+    assert!(review.completed_at.is_none());
+    assert_eq!(d.timeline.last().unwrap().event_type, "REVIEW_REOPENED");
+    assert!(d.close_blockers.contains(&"the post-incident review is not complete".to_string()), "{:?}", d.close_blockers);
+    // Completing it again works once the incident is resolved again.
+    let again = change_status(&pool, &op, declared.incident_id, reopened.version, &step(IncidentCommand::Resolve, "fixed for good"))
+        .await
+        .unwrap();
+    assert_eq!(again.to, IncidentStatus::Resolved);
+    complete_review(&pool, &op, declared.incident_id, review.version).await.unwrap();
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn the_review_form_is_proposed_from_the_incidents_record(pool: PgPool) {
+    world(&pool, ACME, "17").await;
+    let op = operator();
+    let declared = declare(&pool, &op, "SEV2", &[ACME], &[]).await;
+    change_status(&pool, &op, declared.incident_id, 1, &step(IncidentCommand::Resolve, "engine fixed"))
+        .await
+        .unwrap();
+    let d = detail(&pool, declared.incident_id).await;
+    assert!(d.review.is_none());
+    let form = &d.review_form;
+    assert_eq!(form.summary, "Orders for acme stuck in orchestration");
+    assert!(form.timeline.starts_with("Detection: "), "{}", form.timeline);
+    assert!(form.timeline.contains("Resolution: "), "{}", form.timeline);
+    assert!(form.timeline.contains("Declared SEV-2 by Alert"), "{}", form.timeline);
+    assert!(form.timeline.contains("OPEN → RESOLVED: engine fixed"), "{}", form.timeline);
+    assert!(form.duration.contains("→ resolved"), "{}", form.duration);
+    assert_eq!(form.review_version, "", "nothing saved yet");
+
+    // The internal update draft comes from triage.
+    assert_eq!(d.internal_draft.audience, "INTERNAL");
+    assert_eq!(d.internal_draft.status, "RESOLVED");
+    assert_eq!(d.internal_draft.affected_tenants, "Acme Corporation");
+    assert_eq!(d.internal_draft.version, d.version.to_string());
 }

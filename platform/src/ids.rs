@@ -1,10 +1,8 @@
 //! Identifier newtypes. Parsed once at the edge; past it, an order id cannot be mistaken for a tenant id.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// What kind of entity an id or an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,7 +19,7 @@ pub enum EntityKind {
 }
 
 impl EntityKind {
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             EntityKind::Tenant => "tenant",
             EntityKind::Quote => "quote",
@@ -45,39 +43,47 @@ impl fmt::Display for EntityKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a valid {kind} id: {input:?}")]
 pub struct InvalidId {
-    pub kind: EntityKind,
+    /// What the id should have named ("order", "incident").
+    pub kind: &'static str,
     pub input: String,
 }
 
+/// Declares an identifier newtype over a UUID: `Name::new()` (time-ordered v7), `parse` of user input
+/// naming `kind` when it fails, `Display`, `FromStr`, serde and sqlx as the bare UUID. Every crate's ids
+/// are made with it, so an order id cannot be mistaken for an incident id anywhere.
+#[macro_export]
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $kind:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, sqlx::Type,
+        )]
         #[serde(transparent)]
         #[sqlx(transparent)]
-        pub struct $name(Uuid);
+        pub struct $name(uuid::Uuid);
 
         impl $name {
-            pub const KIND: EntityKind = $kind;
+            /// What the id names, in words ("order", "incident"): used in messages.
+            pub const KIND: &'static str = $kind;
 
             /// A new time-ordered (v7) id: index-friendly for append-heavy tables.
             pub fn new() -> Self {
-                Self(Uuid::now_v7())
+                Self(uuid::Uuid::now_v7())
             }
 
-            pub const fn from_uuid(id: Uuid) -> Self {
+            pub const fn from_uuid(id: uuid::Uuid) -> Self {
                 Self(id)
             }
 
-            pub const fn as_uuid(&self) -> Uuid {
+            pub const fn as_uuid(&self) -> uuid::Uuid {
                 self.0
             }
 
             /// Parses user input (surrounding whitespace allowed).
-            pub fn parse(input: &str) -> Result<Self, InvalidId> {
-                Uuid::parse_str(input.trim())
+            pub fn parse(input: &str) -> Result<Self, $crate::ids::InvalidId> {
+                uuid::Uuid::parse_str(input.trim())
                     .map(Self)
-                    .map_err(|_| InvalidId { kind: $kind, input: input.chars().take(80).collect() })
+                    .map_err(|_| $crate::ids::InvalidId { kind: $kind, input: input.chars().take(80).collect() })
             }
         }
 
@@ -87,21 +93,21 @@ macro_rules! id_type {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0, f)
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(&self.0, f)
             }
         }
 
-        impl FromStr for $name {
-            type Err = InvalidId;
+        impl std::str::FromStr for $name {
+            type Err = $crate::ids::InvalidId;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 Self::parse(s)
             }
         }
 
-        impl From<$name> for Uuid {
-            fn from(id: $name) -> Uuid {
+        impl From<$name> for uuid::Uuid {
+            fn from(id: $name) -> uuid::Uuid {
                 id.0
             }
         }
@@ -109,21 +115,21 @@ macro_rules! id_type {
 }
 
 id_type!(/// A tenant of the platform.
-    TenantId, EntityKind::Tenant);
+    TenantId, "tenant");
 id_type!(/// A quote.
-    QuoteId, EntityKind::Quote);
+    QuoteId, "quote");
 id_type!(/// An approval request for one quote version.
-    ApprovalRequestId, EntityKind::ApprovalRequest);
+    ApprovalRequestId, "approval request");
 id_type!(/// An approval policy (all versions share it).
-    PolicyId, EntityKind::ApprovalPolicy);
+    PolicyId, "approval policy");
 id_type!(/// A sales order.
-    OrderId, EntityKind::Order);
+    OrderId, "order");
 id_type!(/// A line of a sales order.
-    OrderLineId, EntityKind::OrderLine);
+    OrderLineId, "order line");
 id_type!(/// An event in the transactional outbox.
-    OutboxEventId, EntityKind::OutboxEvent);
+    OutboxEventId, "outbox event");
 id_type!(/// A recorded fulfillment request (side-effect evidence).
-    FulfillmentRequestId, EntityKind::FulfillmentRequest);
+    FulfillmentRequestId, "fulfillment request");
 
 /// Who caused a change, as recorded in transition history (`subject` of an SSO identity, a service
 /// identity, or a platform worker name).
@@ -159,7 +165,7 @@ mod tests {
     #[test]
     fn refuses_garbage_naming_the_kind() {
         let err = OrderId::parse("ORD-12").unwrap_err();
-        assert_eq!(err.kind, EntityKind::Order);
+        assert_eq!(err.kind, "order");
         assert_eq!(err.to_string(), "not a valid order id: \"ORD-12\"");
     }
 

@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
 use crate::ids::{FulfillmentRequestId, OrderId, OrderLineId, OutboxEventId, QuoteId, TenantId};
 use crate::outbox::aggregate;
@@ -231,26 +231,25 @@ impl OrderDetail {
 
 /// Reads one order of one tenant with all its parts; `None` when the tenant has no such order.
 /// An order of another tenant is `None` too: tenant scope is part of every query, not a check after it.
-#[tracing::instrument(skip(pool), fields(%tenant_id, lookup = %lookup), err(Display))]
-pub async fn order_detail(pool: &PgPool, tenant_id: TenantId, lookup: &OrderLookup) -> Result<Option<OrderDetail>> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
-
-    let Some(order) = find_order(&mut tx, tenant_id, lookup).await? else {
-        tx.rollback().await?;
+/// Run it in a repeatable-read transaction (the console's reads are) so every part describes one moment.
+#[tracing::instrument(skip(db), fields(%tenant_id, lookup = %lookup), err(Display))]
+pub async fn order_detail(
+    db: &mut PgConnection,
+    tenant_id: TenantId,
+    lookup: &OrderLookup,
+) -> Result<Option<OrderDetail>> {
+    let Some(order) = find_order(db, tenant_id, lookup).await? else {
         return Ok(None);
     };
     let order_id = order.order_id;
-    let detail = OrderDetail {
-        lines: order_lines(&mut tx, tenant_id, order_id).await?,
-        transitions: order_transitions(&mut tx, tenant_id, order_id).await?,
-        outbox_events: order_outbox_events(&mut tx, tenant_id, order_id).await?,
-        fulfillment_requests: order_fulfillment_requests(&mut tx, tenant_id, order_id).await?,
-        projection: order_projection(&mut tx, tenant_id, order_id).await?,
+    Ok(Some(OrderDetail {
+        lines: order_lines(db, tenant_id, order_id).await?,
+        transitions: order_transitions(db, tenant_id, order_id).await?,
+        outbox_events: order_outbox_events(db, tenant_id, order_id).await?,
+        fulfillment_requests: order_fulfillment_requests(db, tenant_id, order_id).await?,
+        projection: order_projection(db, tenant_id, order_id).await?,
         order,
-    };
-    tx.rollback().await?;
-    Ok(Some(detail))
+    }))
 }
 
 macro_rules! order_summary_select {

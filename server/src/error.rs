@@ -20,9 +20,6 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(#[from] ConfigError),
 
-    #[error(transparent)]
-    Platform(#[from] platform::Error),
-
     /// The reference platform's workers and fault commands.
     #[error(transparent)]
     PlatformRun(#[from] crate::platform_cmd::Error),
@@ -47,7 +44,7 @@ pub enum Error {
     #[error("{0}")]
     IdentityUnavailable(String),
 
-    /// Input that does not parse (a path segment that is not an id).
+    /// Input that does not parse (a path segment that is not an id): invalid input, as the domain's.
     #[error("{0}")]
     Invalid(String),
 
@@ -65,41 +62,41 @@ pub enum Error {
 }
 
 impl Error {
+    /// The status of each error. The console's domain errors take theirs from the one mapping of error
+    /// kinds ([`app::error::status`]); the rest are about the transport (tokens, addresses, start-up).
     pub fn status_code(&self) -> StatusCode {
         match self {
-            Error::Ops(ops::Error::Refused(_)) | Error::NotAService(_) => StatusCode::FORBIDDEN,
-            Error::Ops(ops::Error::Platform(platform)) => Error::platform_status(platform),
-            Error::Ops(ops::Error::Database(sqlx::Error::PoolTimedOut)) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Ops(error) => app::error::status(error.kind()),
+            Error::NotAService(_) => StatusCode::FORBIDDEN,
             Error::Unauthenticated(_) | Error::TokenRefused(_) => StatusCode::UNAUTHORIZED,
             Error::IdentityUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Invalid(_) => StatusCode::BAD_REQUEST,
+            Error::Invalid(_) => app::error::status(ops::ErrorKind::Invalid),
             Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Platform(platform) => Error::platform_status(platform),
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn platform_status(error: &platform::Error) -> StatusCode {
-        match error {
-            platform::Error::NotFound { .. } => StatusCode::NOT_FOUND,
-            platform::Error::Invalid { .. } => StatusCode::BAD_REQUEST,
-            platform::Error::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            platform::Error::Conflict { .. } | platform::Error::AlreadyExists { .. } => StatusCode::CONFLICT,
-            platform::Error::Database(sqlx::Error::PoolTimedOut) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// What the client is told. Domain errors explain themselves; everything else stays on the server.
     fn client_message(&self) -> String {
-        match self.status_code() {
-            StatusCode::SERVICE_UNAVAILABLE if matches!(self, Error::IdentityUnavailable(_)) => {
+        match self {
+            Error::Ops(error) => error.public_message(),
+            Error::IdentityUnavailable(_) => {
                 "the identity provider is unavailable, so tokens cannot be verified; try again shortly".to_string()
             }
-            StatusCode::SERVICE_UNAVAILABLE => "the database is unavailable; try again shortly".to_string(),
-            status if status.is_server_error() => "internal error".to_string(),
+            _ if self.status_code() == StatusCode::SERVICE_UNAVAILABLE => {
+                "the database is unavailable; try again shortly".to_string()
+            }
+            _ if self.status_code().is_server_error() => "internal error".to_string(),
             _ => self.to_string(),
         }
+    }
+}
+
+/// The platform's errors are told as the console's domain tells them (a state machine's refusal is a rule,
+/// a lost optimistic lock a stale version), so they map to a status in the same one place.
+impl From<platform::Error> for Error {
+    fn from(error: platform::Error) -> Self {
+        Error::Ops(error.into())
     }
 }
 
@@ -139,17 +136,19 @@ mod tests {
 
     #[tokio::test]
     async fn internal_errors_are_hidden_from_the_client() {
-        let error = Error::Platform(platform::Error::Database(sqlx::Error::Protocol("relation oms.secret".into())));
+        let error = Error::from(platform::Error::Database(sqlx::Error::Protocol("relation oms.secret".into())));
         let response = error.into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
-        assert_eq!(&body[..], b"internal error");
+        let body = String::from_utf8_lossy(&body);
+        assert!(!body.contains("oms.secret"), "{body}");
+        assert!(body.starts_with("Something went wrong on our side"), "{body}");
     }
 
     #[tokio::test]
     async fn a_refused_command_is_403_with_its_reason() {
         let refused = ops::command::Refused {
-            action: "READ_ORDER".into(),
+            action: ops::command::Action::OrderRead,
             permission: ops::identity::Permission::Read,
             tenant: Some(platform::tenants::GLOBEX),
             refusal: ops::identity::Refusal::TenantOutOfScope { tenant: platform::tenants::GLOBEX },
@@ -159,7 +158,7 @@ mod tests {
         let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
         assert_eq!(
             &body[..],
-            b"READ_ORDER refused: tenant 10000000-0000-4000-8000-000000000002 is outside your tenant scope."
+            b"order.read refused: tenant 10000000-0000-4000-8000-000000000002 is outside your tenant scope."
         );
     }
 
@@ -171,10 +170,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn domain_errors_explain_themselves() {
-        let error = Error::Platform(platform::Error::refused("order in FULFILLED cannot CANCEL (it is terminal)"));
+    async fn a_state_rules_refusal_is_409_and_explains_itself() {
+        let error = Error::from(platform::Error::refused("order in FULFILLED cannot CANCEL (it is terminal)"));
         let response = error.into_response();
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(response.status(), StatusCode::CONFLICT);
         let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
         assert_eq!(&body[..], b"refused: order in FULFILLED cannot CANCEL (it is terminal)");
     }

@@ -8,7 +8,7 @@ use axum::extract::FromRef;
 use axum::http::{header, HeaderName, HeaderValue, Request};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::Redirect;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::LeptosRoutes;
@@ -174,23 +174,11 @@ pub fn router(state: AppState, style_dir: &Path, sessions: PostgresStore, csp: H
         ));
 
     let settings = state.auth.settings().clone();
+    // Each area's forms come from its own router; the pages from the `app` crate's routes.
     let console = Router::new()
         .route("/", get(|| async { Redirect::to("/orders") }))
-        .route("/auth/login", get(auth::login))
-        .route("/auth/callback", get(auth::callback))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/signed-out", get(auth::signed_out))
-        .route("/incidents/new", post(incidents::declare))
-        .route("/incidents/{id}/triage", post(incidents::triage))
-        .route("/incidents/{id}/lifecycle", post(incidents::lifecycle))
-        .route("/incidents/{id}/notes", post(incidents::note))
-        .route("/incidents/{id}/updates", post(incidents::status_update))
-        .route("/incidents/{id}/impact", post(incidents::impact))
-        .route("/incidents/{id}/review", post(incidents::review))
-        .route("/incidents/{id}/review/complete", post(incidents::review_complete))
-        .route("/incidents/{id}/action-items", post(incidents::action_item_add))
-        .route("/incidents/{id}/action-items/{item}", post(incidents::action_item_update))
-        .route("/incidents/{id}/action-items/{item}/status", post(incidents::action_item_status))
+        .merge(auth::router())
+        .merge(incidents::router())
         .leptos_routes_with_handler(page_routes, pages::render_page)
         .route_layer(from_fn(metrics::track_http))
         .fallback(pages::render_page)
@@ -199,9 +187,7 @@ pub fn router(state: AppState, style_dir: &Path, sessions: PostgresStore, csp: H
         .layer(from_fn_with_state(state.clone(), csrf::same_origin_only))
         .layer(session::layer(sessions, settings.idle_timeout, settings.cookie_secure));
 
-    let internal_api = Router::new()
-        .route("/whoami", get(internal::whoami))
-        .route("/orders/{tenant}/{order_id}", get(internal::order))
+    let internal_api = internal::router()
         .route_layer(from_fn(metrics::track_http))
         .fallback(|| async { Error::NotFound("no such endpoint of the internal API".to_string()) });
 

@@ -6,7 +6,24 @@ use platform::query::{InvalidOrderLookup, OrderDetail, OrderLookup};
 use platform::tenants::Tenant;
 use sqlx::PgPool;
 
-use crate::error::{FieldError, PageError};
+use ops::form::FieldErrors;
+
+use crate::error::PageError;
+
+/// A message for one field of the lookup form.
+struct FieldError {
+    field: &'static str,
+    message: String,
+}
+
+/// Every field's message at once.
+fn invalid(errors: impl IntoIterator<Item = FieldError>) -> PageError {
+    let mut fields = FieldErrors::new();
+    for e in errors {
+        fields.add(e.field, e.message);
+    }
+    PageError::fields(fields)
+}
 
 /// Form field names, shared by the form and the parser so a message lands at the field it is about.
 pub const TENANT_FIELD: &str = "tenant";
@@ -47,7 +64,7 @@ impl LookupInput {
         });
         match (tenant, lookup) {
             (Ok(tenant_id), Ok(lookup)) => Ok(OrderQuery { tenant_id, lookup }),
-            (tenant, lookup) => Err(PageError::Invalid(tenant.err().into_iter().chain(lookup.err()).collect())),
+            (tenant, lookup) => Err(invalid(tenant.err().into_iter().chain(lookup.err()))),
         }
     }
 }
@@ -61,7 +78,7 @@ pub fn parse_permalink(tenant: &str, order_id: &str) -> Result<OrderQuery, PageE
     });
     match (tenant, lookup) {
         (Ok(tenant_id), Ok(lookup)) => Ok(OrderQuery { tenant_id, lookup }),
-        (tenant, lookup) => Err(PageError::Invalid(tenant.err().into_iter().chain(lookup.err()).collect())),
+        (tenant, lookup) => Err(invalid(tenant.err().into_iter().chain(lookup.err()))),
     }
 }
 
@@ -136,13 +153,13 @@ async fn find(
         .iter()
         .find(|t| t.tenant_id == query.tenant_id)
         .cloned()
-        .ok_or_else(|| PageError::NotFound { message: format!("No tenant with id {}.", query.tenant_id) })?;
+        .ok_or_else(|| PageError::not_found(format!("No tenant with id {}.", query.tenant_id)))?;
     let detail = detail.ok_or_else(|| {
         let what = match &query.lookup {
             OrderLookup::Id(id) => format!("with id {id}"),
             OrderLookup::Number(number) => format!("“{number}”"),
         };
-        PageError::NotFound { message: format!("No order {what} in tenant {} ({}).", tenant.name, tenant.slug) }
+        PageError::not_found(format!("No order {what} in tenant {} ({}).", tenant.name, tenant.slug))
     })?;
     Ok((tenant, detail))
 }

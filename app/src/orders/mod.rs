@@ -58,7 +58,7 @@ fn OrderLookup(input: LookupInput, query: Option<Result<OrderQuery, PageError>>)
                 Some(pool) => lookup::load(pool, &viewer.actor, query).await,
                 None => {
                     tracing::error!("no PgPool in the rendering context");
-                    Err(PageError::Internal)
+                    Err(PageError::internal())
                 }
             }
         }
@@ -99,7 +99,7 @@ fn render_outcome(page: Result<OrdersPageData, PageError>, input: LookupInput) -
             set_status(error.status());
             // Field errors are shown at their fields; other failures get a notice below the form.
             let notice =
-                (!matches!(error, PageError::Invalid(_))).then(|| view! { <ErrorNotice error=error.clone()/> });
+                (!error.is_invalid()).then(|| view! { <ErrorNotice error=error.clone()/> });
             view! {
                 <Title text="Orders"/>
                 <LookupForm tenants=tenants input=input error=Some(error)/>

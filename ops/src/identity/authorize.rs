@@ -3,7 +3,7 @@
 use platform::ids::TenantId;
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, Role};
+use super::{Actor, Role, TenantScope};
 
 /// Everything the console lets someone do. Commands name the one they need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -90,6 +90,10 @@ pub enum Refusal {
     MissingScope { permission: &'static str, granted: String },
     #[error("tenant {tenant} is outside your tenant scope")]
     TenantOutOfScope { tenant: TenantId },
+    /// What is acted on concerns no particular tenant (a platform-wide incident): only actors scoped to
+    /// every tenant may act on it.
+    #[error("this concerns no particular tenant (platform-wide): only people scoped to every tenant may act on it")]
+    PlatformWide,
 }
 
 impl Refusal {
@@ -99,6 +103,15 @@ impl Refusal {
             Refusal::MissingRole { .. } => "MISSING_ROLE",
             Refusal::MissingScope { .. } => "MISSING_SCOPE",
             Refusal::TenantOutOfScope { .. } => "TENANT_OUT_OF_SCOPE",
+            Refusal::PlatformWide => "NEEDS_EVERY_TENANT",
+        }
+    }
+
+    /// The tenant the refusal names, if any (for the audit line).
+    pub fn tenant(&self) -> Option<TenantId> {
+        match self {
+            Refusal::TenantOutOfScope { tenant } => Some(*tenant),
+            _ => None,
         }
     }
 }
@@ -134,10 +147,34 @@ pub fn authorize(actor: &Actor, permission: Permission, tenant: Option<TenantId>
     Ok(())
 }
 
+/// May the actor act on something that concerns all of `tenants`? Every one must be in scope; none at all
+/// means platform-wide, which needs an actor scoped to every tenant.
+pub fn authorize_tenants(actor: &Actor, tenants: &[TenantId]) -> Result<(), Refusal> {
+    if tenants.is_empty() && actor.tenants != TenantScope::All {
+        return Err(Refusal::PlatformWide);
+    }
+    match tenants.iter().find(|t| !actor.tenants.contains(**t)) {
+        Some(&tenant) => Err(Refusal::TenantOutOfScope { tenant }),
+        None => Ok(()),
+    }
+}
+
+/// May the actor see something that concerns `tenants`? One of them in scope is enough (an incident that
+/// touches the viewer's tenant is shown whole); none at all (platform-wide) needs every tenant.
+pub fn authorize_visible(actor: &Actor, tenants: &[TenantId]) -> Result<(), Refusal> {
+    if actor.tenants == TenantScope::All || tenants.iter().any(|t| actor.tenants.contains(*t)) {
+        return Ok(());
+    }
+    Err(match tenants.first() {
+        Some(&tenant) => Refusal::TenantOutOfScope { tenant },
+        None => Refusal::PlatformWide,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::{ActorKind, TenantScope};
+    use crate::identity::ActorKind;
     use platform::tenants::{ACME, GLOBEX};
 
     fn actor(roles: &[Role], tenants: TenantScope) -> Actor {
@@ -215,6 +252,21 @@ mod tests {
         let viewer = actor(&[Role::Viewer], TenantScope::All);
         assert_eq!(viewer.permissions(), vec![Permission::Read]);
         assert!(Actor::unidentified(ActorKind::User).permissions().is_empty());
+    }
+
+    #[test]
+    fn acting_needs_every_tenant_in_scope_and_seeing_needs_one() {
+        let (scope, _) = TenantScope::from_claim([ACME.to_string().as_str()]);
+        let op = actor(&[Role::Operator], scope);
+        assert_eq!(authorize_tenants(&op, &[ACME]), Ok(()));
+        assert_eq!(authorize_tenants(&op, &[ACME, GLOBEX]), Err(Refusal::TenantOutOfScope { tenant: GLOBEX }));
+        assert_eq!(authorize_tenants(&op, &[]), Err(Refusal::PlatformWide));
+        assert_eq!(authorize_visible(&op, &[GLOBEX, ACME]), Ok(()));
+        assert_eq!(authorize_visible(&op, &[GLOBEX]), Err(Refusal::TenantOutOfScope { tenant: GLOBEX }));
+        assert_eq!(authorize_visible(&op, &[]), Err(Refusal::PlatformWide));
+        let everyone = actor(&[Role::Operator], TenantScope::All);
+        assert_eq!(authorize_tenants(&everyone, &[]), Ok(()));
+        assert_eq!(authorize_visible(&everyone, &[]), Ok(()));
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod authorize;
 pub mod claims;
 mod role;
 
-pub use authorize::{authorize, Permission, Refusal};
+pub use authorize::{authorize, authorize_tenants, authorize_visible, Permission, Refusal};
 pub use claims::{ClaimPaths, ClaimsError, PersonClaims};
 pub use role::{Role, TenantScope};
 

@@ -11,8 +11,9 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::error::{FieldErrors, Result};
-use super::ids::IncidentId;
+use crate::error::Result;
+use crate::form::FieldErrors;
+use crate::ids::IncidentId;
 use super::model::{stored, EntityRef, EntityType};
 
 /// A tenant as the page names it.

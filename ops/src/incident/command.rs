@@ -1,25 +1,21 @@
-//! What every incident command does the same way, so each command file reads as its steps only:
+//! What every incident command does the same way inside the command runner ([`crate::command::run`]), so
+//! each command file reads as its steps only:
 //!
-//! 1. [`check_role`] — the permission the command needs (refused → audited);
-//! 2. [`lock_incident`] — load the incident row `for update`, with its version and tenants;
-//! 3. [`check_scope`] — every tenant of the incident in the actor's scope; an incident with no tenant is
-//!    platform-wide and needs an actor scoped to every tenant (refused → audited);
-//! 4. [`check_version`] — the version the form was rendered with (stale → [`Error::Conflict`]);
-//! 5. the command's own checks and writes, its timeline event(s) and [`audit_succeeded`];
-//! 6. [`finish`] — commit, or roll back and, for a refusal, append the REFUSED audit line in its own
-//!    statement, outside the rolled-back transaction, so the refusal is the only thing that remains.
+//! 1. [`lock_incident`] — load the incident row `for update`, with its version and tenants, and check
+//!    them against the actor's scope (every tenant of the incident; none means platform-wide, for actors
+//!    scoped to every tenant) — refused → audited by the runner;
+//! 2. [`check_version`] — the version the form was rendered with (stale → [`Error::Stale`]);
+//! 3. the command's own checks and writes, its timeline event(s), and `cx.record(detail)` for the audit
+//!    line the runner appends in the same transaction.
 
 use chrono::{DateTime, Utc};
 use platform::ids::TenantId;
-use serde_json::{json, Value};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
-use uuid::Uuid;
+use sqlx::PgConnection;
 
-use super::error::{Error, Result};
-use super::ids::IncidentId;
 use super::model::{stored, IncidentStatus, Severity};
-use crate::audit::{self, AuditEntry, Outcome};
-use crate::identity::{authorize, Actor, Permission, Refusal, TenantScope};
+use crate::command::Cx;
+use crate::error::{Error, Result};
+use crate::ids::IncidentId;
 
 /// How audit lines name what an incident command was about.
 pub(crate) const AUDIT_ENTITY: &str = "INCIDENT";
@@ -36,34 +32,9 @@ pub(crate) struct Locked {
     pub tenants: Vec<TenantId>,
 }
 
-pub(crate) fn check_role(actor: &Actor, permission: Permission) -> Result<()> {
-    authorize(actor, permission, None)?;
-    Ok(())
-}
-
-/// Every tenant must be in the actor's scope; no tenant at all means platform-wide, for All-scope actors.
-pub(crate) fn check_scope<'a>(actor: &Actor, tenants: impl IntoIterator<Item = &'a TenantId>) -> Result<()> {
-    let mut any = false;
-    for &tenant in tenants {
-        any = true;
-        if !actor.can_see_tenant(tenant) {
-            return Err(Refusal::TenantOutOfScope { tenant }.into());
-        }
-    }
-    if !any && actor.tenants != TenantScope::All {
-        return Err(Error::NeedsEveryTenant);
-    }
-    Ok(())
-}
-
-/// Whether a query may show an incident with these tenants: any of them in scope, or an All-scope actor.
-pub(crate) fn can_see(actor: &Actor, tenants: &[TenantId]) -> bool {
-    actor.tenants == TenantScope::All || tenants.iter().any(|t| actor.can_see_tenant(*t))
-}
-
-pub(crate) fn check_version(entity: &'static str, id: Uuid, expected: i64, found: i64) -> Result<()> {
+pub(crate) fn check_version(entity: &'static str, id: impl ToString, expected: i64, found: i64) -> Result<()> {
     if expected != found {
-        return Err(Error::Conflict { entity, id, expected, found });
+        return Err(Error::Stale { entity, id: id.to_string(), expected, found: Some(found) });
     }
     Ok(())
 }
@@ -71,7 +42,7 @@ pub(crate) fn check_version(entity: &'static str, id: Uuid, expected: i64, found
 /// A closed incident is read-only (its action items stay trackable).
 pub(crate) fn refuse_if_closed(locked: &Locked, what: &str) -> Result<()> {
     if locked.status.is_closed() {
-        return Err(Error::refused(format!(
+        return Err(Error::rule(format!(
             "incident #{} is CLOSED: {what} is no longer possible",
             locked.incident_number
         )));
@@ -89,17 +60,23 @@ struct LockedRow {
     next_update_due_at: Option<DateTime<Utc>>,
 }
 
-/// Loads and locks the incident row, with its tenants.
-pub(crate) async fn lock_incident(tx: &mut PgConnection, incident_id: IncidentId) -> Result<Locked> {
+/// Loads and locks the incident row with its tenants, and checks that the actor may act on all of them.
+pub(crate) async fn lock_incident(cx: &mut Cx<'_>, incident_id: IncidentId) -> Result<Locked> {
+    let locked = lock_row(cx.db(), incident_id).await?;
+    cx.require_tenants(&locked.tenants)?;
+    Ok(locked)
+}
+
+async fn lock_row(db: &mut PgConnection, incident_id: IncidentId) -> Result<Locked> {
     let row = sqlx::query_as::<_, LockedRow>(
         "select incident_id, incident_number, severity, status, version, next_update_due_at
          from ops.operational_incident where incident_id = $1 for update",
     )
     .bind(incident_id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *db)
     .await?
-    .ok_or_else(|| Error::NotFound { entity: "incident", id: incident_id.to_string() })?;
-    let tenants = incident_tenants(&mut *tx, incident_id).await?;
+    .ok_or_else(|| Error::not_found("incident", incident_id))?;
+    let tenants = incident_tenants(&mut *db, incident_id).await?;
     Ok(Locked {
         incident_id: row.incident_id,
         incident_number: row.incident_number,
@@ -109,6 +86,22 @@ pub(crate) async fn lock_incident(tx: &mut PgConnection, incident_id: IncidentId
         next_update_due_at: row.next_update_due_at,
         tenants,
     })
+}
+
+/// Checks that the incident exists and that the actor may see it (one of its tenants in scope); returns
+/// its tenants. For reads.
+pub(crate) async fn visible_incident(cx: &mut Cx<'_>, incident_id: IncidentId) -> Result<Vec<TenantId>> {
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from ops.operational_incident where incident_id = $1)")
+            .bind(incident_id)
+            .fetch_one(cx.db())
+            .await?;
+    if !exists {
+        return Err(Error::not_found("incident", incident_id));
+    }
+    let tenants = incident_tenants(cx.db(), incident_id).await?;
+    cx.require_visible(&tenants)?;
+    Ok(tenants)
 }
 
 pub(crate) async fn incident_tenants(db: &mut PgConnection, incident_id: IncidentId) -> Result<Vec<TenantId>> {
@@ -129,110 +122,10 @@ pub(crate) async fn bump_version(tx: &mut PgConnection, locked: &Locked, now: Da
     .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
-    version.ok_or(Error::Conflict {
+    version.ok_or(Error::Stale {
         entity: "incident",
-        id: locked.incident_id.as_uuid(),
+        id: locked.incident_id.to_string(),
         expected: locked.version,
-        found: -1,
+        found: None,
     })
-}
-
-/// The tenant an audit line names: the only one, when there is exactly one (the detail lists them all).
-pub(crate) fn audit_tenant(tenants: &[TenantId]) -> Option<TenantId> {
-    match tenants {
-        [one] => Some(*one),
-        _ => None,
-    }
-}
-
-/// Appends the SUCCEEDED audit line of a command, inside its transaction.
-pub(crate) async fn audit_succeeded(
-    tx: &mut PgConnection,
-    actor: &Actor,
-    action: &str,
-    incident_id: IncidentId,
-    tenants: &[TenantId],
-    reason: Option<&str>,
-    mut detail: Value,
-) -> Result<()> {
-    if let Value::Object(map) = &mut detail {
-        map.insert("tenants".into(), json!(tenants));
-    }
-    audit::append(
-        &mut *tx,
-        AuditEntry {
-            actor,
-            action,
-            outcome: Outcome::Succeeded,
-            tenant: audit_tenant(tenants),
-            entity: Some((AUDIT_ENTITY, incident_id.as_uuid())),
-            reason,
-            detail,
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-/// Ends a command: commits its transaction on success; otherwise rolls it back and, when the error is a
-/// refusal, appends the REFUSED audit line on the pool (its own statement, outside the rolled-back work).
-pub(crate) async fn finish<T>(
-    pool: &PgPool,
-    tx: Transaction<'static, Postgres>,
-    actor: &Actor,
-    action: &str,
-    incident_id: Option<IncidentId>,
-    result: Result<T>,
-) -> Result<T> {
-    match result {
-        Ok(value) => {
-            tx.commit().await?;
-            Ok(value)
-        }
-        Err(error) => {
-            tx.rollback().await?;
-            if error.is_refusal() {
-                record_refusal(pool, actor, action, incident_id, &error).await?;
-            }
-            Err(error)
-        }
-    }
-}
-
-pub(crate) async fn record_refusal(
-    pool: &PgPool,
-    actor: &Actor,
-    action: &str,
-    incident_id: Option<IncidentId>,
-    error: &Error,
-) -> Result<()> {
-    tracing::info!(action, incident_id = ?incident_id, actor = %actor.subject, refusal = %error, "incident command refused");
-    let tenant = match error {
-        Error::Forbidden(Refusal::TenantOutOfScope { tenant }) => Some(*tenant),
-        _ => None,
-    };
-    let reason = error.to_string();
-    audit::append(
-        pool,
-        AuditEntry {
-            actor,
-            action,
-            outcome: Outcome::Refused,
-            tenant,
-            entity: incident_id.map(|id| (AUDIT_ENTITY, id.as_uuid())),
-            reason: Some(&reason),
-            detail: json!({ "refusal": refusal_kind(error) }),
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-fn refusal_kind(error: &Error) -> &'static str {
-    match error {
-        Error::Forbidden(refusal) => refusal.kind(),
-        Error::NeedsEveryTenant => "NEEDS_EVERY_TENANT",
-        Error::CloseBlocked { .. } => "CLOSE_BLOCKED",
-        _ => "RULE",
-    }
 }

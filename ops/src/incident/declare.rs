@@ -6,42 +6,37 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use platform::ids::{OrderId, QuoteId, TenantId};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 
 use super::affected;
-use super::command::{audit_succeeded, check_role, check_scope, finish};
-use super::error::{FieldErrors, Result};
-use super::form;
-use super::ids::IncidentId;
+use super::command::AUDIT_ENTITY;
 use super::model::{next_update_due, DetectedBy, EventKind, Severity};
 use super::timeline::{self, event_type, NewEvent};
-use crate::identity::{Actor, Permission};
+use crate::command::{run, Action, Cx, Envelope};
+use crate::error::Result;
+use crate::form::{parse, FieldErrors};
+use crate::identity::Actor;
+use crate::ids::IncidentId;
 
 /// The longest summary (`operational_incident.summary` checks 1..=500).
 pub const MAX_SUMMARY: usize = 500;
 
-/// The declare form as sent: every value a string, nothing trusted yet.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct DeclareForm {
-    #[serde(default)]
-    pub severity: String,
-    #[serde(default)]
-    pub detected_by: String,
-    /// Blank: now.
-    #[serde(default)]
-    pub detected_at: String,
-    #[serde(default)]
-    pub summary: String,
-    /// Tenant ids (checkboxes). None: a platform-wide incident (only All-scope actors may declare one).
-    #[serde(default)]
-    pub tenants: Vec<String>,
-    /// Order ids, separated by spaces, commas or lines.
-    #[serde(default)]
-    pub order_ids: String,
-    #[serde(default)]
-    pub quote_ids: String,
+crate::form! {
+    /// The declare form as sent: every value a string, nothing trusted yet.
+    pub struct DeclareForm / DeclareFields {
+        severity: String,
+        detected_by: String,
+        /// Blank: now.
+        detected_at: String,
+        summary: String,
+        /// Tenant ids (checkboxes). None: a platform-wide incident (only All-scope actors may declare one).
+        tenants: Vec<String>,
+        /// Order ids, separated by spaces, commas or lines.
+        order_ids: String,
+        quote_ids: String,
+    }
 }
 
 /// A declaration that passed every field check.
@@ -58,17 +53,18 @@ pub struct IncidentForDeclare {
 
 impl IncidentForDeclare {
     pub fn parse(form: &DeclareForm) -> std::result::Result<Self, FieldErrors> {
+        let f = DeclareForm::FIELDS;
         let mut errors = FieldErrors::new();
         let now = Utc::now();
-        let severity = form::choice::<Severity>(&mut errors, "severity", &form.severity, "a severity");
+        let severity = parse::choice::<Severity>(&mut errors, f.severity, &form.severity, "a severity");
         let detected_by =
-            form::choice::<DetectedBy>(&mut errors, "detected_by", &form.detected_by, "how it was detected");
-        let detected_at = form::optional_past_time(&mut errors, "detected_at", &form.detected_at, now);
+            parse::choice::<DetectedBy>(&mut errors, f.detected_by, &form.detected_by, "how it was detected");
+        let detected_at = parse::optional_past_time(&mut errors, f.detected_at, &form.detected_at, now);
         let summary =
-            form::required_text(&mut errors, "summary", &form.summary, MAX_SUMMARY, "Say in one line what is broken");
-        let tenants = form::tenant_ids(&mut errors, "tenants", &form.tenants);
-        let orders = form::id_list(&mut errors, "order_ids", &form.order_ids, "order ids", |t| OrderId::parse(t).ok());
-        let quotes = form::id_list(&mut errors, "quote_ids", &form.quote_ids, "quote ids", |t| QuoteId::parse(t).ok());
+            parse::required_text(&mut errors, f.summary, &form.summary, MAX_SUMMARY, "Say in one line what is broken");
+        let tenants = parse::tenant_ids(&mut errors, f.tenants, &form.tenants);
+        let orders = parse::id_list(&mut errors, f.order_ids, &form.order_ids, "order ids", |t| OrderId::parse(t).ok());
+        let quotes = parse::id_list(&mut errors, f.quote_ids, &form.quote_ids, "quote ids", |t| QuoteId::parse(t).ok());
         errors.finish(|| IncidentForDeclare {
             severity: severity.expect("checked"),
             detected_by: detected_by.expect("checked"),
@@ -94,14 +90,13 @@ pub struct Declared {
 /// timeline event and the audit line.
 #[tracing::instrument(skip(pool, actor, input), fields(actor = %actor.subject, severity = %input.severity), err(Display))]
 pub async fn declare_incident(pool: &PgPool, actor: &Actor, input: &IncidentForDeclare) -> Result<Declared> {
-    let mut tx = pool.begin().await?;
-    let result = declare_in(&mut tx, actor, input).await;
-    finish(pool, tx, actor, "incident.declare", None, result).await
+    let envelope = Envelope::new(actor, Action::IncidentDeclare).tenants(input.tenants.iter().copied());
+    run(pool, envelope, async |cx| declare_in(cx, input).await).await
 }
 
-async fn declare_in(tx: &mut PgConnection, actor: &Actor, input: &IncidentForDeclare) -> Result<Declared> {
-    check_role(actor, Permission::DeclareIncident)?;
-    check_scope(actor, &input.tenants)?;
+async fn declare_in(cx: &mut Cx<'_>, input: &IncidentForDeclare) -> Result<Declared> {
+    let who = cx.actor_display();
+    let tx = cx.db();
     let entities = affected::resolve(tx, &input.tenants, &input.orders, &input.quotes).await?;
 
     let incident_id = IncidentId::new();
@@ -122,7 +117,7 @@ async fn declare_in(tx: &mut PgConnection, actor: &Actor, input: &IncidentForDec
     .bind(input.detected_by.as_str())
     .bind(&input.summary)
     .bind(due)
-    .bind(actor.display())
+    .bind(&who)
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
@@ -137,7 +132,7 @@ async fn declare_in(tx: &mut PgConnection, actor: &Actor, input: &IncidentForDec
             incident_id,
             kind: EventKind::System,
             event_type: event_type::DECLARED,
-            actor: &actor.display(),
+            actor: &who,
             headline: format!(
                 "Declared {} by {}: {}",
                 input.severity.label(),
@@ -156,16 +151,8 @@ async fn declare_in(tx: &mut PgConnection, actor: &Actor, input: &IncidentForDec
         },
     )
     .await?;
-    audit_succeeded(
-        tx,
-        actor,
-        "incident.declare",
-        incident_id,
-        &tenants,
-        None,
-        json!({ "incident_number": incident_number, "severity": input.severity, "entities": entities.len() }),
-    )
-    .await?;
+    cx.about(AUDIT_ENTITY, incident_id);
+    cx.record(json!({ "incident_number": incident_number, "severity": input.severity, "entities": entities.len() }));
     tracing::info!(%incident_id, incident_number, severity = %input.severity, "incident declared");
     Ok(Declared { incident_id, incident_number, version: 1, next_update_due_at: due })
 }

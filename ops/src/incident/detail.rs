@@ -6,20 +6,21 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use super::affected::{self, TenantRef};
-use super::command::{can_see, check_role, incident_tenants};
-use super::comms::status_update::{updates_of, StatusUpdate};
-use super::error::{Error, Result};
-use super::ids::IncidentId;
+use super::command::{visible_incident, AUDIT_ENTITY};
+use super::comms::status_update::{draft_for, updates_of, Audience, StatusUpdate, StatusUpdateForm};
+use crate::command::{read, Action, Cx, Envelope};
+use crate::error::{Error, Result};
+use crate::ids::IncidentId;
 use super::impact::{load_impact, proposal_for, Impact, ImpactProposal, Money};
 use super::lifecycle::close_blockers;
 use super::model::{
     stored, DetectedBy, EntityRef, EntityType, IncidentCommand, IncidentStatus, Lifecycle, Severity, SeverityChoice,
 };
 use super::review::action_item::{items_of, ActionItem};
-use super::review::pir::{review_of, Review};
+use super::review::pir::{review_form, review_of, Course, Review, ReviewForm};
 use super::timeline::{events, TimelineEvent, TimelineFilter};
 use super::triage::{load_triage, Triage};
-use crate::identity::{Actor, Permission};
+use crate::identity::Actor;
 
 /// An entity on the incident with what the page shows beside its link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,6 +70,11 @@ pub struct IncidentDetail {
     pub next_commands: Vec<IncidentCommand>,
     /// For a SEV1/SEV2: what still stands between it and CLOSED (empty when nothing does).
     pub close_blockers: Vec<String>,
+    /// The internal update form pre-filled from triage, and the customer one with status and cadence.
+    pub internal_draft: StatusUpdateForm,
+    pub customer_draft: StatusUpdateForm,
+    /// The review form to show: the stored review, or a proposal (timeline and duration from the record).
+    pub review_form: ReviewForm,
 }
 
 #[derive(sqlx::FromRow)]
@@ -90,7 +96,7 @@ struct HeadRow {
     update_overdue: bool,
 }
 
-/// The incident, if the actor can see it (otherwise "not found": its existence does not leak).
+/// The incident, if the actor can see it (one of its tenants in scope; refused and audited otherwise).
 #[tracing::instrument(skip(pool, actor), fields(actor = %actor.subject), err(Display))]
 pub async fn incident_detail(
     pool: &PgPool,
@@ -98,20 +104,14 @@ pub async fn incident_detail(
     incident_id: IncidentId,
     timeline: TimelineFilter,
 ) -> Result<IncidentDetail> {
-    check_role(actor, Permission::Read)?;
-    let mut tx = pool.begin().await?;
-    sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
-    let detail = detail_in(&mut tx, actor, incident_id, timeline).await;
-    tx.rollback().await?;
-    detail
+    let envelope = Envelope::new(actor, Action::IncidentRead).entity(AUDIT_ENTITY, incident_id);
+    read(pool, envelope, async |cx| detail_in(cx, incident_id, timeline).await).await
 }
 
-async fn detail_in(
-    db: &mut PgConnection,
-    actor: &Actor,
-    incident_id: IncidentId,
-    filter: TimelineFilter,
-) -> Result<IncidentDetail> {
+async fn detail_in(cx: &mut Cx<'_>, incident_id: IncidentId, filter: TimelineFilter) -> Result<IncidentDetail> {
+    let tenant_ids = visible_incident(cx, incident_id).await?;
+    let owner = cx.actor.name.clone();
+    let db = cx.db();
     let head = sqlx::query_as::<_, HeadRow>(
         "select incident_number, version, severity, status, summary, detected_at, detected_by, created_by, created_at,
                 updated_at, mitigated_at, resolved_at, closed_at, next_update_due_at,
@@ -120,12 +120,8 @@ async fn detail_in(
     )
     .bind(incident_id)
     .fetch_optional(&mut *db)
-    .await?;
-    let tenant_ids = incident_tenants(db, incident_id).await?;
-    let head = match head {
-        Some(head) if can_see(actor, &tenant_ids) => head,
-        _ => return Err(Error::NotFound { entity: "incident", id: incident_id.to_string() }),
-    };
+    .await?
+    .ok_or_else(|| Error::not_found("incident", incident_id))?;
     let severity: Severity = stored(&head.severity)?;
     let status: IncidentStatus = stored(&head.status)?;
     let entities = entity_views(db, incident_id).await?;
@@ -133,6 +129,24 @@ async fn detail_in(
         close_blockers(db, incident_id).await?
     } else {
         Vec::new()
+    };
+    let triage = load_triage(db, incident_id).await?;
+    let review = review_of(db, incident_id, false).await?;
+    // The proposal reads the whole story, whatever the page's timeline filter.
+    let story = events(db, incident_id, TimelineFilter::ALL).await?;
+    let course = Course {
+        detected_at: head.detected_at,
+        detected_by: stored(&head.detected_by)?,
+        first_known_bad_at: triage.first_known_bad_at,
+        mitigated_at: head.mitigated_at,
+        resolved_at: head.resolved_at,
+        events: &story,
+    };
+    let review_form = review_form(review.as_ref(), &head.summary, &course, chrono::Utc::now());
+    let timeline = if filter == TimelineFilter::ALL {
+        story
+    } else {
+        events(db, incident_id, filter).await?
     };
     Ok(IncidentDetail {
         incident_id,
@@ -157,12 +171,15 @@ async fn detail_in(
         update_overdue: head.update_overdue,
         tenants: affected::tenant_refs(db, &tenant_ids).await?,
         entities,
-        triage: load_triage(db, incident_id).await?,
+        internal_draft: draft_for(db, incident_id, &tenant_ids, Audience::Internal, owner.clone()).await?,
+        customer_draft: draft_for(db, incident_id, &tenant_ids, Audience::Customer, owner).await?,
+        review_form,
+        triage,
         impact: load_impact(db, incident_id).await?,
         impact_proposal: proposal_for(db, incident_id, tenant_ids.len()).await?,
         updates: updates_of(db, incident_id).await?,
-        timeline: events(db, incident_id, filter).await?,
-        review: review_of(db, incident_id, false).await?,
+        timeline,
+        review,
         action_items: items_of(db, incident_id).await?,
         next_commands: Lifecycle::next_commands(status),
         close_blockers,

@@ -10,28 +10,28 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 
-use super::command::{
-    audit_succeeded, bump_version, can_see, check_role, check_scope, check_version, finish, incident_tenants,
-    lock_incident, refuse_if_closed,
-};
-use super::error::{Error, FieldErrors, Result};
-use super::form::{self, MAX_TEXT};
-use super::ids::IncidentId;
+use super::command::{bump_version, check_version, lock_incident, refuse_if_closed, visible_incident, AUDIT_ENTITY};
 use super::model::{stored, BlastRadius, EventKind, Recoverability};
 use super::timeline::{self, event_type, NewEvent};
-use crate::identity::{Actor, Permission};
+use crate::command::{read, run, Action, Cx, Envelope};
+use crate::error::Result;
+use crate::form::parse::{self as form, MAX_TEXT};
+use crate::form::FieldErrors;
+use crate::identity::Actor;
+use crate::ids::IncidentId;
 
-/// The impact form as sent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ImpactForm {
-    pub revenue: String,
-    pub customer: String,
-    pub data_integrity: String,
-    pub legal: String,
-    pub operational: String,
-    pub blast_radius: String,
-    pub recoverability: String,
+crate::form! {
+    /// The impact form as sent.
+    pub struct ImpactForm / ImpactFields {
+        version: String,
+        revenue: String,
+        customer: String,
+        data_integrity: String,
+        legal: String,
+        operational: String,
+        blast_radius: String,
+        recoverability: String,
+    }
 }
 
 /// The assessment: a text per dimension, and the two closed choices.
@@ -51,14 +51,15 @@ pub type ImpactForSave = Impact;
 
 impl Impact {
     pub fn parse(form: &ImpactForm) -> std::result::Result<Impact, FieldErrors> {
+        let f = ImpactForm::FIELDS;
         let mut e = FieldErrors::new();
         let impact = Impact {
-            revenue: form::optional_text(&mut e, "revenue", &form.revenue, MAX_TEXT),
-            customer: form::optional_text(&mut e, "customer", &form.customer, MAX_TEXT),
-            data_integrity: form::optional_text(&mut e, "data_integrity", &form.data_integrity, MAX_TEXT),
-            legal: form::optional_text(&mut e, "legal", &form.legal, MAX_TEXT),
-            operational: form::optional_text(&mut e, "operational", &form.operational, MAX_TEXT),
-            blast_radius: form::optional_choice(&mut e, "blast_radius", &form.blast_radius, "a blast radius"),
+            revenue: form::optional_text(&mut e, f.revenue, &form.revenue, MAX_TEXT),
+            customer: form::optional_text(&mut e, f.customer, &form.customer, MAX_TEXT),
+            data_integrity: form::optional_text(&mut e, f.data_integrity, &form.data_integrity, MAX_TEXT),
+            legal: form::optional_text(&mut e, f.legal, &form.legal, MAX_TEXT),
+            operational: form::optional_text(&mut e, f.operational, &form.operational, MAX_TEXT),
+            blast_radius: form::optional_choice(&mut e, f.blast_radius, &form.blast_radius, "a blast radius"),
             recoverability: form::optional_choice(
                 &mut e,
                 "recoverability",
@@ -73,6 +74,7 @@ impl Impact {
     pub fn to_form(&self) -> ImpactForm {
         let text = |t: &Option<String>| t.clone().unwrap_or_default();
         ImpactForm {
+            version: String::new(),
             revenue: text(&self.revenue),
             customer: text(&self.customer),
             data_integrity: text(&self.data_integrity),
@@ -147,23 +149,21 @@ pub async fn save_impact(
     expected_version: i64,
     input: &ImpactForSave,
 ) -> Result<ImpactSaved> {
-    let mut tx = pool.begin().await?;
-    let result = save_impact_in(&mut tx, actor, incident_id, expected_version, input).await;
-    finish(pool, tx, actor, "incident.impact", Some(incident_id), result).await
+    let envelope = Envelope::new(actor, Action::IncidentImpact).entity(AUDIT_ENTITY, incident_id).incident(incident_id);
+    run(pool, envelope, async |cx| save_impact_in(cx, incident_id, expected_version, input).await).await
 }
 
 async fn save_impact_in(
-    tx: &mut PgConnection,
-    actor: &Actor,
+    cx: &mut Cx<'_>,
     incident_id: IncidentId,
     expected_version: i64,
     input: &Impact,
 ) -> Result<ImpactSaved> {
-    check_role(actor, Permission::ManageIncident)?;
-    let locked = lock_incident(tx, incident_id).await?;
-    check_scope(actor, &locked.tenants)?;
-    check_version("incident", incident_id.as_uuid(), expected_version, locked.version)?;
+    let locked = lock_incident(cx, incident_id).await?;
+    check_version("incident", incident_id, expected_version, locked.version)?;
     refuse_if_closed(&locked, "assessing the impact")?;
+    let who = cx.actor_display();
+    let tx = cx.db();
     let before = load_impact(tx, incident_id).await?;
     let changed = before.changed_fields(input);
     if changed.is_empty() {
@@ -192,23 +192,14 @@ async fn save_impact_in(
             incident_id,
             kind: EventKind::System,
             event_type: event_type::IMPACT_ASSESSED,
-            actor: &actor.display(),
+            actor: &who,
             headline: format!("Impact assessed: {} changed", changed.join(", ")),
             body: json!({ "version": version, "changed": changed, "before": before, "impact": input }),
             entities: &[],
         },
     )
     .await?;
-    audit_succeeded(
-        tx,
-        actor,
-        "incident.impact",
-        incident_id,
-        &locked.tenants,
-        None,
-        json!({ "version": version, "changed": changed }),
-    )
-    .await?;
+    cx.record(json!({ "version": version, "changed": changed }));
     Ok(ImpactSaved { version, changed })
 }
 
@@ -269,18 +260,12 @@ pub struct ImpactProposal {
 /// Proposes impact figures for an incident the actor can see, from all its entities and tenants (a
 /// visible incident is shown whole; see `list`).
 pub async fn propose_impact(pool: &PgPool, actor: &Actor, incident_id: IncidentId) -> Result<ImpactProposal> {
-    check_role(actor, Permission::Read)?;
-    let mut conn = pool.acquire().await?;
-    let exists: bool =
-        sqlx::query_scalar("select exists (select 1 from ops.operational_incident where incident_id = $1)")
-            .bind(incident_id)
-            .fetch_one(&mut *conn)
-            .await?;
-    let tenants = incident_tenants(&mut conn, incident_id).await?;
-    if !exists || !can_see(actor, &tenants) {
-        return Err(Error::NotFound { entity: "incident", id: incident_id.to_string() });
-    }
-    proposal_for(&mut conn, incident_id, tenants.len()).await
+    let envelope = Envelope::new(actor, Action::IncidentRead).entity(AUDIT_ENTITY, incident_id);
+    read(pool, envelope, async |cx| {
+        let tenants = visible_incident(cx, incident_id).await?;
+        proposal_for(cx.db(), incident_id, tenants.len()).await
+    })
+    .await
 }
 
 pub(crate) async fn proposal_for(

@@ -6,27 +6,28 @@
 
 use chrono::{DateTime, Utc};
 use platform::machine::transition;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 
-use super::command::{
-    audit_succeeded, bump_version, check_role, check_scope, check_version, finish, lock_incident, refuse_if_closed,
-    Locked,
-};
-use super::error::{Error, FieldErrors, Result};
-use super::form::{self, Reason};
-use super::ids::IncidentId;
-use super::model::{next_update_due, EventKind, IncidentCommand, IncidentStatus, Lifecycle, Severity};
+use super::command::{bump_version, check_version, lock_incident, refuse_if_closed, Locked, AUDIT_ENTITY};
+use super::model::{next_update_due, stored, EventKind, IncidentCommand, IncidentStatus, Lifecycle, Severity};
+use super::review::action_item::ActionItemType;
+use super::review::pir::ReviewStatus;
 use super::timeline::{self, event_type, NewEvent};
-use crate::identity::{Actor, Permission};
+use crate::command::{run, Action, Cx, Envelope};
+use crate::error::{Error, Result};
+use crate::form::{parse, FieldErrors, Reason};
+use crate::identity::Actor;
+use crate::ids::IncidentId;
 
-/// A lifecycle button's form: which step, and why.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct LifecycleForm {
-    pub command: String,
-    pub reason: String,
+crate::form! {
+    /// A lifecycle button's form: which step, and why.
+    pub struct LifecycleForm / LifecycleFields {
+        version: String,
+        command: String,
+        reason: String,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,9 +38,10 @@ pub struct LifecycleChange {
 
 impl LifecycleChange {
     pub fn parse(form: &LifecycleForm) -> std::result::Result<Self, FieldErrors> {
+        let f = LifecycleForm::FIELDS;
         let mut errors = FieldErrors::new();
-        let command = form::choice::<IncidentCommand>(&mut errors, "command", &form.command, "a step");
-        let reason = Reason::parse(&mut errors, "reason", &form.reason);
+        let command = parse::choice::<IncidentCommand>(&mut errors, f.command, &form.command, "a step");
+        let reason = Reason::parse(&mut errors, f.reason, &form.reason);
         errors.finish(|| LifecycleChange { command: command.expect("checked"), reason: reason.expect("checked") })
     }
 }
@@ -62,37 +64,38 @@ pub async fn change_status(
     expected_version: i64,
     change: &LifecycleChange,
 ) -> Result<StatusChanged> {
-    let action = action_of(change.command);
-    let mut tx = pool.begin().await?;
-    let result = change_status_in(&mut tx, actor, incident_id, expected_version, change).await;
-    finish(pool, tx, actor, action, Some(incident_id), result).await
+    let envelope = Envelope::new(actor, action_of(change.command))
+        .entity(AUDIT_ENTITY, incident_id)
+        .incident(incident_id)
+        .reason(change.reason.as_str());
+    run(pool, envelope, async |cx| change_status_in(cx, incident_id, expected_version, change).await).await
 }
 
-fn action_of(command: IncidentCommand) -> &'static str {
+/// Each lifecycle step is a command of its own (its own audit name and metric).
+pub fn action_of(command: IncidentCommand) -> Action {
     match command {
-        IncidentCommand::Mitigate => "incident.mitigate",
-        IncidentCommand::Resolve => "incident.resolve",
-        IncidentCommand::Close => "incident.close",
-        IncidentCommand::Reopen => "incident.reopen",
+        IncidentCommand::Mitigate => Action::IncidentMitigate,
+        IncidentCommand::Resolve => Action::IncidentResolve,
+        IncidentCommand::Close => Action::IncidentClose,
+        IncidentCommand::Reopen => Action::IncidentReopen,
     }
 }
 
 async fn change_status_in(
-    tx: &mut PgConnection,
-    actor: &Actor,
+    cx: &mut Cx<'_>,
     incident_id: IncidentId,
     expected_version: i64,
     change: &LifecycleChange,
 ) -> Result<StatusChanged> {
-    check_role(actor, Permission::ManageIncident)?;
-    let locked = lock_incident(tx, incident_id).await?;
-    check_scope(actor, &locked.tenants)?;
-    check_version("incident", incident_id.as_uuid(), expected_version, locked.version)?;
-    let to = transition::<Lifecycle>(locked.status, change.command).map_err(|r| Error::refused(r.to_string()))?;
+    let locked = lock_incident(cx, incident_id).await?;
+    check_version("incident", incident_id, expected_version, locked.version)?;
+    let to = transition::<Lifecycle>(locked.status, change.command).map_err(|r| Error::rule(r.to_string()))?;
+    let who = cx.actor_display();
+    let tx = cx.db();
     if change.command == IncidentCommand::Close && locked.severity.needs_review_to_close() {
         let missing = close_blockers(tx, incident_id).await?;
         if !missing.is_empty() {
-            return Err(Error::CloseBlocked { missing });
+            return Err(Error::Rule { reason: "the incident cannot close yet".to_string(), missing });
         }
     }
 
@@ -128,7 +131,7 @@ async fn change_status_in(
             incident_id,
             kind: EventKind::System,
             event_type: event_type::STATUS_CHANGED,
-            actor: &actor.display(),
+            actor: &who,
             headline: format!("{} → {}: {}", locked.status, to, change.reason),
             body: json!({
                 "command": change.command,
@@ -142,16 +145,14 @@ async fn change_status_in(
         },
     )
     .await?;
-    audit_succeeded(
-        tx,
-        actor,
-        action_of(change.command),
-        incident_id,
-        &locked.tenants,
-        Some(change.reason.as_str()),
-        json!({ "from": locked.status, "to": to, "version": version }),
-    )
-    .await?;
+    // A reopened incident is not over: a review completed for how it ended must be revisited before it
+    // can close again.
+    let review_reopened = if change.command == IncidentCommand::Reopen {
+        super::review::pir::reopen_review(tx, incident_id, &who, change.reason.as_str()).await?
+    } else {
+        None
+    };
+    cx.record(json!({ "from": locked.status, "to": to, "version": version, "review_reopened": review_reopened }));
     tracing::info!(%incident_id, from = %locked.status, to = %to, "incident status changed");
     Ok(StatusChanged { from: locked.status, to, version, at: now })
 }
@@ -164,37 +165,68 @@ pub(crate) async fn close_blockers(db: &mut PgConnection, incident_id: IncidentI
             .bind(incident_id)
             .fetch_optional(&mut *db)
             .await?;
-    let mut missing = Vec::new();
-    match review.as_deref() {
-        None => missing.push("the post-incident review has not been written".to_string()),
-        Some("COMPLETE") => {}
-        Some(_) => missing.push("the post-incident review is not complete".to_string()),
-    }
-    let items = sqlx::query_as::<_, (String, bool, bool)>(
-        "select action, owner is null or btrim(owner) = '', due_date is null from ops.action_item
-         where incident_id = $1 order by created_at, action_item_id",
+    let review = review.as_deref().map(stored::<ReviewStatus>).transpose()?;
+    let rows = sqlx::query_as::<_, (String, String, bool, bool)>(
+        "select action, item_type, owner is not null and btrim(owner) <> '', due_date is not null
+         from ops.action_item where incident_id = $1 order by created_at, action_item_id",
     )
     .bind(incident_id)
     .fetch_all(&mut *db)
     .await?;
-    for (action, no_owner, no_due) in items {
-        let what = match (no_owner, no_due) {
-            (true, true) => "has no owner and no due date",
-            (true, false) => "has no owner",
-            (false, true) => "has no due date",
-            (false, false) => continue,
-        };
-        missing.push(format!("action item \"{}\" {what}", timeline::first_line(&action, 60)));
-    }
-    Ok(missing)
+    let items = rows
+        .into_iter()
+        .map(|(action, item_type, has_owner, has_due_date)| {
+            Ok(ClosingItem { action, item_type: stored(&item_type)?, has_owner, has_due_date })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(what_blocks_closing(review, &items))
 }
 
-/// The severity form: the new severity and why.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct SeverityForm {
-    pub severity: String,
-    pub reason: String,
+/// An action item as the close rule sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosingItem {
+    pub action: String,
+    pub item_type: ActionItemType,
+    pub has_owner: bool,
+    pub has_due_date: bool,
+}
+
+/// The close rule of a SEV1/SEV2 (lesson §21, §26.9): the review is COMPLETE, at least one action item
+/// improves a test, an alert, a runbook or the architecture, and every item has an owner and a due date.
+/// Everything missing is listed, so the person sees the whole way to CLOSED at once.
+pub fn what_blocks_closing(review: Option<ReviewStatus>, items: &[ClosingItem]) -> Vec<String> {
+    let mut missing = Vec::new();
+    match review {
+        None => missing.push("the post-incident review has not been written".to_string()),
+        Some(ReviewStatus::Complete) => {}
+        Some(ReviewStatus::Draft) => missing.push("the post-incident review is not complete".to_string()),
+    }
+    if !items.iter().any(|i| i.item_type.improves_the_system()) {
+        missing.push(
+            "no action item improves a test, an alert, a runbook or the architecture (add one of type TEST, ALERT, \
+             RUNBOOK or ARCHITECTURE)"
+                .to_string(),
+        );
+    }
+    for item in items {
+        let what = match (item.has_owner, item.has_due_date) {
+            (false, false) => "has no owner and no due date",
+            (false, true) => "has no owner",
+            (true, false) => "has no due date",
+            (true, true) => continue,
+        };
+        missing.push(format!("action item \"{}\" {what}", timeline::first_line(&item.action, 60)));
+    }
+    missing
+}
+
+crate::form! {
+    /// The severity form: the new severity and why.
+    pub struct SeverityForm / SeverityFields {
+        version: String,
+        severity: String,
+        reason: String,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,9 +237,10 @@ pub struct SeverityChange {
 
 impl SeverityChange {
     pub fn parse(form: &SeverityForm) -> std::result::Result<Self, FieldErrors> {
+        let f = SeverityForm::FIELDS;
         let mut errors = FieldErrors::new();
-        let severity = form::choice::<Severity>(&mut errors, "severity", &form.severity, "a severity");
-        let reason = Reason::parse(&mut errors, "reason", &form.reason);
+        let severity = parse::choice::<Severity>(&mut errors, f.severity, &form.severity, "a severity");
+        let reason = Reason::parse(&mut errors, f.reason, &form.reason);
         errors.finish(|| SeverityChange { severity: severity.expect("checked"), reason: reason.expect("checked") })
     }
 }
@@ -230,28 +263,30 @@ pub async fn change_severity(
     expected_version: i64,
     change: &SeverityChange,
 ) -> Result<SeverityChanged> {
-    let mut tx = pool.begin().await?;
-    let result = change_severity_in(&mut tx, actor, incident_id, expected_version, change).await;
-    finish(pool, tx, actor, "incident.severity", Some(incident_id), result).await
+    let envelope = Envelope::new(actor, Action::IncidentSeverity)
+        .entity(AUDIT_ENTITY, incident_id)
+        .incident(incident_id)
+        .reason(change.reason.as_str());
+    run(pool, envelope, async |cx| change_severity_in(cx, incident_id, expected_version, change).await).await
 }
 
 async fn change_severity_in(
-    tx: &mut PgConnection,
-    actor: &Actor,
+    cx: &mut Cx<'_>,
     incident_id: IncidentId,
     expected_version: i64,
     change: &SeverityChange,
 ) -> Result<SeverityChanged> {
-    check_role(actor, Permission::ManageIncident)?;
-    let locked = lock_incident(tx, incident_id).await?;
-    check_scope(actor, &locked.tenants)?;
-    check_version("incident", incident_id.as_uuid(), expected_version, locked.version)?;
+    let locked = lock_incident(cx, incident_id).await?;
+    check_version("incident", incident_id, expected_version, locked.version)?;
     refuse_if_closed(&locked, "changing the severity")?;
     if locked.severity == change.severity {
-        return Err(
-            FieldErrors::single("severity", format!("The incident is already {}", change.severity.label())).into()
-        );
+        return Err(Error::invalid(
+            SeverityForm::FIELDS.severity,
+            format!("The incident is already {}", change.severity.label()),
+        ));
     }
+    let who = cx.actor_display();
+    let tx = cx.db();
     let now = Utc::now();
     let version = bump_version(tx, &locked, now).await?;
     let due = rescheduled_due(&locked, change.severity, now);
@@ -265,7 +300,7 @@ async fn change_severity_in(
         tx,
         severity_change_event(
             incident_id,
-            &actor.display(),
+            &who,
             locked.severity,
             change.severity,
             change.reason.as_str(),
@@ -273,16 +308,7 @@ async fn change_severity_in(
         ),
     )
     .await?;
-    audit_succeeded(
-        tx,
-        actor,
-        "incident.severity",
-        incident_id,
-        &locked.tenants,
-        Some(change.reason.as_str()),
-        json!({ "from": locked.severity, "to": change.severity, "version": version }),
-    )
-    .await?;
+    cx.record(json!({ "from": locked.severity, "to": change.severity, "version": version }));
     Ok(SeverityChanged { from: locked.severity, to: change.severity, version, next_update_due_at: due })
 }
 
@@ -348,15 +374,58 @@ mod tests {
         assert_eq!(rescheduled_due(&resolved, Severity::Sev1, now), Some(due));
     }
 
+    fn item(item_type: ActionItemType, has_owner: bool, has_due_date: bool) -> ClosingItem {
+        ClosingItem { action: format!("Add a {item_type} for the relay backlog"), item_type, has_owner, has_due_date }
+    }
+
+    #[test]
+    fn a_serious_incident_closes_with_a_complete_review_and_an_owned_dated_item_that_improves_the_system() {
+        let ready = [item(ActionItemType::Alert, true, true), item(ActionItemType::Process, true, true)];
+        assert_eq!(what_blocks_closing(Some(ReviewStatus::Complete), &ready), Vec::<String>::new());
+    }
+
+    #[test]
+    fn closing_needs_an_item_that_improves_a_test_an_alert_a_runbook_or_the_architecture() {
+        for improving in [ActionItemType::Test, ActionItemType::Alert, ActionItemType::Runbook, ActionItemType::Architecture] {
+            let items = [item(improving, true, true)];
+            assert!(what_blocks_closing(Some(ReviewStatus::Complete), &items).is_empty(), "{improving}");
+        }
+        for other in [ActionItemType::Dashboard, ActionItemType::Control, ActionItemType::CodeFix, ActionItemType::Process] {
+            let blockers = what_blocks_closing(Some(ReviewStatus::Complete), &[item(other, true, true)]);
+            assert_eq!(blockers.len(), 1, "{other}: {blockers:?}");
+            assert!(blockers[0].starts_with("no action item improves a test"), "{blockers:?}");
+        }
+        let none = what_blocks_closing(Some(ReviewStatus::Complete), &[]);
+        assert!(none[0].starts_with("no action item improves"), "{none:?}");
+    }
+
+    #[test]
+    fn every_missing_piece_is_listed_at_once() {
+        let blockers = what_blocks_closing(Some(ReviewStatus::Draft), &[item(ActionItemType::Test, false, true)]);
+        assert_eq!(
+            blockers,
+            [
+                "the post-incident review is not complete".to_string(),
+                "action item \"Add a TEST for the relay backlog\" has no owner".to_string(),
+            ]
+        );
+        assert_eq!(what_blocks_closing(None, &[])[0], "the post-incident review has not been written");
+    }
+
     #[test]
     fn a_lifecycle_form_needs_a_known_step_and_a_reason() {
-        let errors =
-            LifecycleChange::parse(&LifecycleForm { command: "PAUSE".into(), reason: "meh".into() }).unwrap_err();
+        let errors = LifecycleChange::parse(&LifecycleForm {
+            command: "PAUSE".into(),
+            reason: "meh".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(errors.get("command").unwrap().starts_with("Choose a step: one of MITIGATE"));
         assert_eq!(errors.get("reason"), Some("Say why in at least 10 characters"));
         let ok = LifecycleChange::parse(&LifecycleForm {
             command: "mitigate".into(),
             reason: "paused the relay for acme".into(),
+            ..Default::default()
         });
         assert_eq!(ok.unwrap().command, IncidentCommand::Mitigate);
         assert_eq!(<IncidentCommand as Named>::ALL.len(), 4);

@@ -21,15 +21,16 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use platform::ids::TenantId;
 use serde::{Deserialize, Serialize};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 
 use super::affected::TenantRef;
-use super::command::check_role;
-use super::error::{FieldErrors, Result};
-use super::form;
-use super::ids::IncidentId;
 use super::model::{stored, DetectedBy, IncidentStatus, Severity};
-use crate::identity::{Actor, Permission, Refusal, TenantScope};
+use crate::command::{read, Action, Envelope};
+use crate::error::Result;
+use crate::form::parse as form;
+use crate::form::FieldErrors;
+use crate::identity::{Actor, TenantScope};
+use crate::ids::IncidentId;
 
 /// Rows per page unless asked otherwise, and at most.
 pub const DEFAULT_PAGE: u32 = 50;
@@ -113,17 +114,17 @@ impl Cursor {
     }
 }
 
-/// The list's query parameters as sent (`?status=OPEN&severity=SEV2&tenant=…&age=7d&after=…&limit=50`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct IncidentListForm {
-    pub status: String,
-    pub severity: String,
-    pub tenant: String,
-    pub age: String,
-    /// The cursor token of the previous page's last row.
-    pub after: String,
-    pub limit: String,
+crate::form! {
+    /// The list's query parameters as sent (`?status=OPEN&severity=SEV2&tenant=…&age=7d&after=…&limit=50`).
+    pub struct IncidentListForm / IncidentListFields {
+        status: String,
+        severity: String,
+        tenant: String,
+        age: String,
+        /// The cursor token of the previous page's last row.
+        after: String,
+        limit: String,
+    }
 }
 
 /// A list request that passed every field check.
@@ -136,15 +137,16 @@ pub struct IncidentListQuery {
 
 impl IncidentListQuery {
     pub fn parse(form: &IncidentListForm) -> std::result::Result<Self, FieldErrors> {
+        let f = IncidentListForm::FIELDS;
         let mut e = FieldErrors::new();
-        let status = form::optional_choice::<IncidentStatus>(&mut e, "status", &form.status, "a status");
-        let severity = form::optional_choice::<Severity>(&mut e, "severity", &form.severity, "a severity");
+        let status = form::optional_choice::<IncidentStatus>(&mut e, f.status, &form.status, "a status");
+        let severity = form::optional_choice::<Severity>(&mut e, f.severity, &form.severity, "a severity");
         let tenant = match form.tenant.trim() {
             "" => None,
             t => match TenantId::parse(t) {
                 Ok(id) => Some(id),
                 Err(_) => {
-                    e.add("tenant", "Choose a tenant from the list");
+                    e.add(f.tenant, "Choose a tenant from the list");
                     None
                 }
             },
@@ -154,7 +156,7 @@ impl IncidentListQuery {
             a => match Age::ALL.into_iter().find(|x| x.param().eq_ignore_ascii_case(a)) {
                 Some(age) => age.bounds(Utc::now()),
                 None => {
-                    e.add("age", "Choose an age: 24h, 7d, 30d or older-30d");
+                    e.add(f.age, "Choose an age: 24h, 7d, 30d or older-30d");
                     (None, None)
                 }
             },
@@ -164,7 +166,7 @@ impl IncidentListQuery {
             token => {
                 let cursor = Cursor::parse(token);
                 if cursor.is_none() {
-                    e.add("after", "This page link is damaged; start from the first page");
+                    e.add(f.after, "This page link is damaged; start from the first page");
                 }
                 cursor
             }
@@ -174,7 +176,7 @@ impl IncidentListQuery {
             l => match l.parse::<u32>() {
                 Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
                 _ => {
-                    e.add("limit", format!("Choose between 1 and {MAX_PAGE} rows per page"));
+                    e.add(f.limit, format!("Choose between 1 and {MAX_PAGE} rows per page"));
                     DEFAULT_PAGE
                 }
             },
@@ -231,9 +233,16 @@ const ROW_COLUMNS: &str = "i.incident_id, i.incident_number, i.severity, i.statu
 /// Lists incidents the actor can see. A tenant filter outside the actor's scope is refused.
 #[tracing::instrument(skip(pool, actor), fields(actor = %actor.subject), err(Display))]
 pub async fn list_incidents(pool: &PgPool, actor: &Actor, query: &IncidentListQuery) -> Result<Page<IncidentSummary>> {
-    check_role(actor, Permission::Read)?;
+    let mut envelope = Envelope::new(actor, Action::IncidentList);
+    if let Some(tenant) = query.filter.tenant {
+        // A tenant filter outside the actor's scope is refused (and audited), not silently emptied.
+        envelope = envelope.tenant(tenant);
+    }
+    read(pool, envelope, async |cx| list_in(cx.db(), actor, query).await).await
+}
+
+async fn list_in(db: &mut PgConnection, actor: &Actor, query: &IncidentListQuery) -> Result<Page<IncidentSummary>> {
     let tenants: Option<Vec<TenantId>> = match (&actor.tenants, query.filter.tenant) {
-        (_, Some(tenant)) if !actor.can_see_tenant(tenant) => return Err(Refusal::TenantOutOfScope { tenant }.into()),
         (_, Some(tenant)) => Some(vec![tenant]),
         (TenantScope::All, None) => None,
         (TenantScope::Only(ids), None) => Some(ids.iter().copied().collect()),
@@ -274,7 +283,7 @@ pub async fn list_incidents(pool: &PgPool, actor: &Actor, query: &IncidentListQu
             .push_bind(i64::from(limit) + 1);
         }
     }
-    let mut rows = sql.build_query_as::<Row>().fetch_all(pool).await?;
+    let mut rows = sql.build_query_as::<Row>().fetch_all(&mut *db).await?;
     let next = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         rows.last().map(|r| Cursor { detected_at: r.detected_at, incident_id: r.incident_id })
@@ -282,7 +291,7 @@ pub async fn list_incidents(pool: &PgPool, actor: &Actor, query: &IncidentListQu
         None
     };
     let ids: Vec<IncidentId> = rows.iter().map(|r| r.incident_id).collect();
-    let mut tenant_map = tenants_of(pool, &ids).await?;
+    let mut tenant_map = tenants_of(db, &ids).await?;
     let items = rows
         .into_iter()
         .map(|r| {
@@ -330,14 +339,14 @@ fn push_filters(sql: &mut QueryBuilder<'_, Postgres>, query: &IncidentListQuery,
 }
 
 /// The tenants of the listed incidents, by incident.
-async fn tenants_of(pool: &PgPool, ids: &[IncidentId]) -> Result<BTreeMap<IncidentId, Vec<TenantRef>>> {
+async fn tenants_of(db: &mut PgConnection, ids: &[IncidentId]) -> Result<BTreeMap<IncidentId, Vec<TenantRef>>> {
     let rows = sqlx::query_as::<_, (IncidentId, TenantId, String, String)>(
         "select it.incident_id, t.tenant_id, t.slug, t.name from ops.incident_tenant it
            join platform.tenant t on t.tenant_id = it.tenant_id
          where it.incident_id = any($1) order by it.incident_id, t.slug",
     )
     .bind(ids)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?;
     let mut map: BTreeMap<IncidentId, Vec<TenantRef>> = BTreeMap::new();
     for (incident, tenant_id, slug, name) in rows {

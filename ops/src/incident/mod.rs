@@ -1,13 +1,13 @@
 //! Incident management (issue 5; lesson §4, §20, §21): the register, triage, impact, lifecycle, timeline,
 //! status updates for staff and customers, and post-incident reviews.
 //!
-//! Every change is a command `fn(pool, &Actor, id, expected_version, &TypedInput)` that runs in one
-//! transaction: authorize (permission + tenant scope) → load the incident locked, with its version →
-//! check invariants → write → append timeline event(s) → append an audit line → enqueue outbox events
-//! where something must be delivered. A refusal leaves only its REFUSED audit line (see [`command`]).
-//! Typed inputs come only from `XForY::parse(&XForm)`, which answers bad input field by field
-//! ([`FieldErrors`]) before anything runs. Queries take `&Actor` too and see only what its tenant scope
-//! allows ([`list`]).
+//! Every change is a command `fn(pool, &Actor, id, expected_version, &TypedInput)` run by the console's
+//! one command runner ([`crate::command::run`]): authorise (permission + tenant scope) → load the
+//! incident locked, with its version → check invariants → write → append timeline event(s) → the audit
+//! line → enqueue outbox events where something must be delivered. A refusal leaves only its REFUSED
+//! audit line. Typed inputs come only from `XForY::parse(&XForm)`, which answers bad input field by field
+//! ([`FieldErrors`]) before anything runs. Queries go through [`crate::command::read`] and see only what
+//! the actor's tenant scope allows ([`list`]).
 //!
 //! This module knows nothing of HTTP or Leptos; it must never be bypassed by SQL written elsewhere.
 
@@ -16,9 +16,6 @@ mod command;
 pub mod comms;
 pub mod declare;
 pub mod detail;
-pub mod error;
-pub mod form;
-pub mod ids;
 pub mod impact;
 pub mod lifecycle;
 pub mod list;
@@ -40,12 +37,13 @@ pub use comms::status_update::{
 pub use comms::webhook::{WebhookConfig, WebhookConfigError, WebhookUrl, Webhooks};
 pub use declare::{declare_incident, DeclareForm, Declared, IncidentForDeclare};
 pub use detail::{incident_detail, EntityView, IncidentDetail};
-pub use error::{Error, FieldErrors, Result};
-pub use ids::{ActionItemId, DeliveryId, EventId, IncidentId, ReviewId, StatusUpdateId};
+pub use crate::error::{Error, Result};
+pub use crate::form::FieldErrors;
+pub use crate::ids::{ActionItemId, DeliveryId, EventId, IncidentId, ReviewId, StatusUpdateId};
 pub use impact::{propose_impact, save_impact, Impact, ImpactForSave, ImpactForm, ImpactProposal, ImpactSaved, Money};
 pub use lifecycle::{
-    change_severity, change_status, LifecycleChange, LifecycleForm, SeverityChange, SeverityChanged, SeverityForm,
-    StatusChanged,
+    action_of, change_severity, change_status, LifecycleChange, LifecycleForm, SeverityChange, SeverityChanged,
+    SeverityForm, StatusChanged,
 };
 pub use list::{
     list_incidents, Age, Cursor, IncidentFilter, IncidentListForm, IncidentListQuery, IncidentSummary, Page,
@@ -56,10 +54,12 @@ pub use model::{
 };
 pub use review::action_item::{
     add_action_item, overdue_action_items, set_action_item_status, update_action_item, ActionCategory, ActionItem,
-    ActionItemForSave, ActionItemForm, ActionItemSaved, ActionItemStatus, ActionItemType, OverdueActionItem,
+    ActionItemForSave, ActionItemForm, ActionItemSaved, ActionItemStatus, ActionItemStatusForm, ActionItemType,
+    OverdueActionItem,
 };
 pub use review::pir::{
-    complete_review, save_review, Review, ReviewForSave, ReviewForm, ReviewSaved, ReviewSections, ReviewStatus,
+    complete_review, save_review, Review, ReviewCompleteForm, ReviewForSave, ReviewForm, ReviewSaved, ReviewSections,
+    ReviewStatus,
 };
 pub use timeline::{add_note, timeline, NoteForAdd, NoteForm, TimelineEvent, TimelineFilter};
 pub use triage::{save_triage, Triage, TriageForSave, TriageForm, TriageSaved};

@@ -10,12 +10,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 
-use super::command::{self, audit_succeeded, check_role, check_scope, finish, lock_incident, refuse_if_closed};
-use super::error::{Error, FieldErrors, Result};
-use super::form::{self, MAX_TEXT};
-use super::ids::{EventId, IncidentId};
+use super::command::{lock_incident, refuse_if_closed, visible_incident, AUDIT_ENTITY};
 use super::model::{stored, EntityRef, EventKind};
-use crate::identity::{Actor, Permission};
+use crate::command::{read, run, Action, Cx, Envelope};
+use crate::error::{Error, Result};
+use crate::form::parse::{self as form, MAX_TEXT};
+use crate::form::FieldErrors;
+use crate::identity::Actor;
+use crate::ids::{EventId, IncidentId};
 
 /// Event types written by this crate's commands.
 pub mod event_type {
@@ -28,6 +30,7 @@ pub mod event_type {
     pub const NOTIFICATION_FAILED: &str = "NOTIFICATION_FAILED";
     pub const REVIEW_SAVED: &str = "REVIEW_SAVED";
     pub const REVIEW_COMPLETED: &str = "REVIEW_COMPLETED";
+    pub const REVIEW_REOPENED: &str = "REVIEW_REOPENED";
     pub const ACTION_ITEM_ADDED: &str = "ACTION_ITEM_ADDED";
     pub const ACTION_ITEM_CHANGED: &str = "ACTION_ITEM_CHANGED";
     pub const NOTE: &str = "NOTE";
@@ -171,28 +174,21 @@ pub async fn timeline(
     incident_id: IncidentId,
     filter: TimelineFilter,
 ) -> Result<Vec<TimelineEvent>> {
-    check_role(actor, Permission::Read)?;
-    let mut conn = pool.acquire().await?;
-    let tenants = command::incident_tenants(&mut conn, incident_id).await?;
-    let exists: bool =
-        sqlx::query_scalar("select exists (select 1 from ops.operational_incident where incident_id = $1)")
-            .bind(incident_id)
-            .fetch_one(&mut *conn)
-            .await?;
-    if !exists || !command::can_see(actor, &tenants) {
-        return Err(Error::NotFound { entity: "incident", id: incident_id.to_string() });
-    }
-    events(&mut conn, incident_id, filter).await
+    let envelope = Envelope::new(actor, Action::IncidentRead).entity(AUDIT_ENTITY, incident_id);
+    read(pool, envelope, async |cx| {
+        visible_incident(cx, incident_id).await?;
+        events(cx.db(), incident_id, filter).await
+    })
+    .await
 }
 
-/// The note form as sent.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct NoteForm {
-    #[serde(default)]
-    pub text: String,
-    /// Ids of entities on the incident the note is about (optional), separated by spaces, commas or lines.
-    #[serde(default)]
-    pub entity_ids: String,
+crate::form! {
+    /// The note form as sent.
+    pub struct NoteForm / NoteFields {
+        text: String,
+        /// Ids of entities on the incident the note is about (optional), separated by spaces, commas or lines.
+        entity_ids: String,
+    }
 }
 
 /// A note to add: text, and the entities on the incident it refers to.
@@ -204,10 +200,11 @@ pub struct NoteForAdd {
 
 impl NoteForAdd {
     pub fn parse(form: &NoteForm) -> std::result::Result<Self, FieldErrors> {
+        let f = NoteForm::FIELDS;
         let mut errors = FieldErrors::new();
-        let text = form::required_text(&mut errors, "text", &form.text, MAX_TEXT, "Write the note");
+        let text = form::required_text(&mut errors, f.text, &form.text, MAX_TEXT, "Write the note");
         let entity_ids =
-            form::id_list(&mut errors, "entity_ids", &form.entity_ids, "entity ids", |t| uuid::Uuid::parse_str(t).ok());
+            form::id_list(&mut errors, f.entity_ids, &form.entity_ids, "entity ids", |t| uuid::Uuid::parse_str(t).ok());
         errors.finish(|| NoteForAdd { text: text.unwrap_or_default(), entity_ids })
     }
 }
@@ -216,22 +213,15 @@ impl NoteForAdd {
 /// version: two people can write at once.
 #[tracing::instrument(skip(pool, actor, input), fields(actor = %actor.subject), err(Display))]
 pub async fn add_note(pool: &PgPool, actor: &Actor, incident_id: IncidentId, input: &NoteForAdd) -> Result<EventId> {
-    const ACTION: &str = "incident.note";
-    let mut tx = pool.begin().await?;
-    let result = add_note_in(&mut tx, actor, incident_id, input).await;
-    finish(pool, tx, actor, ACTION, Some(incident_id), result).await
+    let envelope = Envelope::new(actor, Action::IncidentNote).entity(AUDIT_ENTITY, incident_id).incident(incident_id);
+    run(pool, envelope, async |cx| add_note_in(cx, incident_id, input).await).await
 }
 
-async fn add_note_in(
-    tx: &mut PgConnection,
-    actor: &Actor,
-    incident_id: IncidentId,
-    input: &NoteForAdd,
-) -> Result<EventId> {
-    check_role(actor, Permission::ManageIncident)?;
-    let locked = lock_incident(tx, incident_id).await?;
-    check_scope(actor, &locked.tenants)?;
+async fn add_note_in(cx: &mut Cx<'_>, incident_id: IncidentId, input: &NoteForAdd) -> Result<EventId> {
+    let locked = lock_incident(cx, incident_id).await?;
     refuse_if_closed(&locked, "adding a note")?;
+    let who = cx.actor_display();
+    let tx = cx.db();
 
     let on_incident = super::affected::entities_of(tx, incident_id).await?;
     let mut entities = Vec::new();
@@ -243,7 +233,7 @@ async fn add_note_in(
         }
     }
     if !unknown.is_empty() {
-        return Err(FieldErrors::single("entity_ids", format!("Not on this incident: {}", unknown.join(", "))).into());
+        return Err(Error::invalid(NoteForm::FIELDS.entity_ids, format!("Not on this incident: {}", unknown.join(", "))));
     }
 
     let event_id = append(
@@ -252,15 +242,14 @@ async fn add_note_in(
             incident_id,
             kind: EventKind::Human,
             event_type: event_type::NOTE,
-            actor: &actor.display(),
+            actor: &who,
             headline: first_line(&input.text, 120),
             body: json!({ "text": input.text }),
             entities: &entities,
         },
     )
     .await?;
-    audit_succeeded(tx, actor, "incident.note", incident_id, &locked.tenants, None, json!({ "event_id": event_id }))
-        .await?;
+    cx.record(json!({ "event_id": event_id }));
     Ok(event_id)
 }
 

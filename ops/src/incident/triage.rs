@@ -18,38 +18,39 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 
 use super::affected;
-use super::command::{
-    audit_succeeded, bump_version, check_role, check_scope, check_version, finish, lock_incident, refuse_if_closed,
-};
-use super::error::{FieldErrors, Result};
-use super::form::{self, MAX_LINE, MAX_TEXT};
-use super::ids::IncidentId;
+use super::command::{bump_version, check_version, lock_incident, refuse_if_closed, AUDIT_ENTITY};
 use super::lifecycle::severity_change_event;
 use super::model::{stored, DetectedBy, EntityRef, EntityType, EventKind, Severity};
 use super::timeline::{self, event_type, NewEvent};
-use crate::identity::{Actor, Permission};
+use crate::command::{run, Action, Cx, Envelope};
+use crate::error::Result;
+use crate::form::parse::{self as form, MAX_LINE, MAX_TEXT};
+use crate::form::FieldErrors;
+use crate::identity::Actor;
+use crate::ids::IncidentId;
 
-/// The triage form as sent. Field names are the template's.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TriageForm {
-    pub detected_by: String,
-    pub detected_at: String,
-    pub severity: String,
-    pub tenants: Vec<String>,
-    pub order_ids: String,
-    pub quote_ids: String,
-    pub first_known_bad_at: String,
-    pub last_known_good_at: String,
-    pub business_capability: String,
-    pub customer_symptom: String,
-    pub technical_boundary: String,
-    pub data_integrity_risk: String,
-    pub side_effects_executed: String,
-    pub immediate_mitigation: String,
-    pub current_hypothesis: String,
-    pub recovery_owner: String,
-    pub communication_owner: String,
+crate::form! {
+    /// The triage form as sent. Field names are the template's.
+    pub struct TriageForm / TriageFields {
+        version: String,
+        detected_by: String,
+        detected_at: String,
+        severity: String,
+        tenants: Vec<String>,
+        order_ids: String,
+        quote_ids: String,
+        first_known_bad_at: String,
+        last_known_good_at: String,
+        business_capability: String,
+        customer_symptom: String,
+        technical_boundary: String,
+        data_integrity_risk: String,
+        side_effects_executed: String,
+        immediate_mitigation: String,
+        current_hypothesis: String,
+        recovery_owner: String,
+        communication_owner: String,
+    }
 }
 
 /// A triage that passed every field check; orders and quotes are checked against the tenants when saved.
@@ -82,61 +83,62 @@ pub struct TriageTexts {
 
 impl TriageForSave {
     pub fn parse(form: &TriageForm) -> std::result::Result<Self, FieldErrors> {
+        let f = TriageForm::FIELDS;
         let mut e = FieldErrors::new();
         let now = Utc::now();
-        let detected_by = form::choice::<DetectedBy>(&mut e, "detected_by", &form.detected_by, "how it was detected");
-        let detected_at = form::optional_past_time(&mut e, "detected_at", &form.detected_at, now);
+        let detected_by = form::choice::<DetectedBy>(&mut e, f.detected_by, &form.detected_by, "how it was detected");
+        let detected_at = form::optional_past_time(&mut e, f.detected_at, &form.detected_at, now);
         if form.detected_at.trim().is_empty() {
-            e.add("detected_at", "Say when it was detected");
+            e.add(f.detected_at, "Say when it was detected");
         }
-        let severity = form::choice::<Severity>(&mut e, "severity", &form.severity, "a severity");
-        let tenants = form::tenant_ids(&mut e, "tenants", &form.tenants);
-        let orders = form::id_list(&mut e, "order_ids", &form.order_ids, "order ids", |t| OrderId::parse(t).ok());
-        let quotes = form::id_list(&mut e, "quote_ids", &form.quote_ids, "quote ids", |t| QuoteId::parse(t).ok());
-        let first_bad = form::optional_past_time(&mut e, "first_known_bad_at", &form.first_known_bad_at, now);
-        let last_good = form::optional_past_time(&mut e, "last_known_good_at", &form.last_known_good_at, now);
+        let severity = form::choice::<Severity>(&mut e, f.severity, &form.severity, "a severity");
+        let tenants = form::tenant_ids(&mut e, f.tenants, &form.tenants);
+        let orders = form::id_list(&mut e, f.order_ids, &form.order_ids, "order ids", |t| OrderId::parse(t).ok());
+        let quotes = form::id_list(&mut e, f.quote_ids, &form.quote_ids, "quote ids", |t| QuoteId::parse(t).ok());
+        let first_bad = form::optional_past_time(&mut e, f.first_known_bad_at, &form.first_known_bad_at, now);
+        let last_good = form::optional_past_time(&mut e, f.last_known_good_at, &form.last_known_good_at, now);
         if let (Some(good), Some(bad)) = (last_good, first_bad) {
             if good > bad {
-                e.add("last_known_good_at", "The last known good time must not be after the first known bad time");
+                e.add(f.last_known_good_at, "The last known good time must not be after the first known bad time");
             }
         }
         if let (Some(bad), Some(detected)) = (first_bad, detected_at) {
             if bad > detected {
-                e.add("first_known_bad_at", "The first known bad time must not be after the detection time");
+                e.add(f.first_known_bad_at, "The first known bad time must not be after the detection time");
             }
         }
         let texts = TriageTexts {
             business_capability: form::optional_text(
                 &mut e,
-                "business_capability",
+                f.business_capability,
                 &form.business_capability,
                 MAX_LINE,
             ),
-            customer_symptom: form::optional_text(&mut e, "customer_symptom", &form.customer_symptom, MAX_TEXT),
-            technical_boundary: form::optional_text(&mut e, "technical_boundary", &form.technical_boundary, MAX_TEXT),
+            customer_symptom: form::optional_text(&mut e, f.customer_symptom, &form.customer_symptom, MAX_TEXT),
+            technical_boundary: form::optional_text(&mut e, f.technical_boundary, &form.technical_boundary, MAX_TEXT),
             data_integrity_risk: form::optional_text(
                 &mut e,
-                "data_integrity_risk",
+                f.data_integrity_risk,
                 &form.data_integrity_risk,
                 MAX_TEXT,
             ),
             side_effects_executed: form::optional_text(
                 &mut e,
-                "side_effects_executed",
+                f.side_effects_executed,
                 &form.side_effects_executed,
                 MAX_TEXT,
             ),
             immediate_mitigation: form::optional_text(
                 &mut e,
-                "immediate_mitigation",
+                f.immediate_mitigation,
                 &form.immediate_mitigation,
                 MAX_TEXT,
             ),
-            current_hypothesis: form::optional_text(&mut e, "current_hypothesis", &form.current_hypothesis, MAX_TEXT),
-            recovery_owner: form::optional_text(&mut e, "recovery_owner", &form.recovery_owner, MAX_LINE),
+            current_hypothesis: form::optional_text(&mut e, f.current_hypothesis, &form.current_hypothesis, MAX_TEXT),
+            recovery_owner: form::optional_text(&mut e, f.recovery_owner, &form.recovery_owner, MAX_LINE),
             communication_owner: form::optional_text(
                 &mut e,
-                "communication_owner",
+                f.communication_owner,
                 &form.communication_owner,
                 MAX_LINE,
             ),
@@ -186,6 +188,7 @@ impl Triage {
         let time = |t: Option<DateTime<Utc>>| t.map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string()).unwrap_or_default();
         let text = |t: &Option<String>| t.clone().unwrap_or_default();
         TriageForm {
+            version: String::new(),
             detected_by: self.detected_by.as_str().into(),
             detected_at: time(Some(self.detected_at)),
             severity: self.severity.as_str().into(),
@@ -208,25 +211,26 @@ impl Triage {
 
     /// The template fields that differ between two triages, in template order.
     pub fn changed_fields(&self, other: &Triage) -> Vec<&'static str> {
+        let f = TriageForm::FIELDS;
         let (a, b) = (&self.texts, &other.texts);
         [
-            ("detected_by", self.detected_by != other.detected_by),
-            ("detected_at", self.detected_at != other.detected_at),
-            ("severity", self.severity != other.severity),
-            ("tenants", self.tenants != other.tenants),
-            ("order_ids", ids_of(self, EntityType::Order) != ids_of(other, EntityType::Order)),
-            ("quote_ids", ids_of(self, EntityType::Quote) != ids_of(other, EntityType::Quote)),
-            ("first_known_bad_at", self.first_known_bad_at != other.first_known_bad_at),
-            ("last_known_good_at", self.last_known_good_at != other.last_known_good_at),
-            ("business_capability", a.business_capability != b.business_capability),
-            ("customer_symptom", a.customer_symptom != b.customer_symptom),
-            ("technical_boundary", a.technical_boundary != b.technical_boundary),
-            ("data_integrity_risk", a.data_integrity_risk != b.data_integrity_risk),
-            ("side_effects_executed", a.side_effects_executed != b.side_effects_executed),
-            ("immediate_mitigation", a.immediate_mitigation != b.immediate_mitigation),
-            ("current_hypothesis", a.current_hypothesis != b.current_hypothesis),
-            ("recovery_owner", a.recovery_owner != b.recovery_owner),
-            ("communication_owner", a.communication_owner != b.communication_owner),
+            (f.detected_by, self.detected_by != other.detected_by),
+            (f.detected_at, self.detected_at != other.detected_at),
+            (f.severity, self.severity != other.severity),
+            (f.tenants, self.tenants != other.tenants),
+            (f.order_ids, ids_of(self, EntityType::Order) != ids_of(other, EntityType::Order)),
+            (f.quote_ids, ids_of(self, EntityType::Quote) != ids_of(other, EntityType::Quote)),
+            (f.first_known_bad_at, self.first_known_bad_at != other.first_known_bad_at),
+            (f.last_known_good_at, self.last_known_good_at != other.last_known_good_at),
+            (f.business_capability, a.business_capability != b.business_capability),
+            (f.customer_symptom, a.customer_symptom != b.customer_symptom),
+            (f.technical_boundary, a.technical_boundary != b.technical_boundary),
+            (f.data_integrity_risk, a.data_integrity_risk != b.data_integrity_risk),
+            (f.side_effects_executed, a.side_effects_executed != b.side_effects_executed),
+            (f.immediate_mitigation, a.immediate_mitigation != b.immediate_mitigation),
+            (f.current_hypothesis, a.current_hypothesis != b.current_hypothesis),
+            (f.recovery_owner, a.recovery_owner != b.recovery_owner),
+            (f.communication_owner, a.communication_owner != b.communication_owner),
         ]
         .into_iter()
         .filter(|(_, changed)| *changed)
@@ -315,25 +319,24 @@ pub async fn save_triage(
     expected_version: i64,
     input: &TriageForSave,
 ) -> Result<TriageSaved> {
-    let mut tx = pool.begin().await?;
-    let result = save_triage_in(&mut tx, actor, incident_id, expected_version, input).await;
-    finish(pool, tx, actor, "incident.triage", Some(incident_id), result).await
+    let envelope = Envelope::new(actor, Action::IncidentTriage).entity(AUDIT_ENTITY, incident_id).incident(incident_id);
+    run(pool, envelope, async |cx| save_triage_in(cx, incident_id, expected_version, input).await).await
 }
 
 async fn save_triage_in(
-    tx: &mut PgConnection,
-    actor: &Actor,
+    cx: &mut Cx<'_>,
     incident_id: IncidentId,
     expected_version: i64,
     input: &TriageForSave,
 ) -> Result<TriageSaved> {
-    check_role(actor, Permission::ManageIncident)?;
-    let locked = lock_incident(tx, incident_id).await?;
+    let locked = lock_incident(cx, incident_id).await?;
     // The actor must be allowed on the tenants it has and on the ones it will have.
-    check_scope(actor, &locked.tenants)?;
-    check_scope(actor, &input.tenants)?;
-    check_version("incident", incident_id.as_uuid(), expected_version, locked.version)?;
+    let after_tenants: Vec<TenantId> = input.tenants.iter().copied().collect();
+    cx.require_tenants(&after_tenants)?;
+    check_version("incident", incident_id, expected_version, locked.version)?;
     refuse_if_closed(&locked, "editing the triage")?;
+    let who = cx.actor_display();
+    let tx = cx.db();
 
     let mut entities = affected::resolve(tx, &input.tenants, &input.orders, &input.quotes).await?;
     entities.sort();
@@ -388,7 +391,6 @@ async fn save_triage_in(
     affected::replace(tx, incident_id, &after.tenants, &after.entities).await?;
     affected::mirror_single_values(tx, incident_id, &after.tenants, &after.entities).await?;
 
-    let who = actor.display();
     timeline::append(
         tx,
         NewEvent {
@@ -413,16 +415,6 @@ async fn save_triage_in(
         timeline::append(tx, severity_change_event(incident_id, &who, before.severity, after.severity, &reason, due))
             .await?;
     }
-    let tenants: Vec<TenantId> = after.tenants.iter().copied().collect();
-    audit_succeeded(
-        tx,
-        actor,
-        "incident.triage",
-        incident_id,
-        &tenants,
-        None,
-        json!({ "triage_version": after.triage_version, "version": version, "changed": changed }),
-    )
-    .await?;
+    cx.record(json!({ "triage_version": after.triage_version, "version": version, "changed": changed }));
     Ok(TriageSaved { version, triage_version: after.triage_version, changed })
 }

@@ -2,8 +2,6 @@
 //! declared the way a person would, and counting rows.
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
-
 use ops::identity::{Actor, Role, TenantScope};
 use ops::incident::*;
 use platform::command::{
@@ -14,12 +12,11 @@ use platform::quote::QuoteCommand;
 use platform::tenants;
 use sqlx::PgPool;
 
-pub fn actor(name: &str, roles: &[Role], tenants: TenantScope) -> Actor {
-    Actor::user(format!("sub-{name}"), name, roles.to_vec(), tenants)
-}
+#[allow(unused_imports)]
+pub use ops::testing::only;
 
-pub fn only(tenants: &[TenantId]) -> TenantScope {
-    TenantScope::Only(tenants.iter().copied().collect::<BTreeSet<_>>())
+pub fn actor(name: &str, roles: &[Role], tenants: TenantScope) -> Actor {
+    ops::testing::person(name, roles, tenants)
 }
 
 pub fn operator() -> Actor {
@@ -118,11 +115,7 @@ pub async fn footprint(pool: &PgPool) -> Vec<i64> {
 }
 
 pub async fn audit_lines(pool: &PgPool, outcome: &str) -> i64 {
-    sqlx::query_scalar("select count(*) from ops.audit_log where outcome = $1")
-        .bind(outcome)
-        .fetch_one(pool)
-        .await
-        .unwrap()
+    ops::testing::audit_count(pool, outcome).await
 }
 
 pub fn triage_form(detail: &IncidentDetail) -> TriageForm {
@@ -152,14 +145,16 @@ pub fn customer_update(message: &str) -> StatusUpdateForm {
     StatusUpdateForm {
         audience: "CUSTOMER".into(),
         status: "INVESTIGATING".into(),
+        affected_capability: "Order processing".into(),
+        customer_action: "Nothing".into(),
         message: message.into(),
         ..Default::default()
     }
 }
 
-pub fn reason(text: &str) -> form::Reason {
+pub fn reason(text: &str) -> ops::form::Reason {
     let mut errors = FieldErrors::new();
-    form::Reason::parse(&mut errors, "reason", text).unwrap()
+    ops::form::Reason::parse(&mut errors, "reason", text).unwrap()
 }
 
 pub fn step(command: IncidentCommand, why: &str) -> LifecycleChange {

@@ -31,6 +31,16 @@ use crate::auth::idp::error_chain;
 use crate::auth::session::{self, PendingSignIn, SignedIn};
 use crate::startup::AppState;
 
+/// Signing in and out (`/auth/*`).
+pub fn router() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/auth/login", get(login))
+        .route("/auth/callback", get(callback))
+        .route("/auth/logout", post(logout))
+        .route("/auth/signed-out", get(signed_out))
+}
+
 /// Where people land when `next` is missing or unusable.
 const HOME: &str = "/orders";
 

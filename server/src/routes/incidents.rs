@@ -1,392 +1,283 @@
-//! The incident pages' forms (issue 5): plain HTML form POSTs, each running one `ops::incident` command as
-//! the signed-in viewer. Success answers 303 to the incident's page; a failure renders the form's page
-//! again with the input kept and the error at its field (422), the refusal (403), the stale-form notice
-//! (409) or "not found" (404) — see `app::incidents::Submitted`.
+//! The incident pages' forms: plain HTML form POSTs, each running one `ops::incident` command as the
+//! signed-in viewer. Success answers 303 to the incident's page; a failure renders the form's page again
+//! with the input kept and the error at its field ([`crate::routes::form::answer`]).
 
-use axum::body::Body;
-use axum::extract::{Path, Request, State};
-use axum::http::Method;
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
-use app::incidents::Submitted;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
+use axum_extra::extract::Form;
+use app::incidents::incident_path;
 use app::viewer::Viewer;
+use ops::form::{expected_version, optional_version};
 use ops::incident::{
-    self, ActionItemForSave, ActionItemForm, ActionItemId, ActionItemStatus, ReviewForSave, ReviewForm, DeclareForm, Impact, ImpactForm, FieldErrors, IncidentForDeclare, IncidentId, LifecycleChange, LifecycleForm, NoteForAdd,
-    NoteForm, StatusUpdateForPost, StatusUpdateForm, TriageForSave, TriageForm,
+    self, ActionItemForSave, ActionItemForm, ActionItemId, ActionItemStatus, ActionItemStatusForm, DeclareForm,
+    Impact, ImpactForm, IncidentForDeclare, IncidentId, LifecycleChange, LifecycleForm, NoteForAdd, NoteForm,
+    ReviewCompleteForm, ReviewForSave, ReviewForm, SeverityChange, SeverityForm, StatusUpdateForPost, StatusUpdateForm,
+    TriageForSave, TriageForm,
 };
-
 use platform::machine::Named;
 
-use crate::routes::pages;
+use crate::error::Error;
+use crate::routes::form::{answer, local_path};
 use crate::startup::AppState;
 
-type Fields = Vec<(String, String)>;
-
-fn one(values: &Fields, name: &str) -> String {
-    values.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+/// The incident area's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/incidents/new", post(declare))
+        .route("/incidents/{id}/triage", post(triage))
+        .route("/incidents/{id}/lifecycle", post(lifecycle))
+        .route("/incidents/{id}/severity", post(severity))
+        .route("/incidents/{id}/notes", post(note))
+        .route("/incidents/{id}/updates", post(status_update))
+        .route("/incidents/{id}/impact", post(impact))
+        .route("/incidents/{id}/review", post(review))
+        .route("/incidents/{id}/review/complete", post(review_complete))
+        .route("/incidents/{id}/action-items", post(action_item_add))
+        .route("/incidents/{id}/action-items/{item}", post(action_item_update))
+        .route("/incidents/{id}/action-items/{item}/status", post(action_item_status))
 }
 
-fn all(values: &Fields, name: &str) -> Vec<String> {
-    values.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+/// The incident of an address (`/incidents/{id}/…`); a mangled id is simply not found.
+struct Incident(IncidentId);
+
+impl<S: Send + Sync> FromRequestParts<S> for Incident {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(params) =
+            Path::<Vec<(String, String)>>::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let id = params.iter().find(|(k, _)| k == "id").map(|(_, v)| v.as_str()).unwrap_or_default();
+        IncidentId::parse(id)
+            .map(Incident)
+            .map_err(|_| Error::Ops(ops::Error::not_found("incident", id)).into_response())
+    }
 }
 
-/// The version the form was rendered with (a hidden field).
-fn version(values: &Fields) -> Result<i64, incident::Error> {
-    one(values, "version")
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| incident::Error::Invalid(FieldErrors::single("version", "The form lost its version; reload the page")))
+/// The action item of an address (`/incidents/{id}/action-items/{item}`), as written: parsed by the
+/// command's caller so a mangled one is "not found" at the form.
+struct Item(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Item {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(params) =
+            Path::<Vec<(String, String)>>::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        Ok(Item(params.into_iter().find(|(k, _)| k == "item").map(|(_, v)| v).unwrap_or_default()))
+    }
 }
 
-fn incident_path(id: IncidentId) -> String {
-    format!("/incidents/{id}")
-}
-
-/// Renders `page` (a GET address of the console) again for `viewer`, with the refused submission.
-async fn rerender(state: AppState, viewer: Viewer, page: &str, submitted: Submitted) -> Response {
-    let mut request = Request::builder().method(Method::GET).uri(page).body(Body::empty()).expect("a valid page address");
-    request.extensions_mut().insert(viewer);
-    pages::render_with(state, request, Some(submitted)).await
+fn item(id: &str) -> Result<ActionItemId, ops::Error> {
+    ActionItemId::parse(id).map_err(|_| ops::Error::not_found("action item", id))
 }
 
 /// `POST /incidents/new`.
-pub async fn declare(
-    State(state): State<AppState>,
-    Extension(viewer): Extension<Viewer>,
-    Form(values): Form<Fields>,
-) -> Response {
-    let form = DeclareForm {
-        severity: one(&values, "severity"),
-        detected_by: one(&values, "detected_by"),
-        detected_at: one(&values, "detected_at"),
-        summary: one(&values, "summary"),
-        tenants: all(&values, "tenants"),
-        order_ids: one(&values, "order_ids"),
-        quote_ids: one(&values, "quote_ids"),
-    };
-    let result = match IncidentForDeclare::parse(&form) {
-        Ok(input) => incident::declare_incident(&state.pool, &viewer.actor, &input).await,
-        Err(errors) => Err(errors.into()),
-    };
-    match result {
-        Ok(declared) => Redirect::to(&incident_path(declared.incident_id)).into_response(),
-        Err(error) => {
-            let submitted = Submitted::from_error("declare", values, error);
-            rerender(state, viewer, "/incidents/new", submitted).await
-        }
+#[tracing::instrument(skip_all, fields(actor = %viewer.actor.subject))]
+async fn declare(State(state): State<AppState>, Extension(viewer): Extension<Viewer>, Form(form): Form<DeclareForm>) -> Response {
+    let result = async {
+        let input = IncidentForDeclare::parse(&form)?;
+        incident::declare_incident(&state.pool, &viewer.actor, &input).await
     }
-}
-
-fn parse_id(id: &str) -> Result<IncidentId, Response> {
-    IncidentId::parse(id).map_err(|_| (axum::http::StatusCode::NOT_FOUND, "no such incident").into_response())
-}
-
-/// After a command on incident `id`: 303 to it, or its page again with the refused form.
-async fn answer<T>(
-    state: AppState,
-    viewer: Viewer,
-    id: IncidentId,
-    form: &'static str,
-    values: Fields,
-    result: Result<T, incident::Error>,
-) -> Response {
-    match result {
-        Ok(_) => Redirect::to(&incident_path(id)).into_response(),
-        Err(error) => {
-            let submitted = Submitted::from_error(form, values, error);
-            rerender(state, viewer, &incident_path(id), submitted).await
-        }
-    }
+    .await;
+    answer(state.clone(), viewer, "/incidents/new", form, None, result, |d| incident_path(d.incident_id)).await
 }
 
 /// `POST /incidents/{id}/triage`.
-pub async fn triage(
+#[tracing::instrument(skip_all, fields(actor = %viewer.actor.subject, incident = %id))]
+async fn triage(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Path(id): Path<String>,
-    Form(values): Form<Fields>,
+    Incident(id): Incident,
+    Form(form): Form<TriageForm>,
 ) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let form = TriageForm {
-        detected_by: one(&values, "detected_by"),
-        detected_at: one(&values, "detected_at"),
-        severity: one(&values, "severity"),
-        tenants: all(&values, "tenants"),
-        order_ids: one(&values, "order_ids"),
-        quote_ids: one(&values, "quote_ids"),
-        first_known_bad_at: one(&values, "first_known_bad_at"),
-        last_known_good_at: one(&values, "last_known_good_at"),
-        business_capability: one(&values, "business_capability"),
-        customer_symptom: one(&values, "customer_symptom"),
-        technical_boundary: one(&values, "technical_boundary"),
-        data_integrity_risk: one(&values, "data_integrity_risk"),
-        side_effects_executed: one(&values, "side_effects_executed"),
-        immediate_mitigation: one(&values, "immediate_mitigation"),
-        current_hypothesis: one(&values, "current_hypothesis"),
-        recovery_owner: one(&values, "recovery_owner"),
-        communication_owner: one(&values, "communication_owner"),
-    };
     let result = async {
-        let expected = version(&values)?;
+        let version = expected_version(TriageForm::FIELDS.version, &form.version)?;
         let input = TriageForSave::parse(&form)?;
-        incident::save_triage(&state.pool, &viewer.actor, id, expected, &input).await
+        incident::save_triage(&state.pool, &viewer.actor, id, version, &input).await
     }
     .await;
-    answer(state.clone(), viewer, id, "triage", values, result).await
+    answer(state.clone(), viewer, &incident_path(id), form, None, result, |_| incident_path(id)).await
 }
 
 /// `POST /incidents/{id}/lifecycle`.
-pub async fn lifecycle(
+#[tracing::instrument(skip_all, fields(actor = %viewer.actor.subject, incident = %id))]
+async fn lifecycle(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Path(id): Path<String>,
-    Form(values): Form<Fields>,
+    Incident(id): Incident,
+    Form(form): Form<LifecycleForm>,
 ) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let form = LifecycleForm { command: one(&values, "command"), reason: one(&values, "reason") };
     let result = async {
-        let expected = version(&values)?;
+        let version = expected_version(LifecycleForm::FIELDS.version, &form.version)?;
         let change = LifecycleChange::parse(&form)?;
-        incident::change_status(&state.pool, &viewer.actor, id, expected, &change).await
+        incident::change_status(&state.pool, &viewer.actor, id, version, &change).await
     }
     .await;
-    answer(state.clone(), viewer, id, "lifecycle", values, result).await
+    let key = Some(form.command.trim().to_ascii_uppercase());
+    answer(state.clone(), viewer, &incident_path(id), form, key, result, |_| incident_path(id)).await
+}
+
+/// `POST /incidents/{id}/severity`.
+#[tracing::instrument(skip_all, fields(actor = %viewer.actor.subject, incident = %id))]
+async fn severity(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Incident(id): Incident,
+    Form(form): Form<SeverityForm>,
+) -> Response {
+    let result = async {
+        let version = expected_version(SeverityForm::FIELDS.version, &form.version)?;
+        let change = SeverityChange::parse(&form)?;
+        incident::change_severity(&state.pool, &viewer.actor, id, version, &change).await
+    }
+    .await;
+    answer(state.clone(), viewer, &incident_path(id), form, None, result, |_| incident_path(id)).await
 }
 
 /// `POST /incidents/{id}/notes`.
-pub async fn note(
+#[tracing::instrument(skip_all, fields(actor = %viewer.actor.subject, incident = %id))]
+async fn note(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Path(id): Path<String>,
-    Form(values): Form<Fields>,
+    Incident(id): Incident,
+    Form(form): Form<NoteForm>,
 ) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let form = NoteForm { text: one(&values, "text"), entity_ids: one(&values, "entity_ids") };
     let result = async {
         let input = NoteForAdd::parse(&form)?;
         incident::add_note(&state.pool, &viewer.actor, id, &input).await
     }
     .await;
-    answer(state.clone(), viewer, id, "note", values, result).await
+    answer(state.clone(), viewer, &incident_path(id), form, None, result, |_| incident_path(id)).await
 }
 
 /// `POST /incidents/{id}/updates`.
-pub async fn status_update(
+#[tracing::instrument(skip_all, fields(actor = %viewer.actor.subject, incident = %id))]
+async fn status_update(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Path(id): Path<String>,
-    Form(values): Form<Fields>,
+    Incident(id): Incident,
+    Form(form): Form<StatusUpdateForm>,
 ) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let form = StatusUpdateForm {
-        audience: one(&values, "audience"),
-        status: one(&values, "status"),
-        started_at: one(&values, "started_at"),
-        affected_capability: one(&values, "affected_capability"),
-        affected_tenants: one(&values, "affected_tenants"),
-        customer_impact: one(&values, "customer_impact"),
-        current_hypothesis: one(&values, "current_hypothesis"),
-        mitigation_applied: one(&values, "mitigation_applied"),
-        next_update_at: one(&values, "next_update_at"),
-        owner: one(&values, "owner"),
-        message: one(&values, "message"),
-    };
     let result = async {
-        let expected = version(&values)?;
+        let version = expected_version(StatusUpdateForm::FIELDS.version, &form.version)?;
         let input = StatusUpdateForPost::parse(&form)?;
-        incident::post_status_update(&state.pool, &viewer.actor, id, expected, &input, &state.webhooks).await
+        incident::post_status_update(&state.pool, &viewer.actor, id, version, &input, &state.webhooks).await
     }
     .await;
-    answer(state.clone(), viewer, id, "update", values, result).await
+    // The internal and the customer form are both on the page; the refused one keeps its input.
+    let key = Some(form.audience.trim().to_ascii_uppercase());
+    answer(state.clone(), viewer, &incident_path(id), form, key, result, |_| incident_path(id)).await
+}
+
+/// `POST /incidents/{id}/impact`.
+#[tracing::instrument(skip_all, fields(actor = %viewer.actor.subject, incident = %id))]
+async fn impact(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Incident(id): Incident,
+    Form(form): Form<ImpactForm>,
+) -> Response {
+    let result = async {
+        let version = expected_version(ImpactForm::FIELDS.version, &form.version)?;
+        let input = Impact::parse(&form)?;
+        incident::save_impact(&state.pool, &viewer.actor, id, version, &input).await
+    }
+    .await;
+    answer(state.clone(), viewer, &incident_path(id), form, None, result, |_| incident_path(id)).await
 }
 
 /// `POST /incidents/{id}/review`.
-pub async fn review(
+#[tracing::instrument(skip_all, fields(actor = %viewer.actor.subject, incident = %id))]
+async fn review(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Path(id): Path<String>,
-    Form(values): Form<Fields>,
+    Incident(id): Incident,
+    Form(form): Form<ReviewForm>,
 ) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let checked = |name: &str| Some(one(&values, name)).filter(|v| !v.is_empty());
-    let form = ReviewForm {
-        summary: one(&values, "summary"),
-        business_impact: one(&values, "business_impact"),
-        duration: one(&values, "duration"),
-        timeline: one(&values, "timeline"),
-        technical_root_cause: one(&values, "technical_root_cause"),
-        process_root_cause: one(&values, "process_root_cause"),
-        detection_gap: one(&values, "detection_gap"),
-        prevention_gap: one(&values, "prevention_gap"),
-        what_worked: one(&values, "what_worked"),
-        what_did_not_work: one(&values, "what_did_not_work"),
-        test_added: checked("test_added"),
-        alert_added: checked("alert_added"),
-        runbook_updated: checked("runbook_updated"),
-        dashboard_updated: checked("dashboard_updated"),
-        control_added: checked("control_added"),
-    };
     let result = async {
-        let expected = optional_version(&values, "review_version")?;
+        let version = optional_version(ReviewForm::FIELDS.review_version, &form.review_version)?;
         let input = ReviewForSave::parse(&form)?;
-        incident::save_review(&state.pool, &viewer.actor, id, expected, &input).await
+        incident::save_review(&state.pool, &viewer.actor, id, version, &input).await
     }
     .await;
-    answer(state.clone(), viewer, id, "review", values, result).await
+    answer(state.clone(), viewer, &incident_path(id), form, None, result, |_| incident_path(id)).await
 }
 
 /// `POST /incidents/{id}/review/complete`.
-pub async fn review_complete(
+#[tracing::instrument(skip_all, fields(actor = %viewer.actor.subject, incident = %id))]
+async fn review_complete(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Path(id): Path<String>,
-    Form(values): Form<Fields>,
+    Incident(id): Incident,
+    Form(form): Form<ReviewCompleteForm>,
 ) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
     let result = async {
-        let expected = optional_version(&values, "review_version")?.unwrap_or(0);
-        incident::complete_review(&state.pool, &viewer.actor, id, expected).await
+        let version = expected_version(ReviewCompleteForm::FIELDS.review_version, &form.review_version)?;
+        incident::complete_review(&state.pool, &viewer.actor, id, version).await
     }
     .await;
-    answer(state.clone(), viewer, id, "review", values, result).await
+    answer(state.clone(), viewer, &incident_path(id), form, None, result, |_| incident_path(id)).await
 }
 
 /// `POST /incidents/{id}/action-items`.
-pub async fn action_item_add(
+#[tracing::instrument(skip_all, fields(actor = %viewer.actor.subject, incident = %id))]
+async fn action_item_add(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Path(id): Path<String>,
-    Form(values): Form<Fields>,
+    Incident(id): Incident,
+    Form(form): Form<ActionItemForm>,
 ) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let form = action_item_form(&values);
     let result = async {
         let input = ActionItemForSave::parse(&form)?;
         incident::add_action_item(&state.pool, &viewer.actor, id, &input).await
     }
     .await;
-    answer(state.clone(), viewer, id, "action_item", values, result).await
+    let key = Some("new".to_string());
+    answer(state.clone(), viewer, &incident_path(id), form, key, result, |_| incident_path(id)).await
 }
 
-/// `POST /incidents/{id}/action-items/{item}`: edit an item (typically to give it an owner and a due date,
-/// which a SEV1/SEV2 needs before it may close).
-pub async fn action_item_update(
+/// `POST /incidents/{id}/action-items/{item}`: owner, due date (and the rest) edited in place.
+#[tracing::instrument(skip_all, fields(actor = %viewer.actor.subject, incident = %id, item = %item_id))]
+async fn action_item_update(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Path((id, item)): Path<(String, String)>,
-    Form(values): Form<Fields>,
+    Incident(id): Incident,
+    Item(item_id): Item,
+    Form(form): Form<ActionItemForm>,
 ) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let form = action_item_form(&values);
     let result = async {
-        let item = ActionItemId::parse(&item).map_err(|_| incident::Error::NotFound {
-            entity: "action item",
-            id: item.clone(),
-        })?;
-        let expected = version(&values)?;
+        let item = item(&item_id)?;
+        let version = expected_version(ActionItemForm::FIELDS.version, &form.version)?;
         let input = ActionItemForSave::parse(&form)?;
-        incident::update_action_item(&state.pool, &viewer.actor, item, expected, &input).await
+        incident::update_action_item(&state.pool, &viewer.actor, item, version, &input).await
     }
     .await;
-    answer(state.clone(), viewer, id, "action_item", values, result).await
+    answer(state.clone(), viewer, &incident_path(id), form, Some(item_id), result, |_| incident_path(id)).await
 }
 
-/// `POST /incidents/{id}/action-items/{item}/status`.
-pub async fn action_item_status(
+/// `POST /incidents/{id}/action-items/{item}/status`: done, or open again — from the incident's page or
+/// the register's overdue list (`next`).
+#[tracing::instrument(skip_all, fields(actor = %viewer.actor.subject, incident = %id, item = %item_id))]
+async fn action_item_status(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Path((id, item)): Path<(String, String)>,
-    Form(values): Form<Fields>,
+    Incident(id): Incident,
+    Item(item_id): Item,
+    Form(form): Form<ActionItemStatusForm>,
 ) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
     let result = async {
-        let item = ActionItemId::parse(&item).map_err(|_| incident::Error::NotFound {
-            entity: "action item",
-            id: item.clone(),
-        })?;
-        let expected = version(&values)?;
-        let status = <ActionItemStatus as Named>::parse_name(one(&values, "status").trim())
-            .ok_or_else(|| incident::Error::Invalid(FieldErrors::single("status", "Choose OPEN or DONE")))?;
-        incident::set_action_item_status(&state.pool, &viewer.actor, item, expected, status).await
+        let item = item(&item_id)?;
+        let f = ActionItemStatusForm::FIELDS;
+        let version = expected_version(f.version, &form.version)?;
+        let status = <ActionItemStatus as Named>::parse_name(form.status.trim())
+            .ok_or_else(|| ops::Error::invalid(f.status, "Choose OPEN or DONE"))?;
+        incident::set_action_item_status(&state.pool, &viewer.actor, item, version, status).await
     }
     .await;
-    answer(state.clone(), viewer, id, "action_item", values, result).await
-}
-
-/// The action item fields of a posted form (add and edit post the same ones).
-fn action_item_form(values: &Fields) -> ActionItemForm {
-    ActionItemForm {
-        action: one(values, "action"),
-        owner: one(values, "owner"),
-        due_date: one(values, "due_date"),
-        item_type: one(values, "item_type"),
-        category: one(values, "category"),
-    }
-}
-
-/// An optional version (blank: nothing saved yet).
-fn optional_version(values: &Fields, name: &'static str) -> Result<Option<i64>, incident::Error> {
-    match one(values, name).trim() {
-        "" => Ok(None),
-        v => v
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| incident::Error::Invalid(FieldErrors::single(name, "The form lost its version; reload the page"))),
-    }
-}
-
-/// `POST /incidents/{id}/impact`.
-pub async fn impact(
-    State(state): State<AppState>,
-    Extension(viewer): Extension<Viewer>,
-    Path(id): Path<String>,
-    Form(values): Form<Fields>,
-) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    let form = ImpactForm {
-        revenue: one(&values, "revenue"),
-        customer: one(&values, "customer"),
-        data_integrity: one(&values, "data_integrity"),
-        legal: one(&values, "legal"),
-        operational: one(&values, "operational"),
-        blast_radius: one(&values, "blast_radius"),
-        recoverability: one(&values, "recoverability"),
-    };
-    let result = async {
-        let expected = version(&values)?;
-        let input = Impact::parse(&form)?;
-        incident::save_impact(&state.pool, &viewer.actor, id, expected, &input).await
-    }
-    .await;
-    answer(state.clone(), viewer, id, "impact", values, result).await
+    let page = local_path(&form.next).map(str::to_string).unwrap_or_else(|| incident_path(id));
+    let next = page.clone();
+    answer(state.clone(), viewer, &page, form, Some(item_id), result, move |_| next).await
 }

@@ -13,6 +13,13 @@ use crate::auth::service::Service;
 use crate::error::{Error, Result};
 use crate::startup::AppState;
 
+/// The internal API's routes (nested under `/internal/v1`).
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/whoami", axum::routing::get(whoami))
+        .route("/orders/{tenant}/{order_id}", axum::routing::get(order))
+}
+
 /// Who the token says is calling, as the console understands it.
 #[derive(Debug, Serialize)]
 pub struct WhoAmI {

@@ -3,6 +3,7 @@
 //! replica serves.
 
 pub mod auth;
+pub mod form;
 pub mod health;
 pub mod incidents;
 pub mod internal;

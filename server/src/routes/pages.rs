@@ -14,6 +14,8 @@ use axum::response::Response;
 use futures::{Stream, StreamExt};
 use leptos::prelude::*;
 
+use app::form::Submitted;
+
 use crate::startup::AppState;
 
 type HtmlStream = Pin<Box<dyn Stream<Item = String> + Send>>;
@@ -25,9 +27,23 @@ pub async fn render_page(State(state): State<AppState>, request: Request<Body>) 
     render_with(state, request, None).await
 }
 
-/// Renders the page at the request's address, with a refused form submission handed back to it
-/// (`crate::routes::incidents`).
-pub async fn render_with(state: AppState, request: Request<Body>, submitted: Option<app::incidents::Submitted>) -> Response {
+/// Renders the console page at `page` for `viewer` again, with a refused form handed back to it, and
+/// answers with the error's status (422, 403, 409, 412, 404, 503). What a form handler does when its
+/// command fails; the page is addressed by its path, as the browser asked for it before posting.
+pub async fn rerender(state: AppState, viewer: app::viewer::Viewer, page: &str, submitted: Submitted) -> Response {
+    let status = submitted.error.status();
+    let mut request = Request::builder().uri(page).body(Body::empty()).expect("a console page path is a valid URI");
+    request.extensions_mut().insert(viewer);
+    let mut response = render_with(state, request, Some(submitted)).await;
+    // The page itself may have failed harder (the incident is gone): that status stands.
+    if response.status().is_success() {
+        *response.status_mut() = status;
+    }
+    response
+}
+
+/// Renders the page at the request's address, with a refused form submission handed back to it.
+async fn render_with(state: AppState, request: Request<Body>, submitted: Option<Submitted>) -> Response {
     let pool = state.pool.clone();
     let options = state.leptos_options.clone();
     let viewer = request.extensions().get::<app::viewer::Viewer>().cloned();

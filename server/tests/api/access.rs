@@ -47,14 +47,14 @@ async fn every_demo_user_may_do_exactly_what_their_roles_and_tenants_allow(pool:
             } else {
                 assert_eq!(status, 403, "{user} is refused {}", order.order_number);
                 assert!(
-                    body.contains(&format!("READ_ORDER refused: tenant {} is outside your tenant scope.", order.tenant_id)),
+                    body.contains(&format!("order.read refused: tenant {} is outside your tenant scope.", order.tenant_id)),
                     "{user}: {body}"
                 );
                 assert!(!body.contains("Customer"), "nothing of the order is shown to {user}");
                 let lines = audit_lines(&pool).await;
                 assert!(
                     lines.iter().any(|l| l.actor_name == user
-                        && l.action == "READ_ORDER"
+                        && l.action == "order.read"
                         && l.outcome == "REFUSED"
                         && l.tenant_id == Some(order.tenant_id.as_uuid())
                         && l.entity_id == Some(order.order_id.as_uuid())),
@@ -123,7 +123,7 @@ async fn a_user_of_tenant_a_cannot_read_tenant_b_by_editing_ids_in_the_url(pool:
     let refusals: Vec<_> = audit_lines(&pool)
         .await
         .into_iter()
-        .filter(|l| l.action == "READ_ORDER" && l.outcome == "REFUSED" && l.actor_name == "vera.viewer")
+        .filter(|l| l.action == "order.read" && l.outcome == "REFUSED" && l.actor_name == "vera.viewer")
         .collect();
     assert_eq!(refusals.len(), 4, "{refusals:?}");
     assert_eq!(refusals[0].tenant_id, Some(GLOBEX.as_uuid()));
@@ -149,4 +149,77 @@ async fn the_header_names_the_viewer_with_roles_navigation_and_a_sign_out_form(p
     assert!(body.contains("REQUEST_REPAIR") && body.contains("APPROVE_REPAIR"), "/me lists what she may do");
     assert!(body.contains("Acme Corporation (acme)") && body.contains("Globex (globex)"));
     assert!(!body.contains("Initech"));
+}
+
+/// Incident commands through the console's forms, for every demo user signed in through Keycloak: read
+/// an acme incident, add a note to it, declare one for acme. Allowed: 303 (or 200 for the page); refused:
+/// 403 with the refusal shown and one REFUSED audit line under the user's name. The full command × user
+/// matrix runs against the domain in `ops/tests/access_matrix.rs`.
+#[rustfmt::skip]
+const INCIDENT_MATRIX: [(&str, bool, bool, bool); 7] = [
+    //                   read   note   declare
+    ("vera.viewer",      true,  false, false),
+    ("oscar.operator",   true,  true,  true ),
+    ("ada.approver",     true,  false, false),
+    ("cora.comms",       true,  false, true ),
+    ("adam.admin",       true,  true,  true ),
+    ("olga.opsapprover", true,  true,  true ),
+    ("gwen.globex",      false, false, false),
+];
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn every_demo_user_reads_notes_and_declares_incidents_exactly_as_their_roles_and_tenants_allow(pool: PgPool) {
+    platform::tenants::ensure_well_known(&pool).await.unwrap();
+    let system = ops::identity::Actor::system("test");
+    let form = ops::incident::DeclareForm {
+        severity: "SEV3".into(),
+        detected_by: "ALERT".into(),
+        summary: "Approval emails bounce for acme".into(),
+        tenants: vec![ACME.to_string()],
+        ..Default::default()
+    };
+    let input = ops::incident::IncidentForDeclare::parse(&form).unwrap();
+    let incident = ops::incident::declare_incident(&pool, &system, &input).await.unwrap().incident_id;
+    let page = format!("/incidents/{incident}");
+    let app = spawn_app_with_idp(pool.clone()).await;
+    let acme = ACME.to_string();
+
+    for (user, may_read, may_note, may_declare) in INCIDENT_MATRIX {
+        let browser = app.fresh_browser();
+        browser.sign_in(user).await;
+        let refused_before = refusals(&pool, user).await;
+        let mut refused = 0;
+
+        let (status, body) = browser.page(&page).await;
+        if may_read {
+            assert_eq!(status, 200, "{user} reads the incident");
+            assert!(body.contains("Approval emails bounce for acme"));
+        } else {
+            assert_eq!(status, 403, "{user} is refused the incident");
+            assert!(!body.contains("Approval emails bounce"), "nothing of it is shown to {user}");
+            refused += 1;
+        }
+
+        let note = browser
+            .post_form(&format!("{page}/notes"), &[("text", "checked the mail relay"), ("entity_ids", "")], Some(crate::helpers::CONSOLE_URL))
+            .await;
+        assert_eq!(note.status().as_u16(), if may_note { 303 } else { 403 }, "{user} adds a note");
+        refused += usize::from(!may_note);
+
+        let declared = browser
+            .post_form(
+                "/incidents/new",
+                &[("severity", "SEV4"), ("detected_by", "OPERATOR"), ("summary", "Dashboard metric missing"), ("tenants", acme.as_str())],
+                Some(crate::helpers::CONSOLE_URL),
+            )
+            .await;
+        assert_eq!(declared.status().as_u16(), if may_declare { 303 } else { 403 }, "{user} declares");
+        refused += usize::from(!may_declare);
+
+        assert_eq!(refusals(&pool, user).await, refused_before + refused, "{user}'s refusals are each audited");
+    }
+}
+
+async fn refusals(pool: &PgPool, user: &str) -> usize {
+    audit_lines(pool).await.into_iter().filter(|l| l.actor_name == user && l.outcome == "REFUSED").count()
 }

@@ -119,29 +119,7 @@ impl TestApp {
     }
 }
 
-/// One line of the audit log, as tests compare it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct AuditLine {
-    pub actor_subject: String,
-    pub actor_name: String,
-    pub actor_kind: String,
-    pub action: String,
-    pub outcome: String,
-    pub tenant_id: Option<uuid::Uuid>,
-    pub entity_id: Option<uuid::Uuid>,
-    pub reason: Option<String>,
-    pub detail: serde_json::Value,
-}
-
-pub async fn audit_lines(pool: &PgPool) -> Vec<AuditLine> {
-    sqlx::query_as(
-        "select actor_subject, actor_name, actor_kind, action, outcome, tenant_id, entity_id, reason, detail
-         from ops.audit_log order by audit_id",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap()
-}
+pub use ops::testing::audit_lines;
 
 /// Percent-encodes a query value.
 pub fn encode(text: &str) -> String {

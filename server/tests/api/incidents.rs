@@ -1,6 +1,6 @@
-//! The incident pages (issue 5) without JavaScript: plain form posts, signed in through Keycloak. A
-//! successful command answers 303 to the incident; bad input 422 with the message at its field; a refusal
-//! 403; a stale form 409 — and nothing is written by any of them.
+//! The incident pages without JavaScript: plain form posts, signed in through Keycloak. A successful
+//! command answers 303 to the incident; bad input 422 with the message at its field; a refusal 403 (role,
+//! tenant) or 409 (a state rule); a stale form 412 — and nothing is written by any of them.
 
 use platform::tenants::ACME;
 use sqlx::PgPool;
@@ -116,7 +116,7 @@ fn triage_fields<'a>(version: &'a str, acme: &'a str, capability: &'a str) -> Ve
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn a_stale_triage_form_answers_409_and_overwrites_nothing(pool: PgPool) {
+async fn a_stale_triage_form_answers_412_and_overwrites_nothing(pool: PgPool) {
     platform::tenants::ensure_well_known(&pool).await.unwrap();
     let app = signed_in_app(pool.clone(), OPERATOR).await;
     let detail = declare_sev2(&app).await;
@@ -128,7 +128,7 @@ async fn a_stale_triage_form_answers_409_and_overwrites_nothing(pool: PgPool) {
     assert_eq!(first.status().as_u16(), 303, "{}", first.text().await.unwrap_or_default());
 
     let stale = app.post_form(&format!("{detail}/triage"), &triage_fields(&version, &acme, "quoting"), Some(CONSOLE_URL)).await;
-    assert_eq!(stale.status().as_u16(), 409);
+    assert_eq!(stale.status().as_u16(), 412);
     let body = stale.text().await.unwrap();
     assert!(body.contains("someone else saved this incident meanwhile"), "{body}");
 
@@ -155,7 +155,9 @@ async fn only_comms_posts_status_updates_and_a_customer_update_naming_kafka_is_r
             ("version".to_string(), version),
             ("audience".to_string(), "CUSTOMER".to_string()),
             ("status".to_string(), "INVESTIGATING".to_string()),
+            ("affected_capability".to_string(), "Order confirmations".to_string()),
             ("message".to_string(), message.to_string()),
+            ("customer_action".to_string(), "Nothing".to_string()),
         ]
     };
     let post = |browser: &TestApp, fields: Vec<(String, String)>| {
@@ -171,7 +173,7 @@ async fn only_comms_posts_status_updates_and_a_customer_update_naming_kafka_is_r
     let cora = app.fresh_browser();
     cora.sign_in("cora.comms").await;
     let (_, page) = cora.page(&detail).await;
-    assert!(page.contains("Post a status update"));
+    assert!(page.contains("Post an internal update") && page.contains("Post a customer update"));
 
     let leaky = post(&cora, customer(version().await, "Our Kafka cluster is lagging; orders are delayed.")).await;
     assert_eq!(leaky.status().as_u16(), 422);
@@ -214,7 +216,7 @@ async fn a_sev2_runs_from_declaration_to_closed_through_the_forms_and_the_timeli
         vec![("version", version().await), ("command", "CLOSE".into()), ("reason", "closing far too early".into())],
     )
     .await;
-    assert_eq!(close_early.0, 403, "an OPEN incident cannot close: {}", close_early.1);
+    assert_eq!(close_early.0, 409, "an OPEN incident cannot close: {}", close_early.1);
 
     for (command, reason) in [("MITIGATE", "paused orchestration starts"), ("RESOLVE", "stuck orders replayed")] {
         let done = post(
@@ -427,10 +429,10 @@ async fn an_action_item_without_owner_gets_one_and_a_due_date_through_its_edit_f
     .fetch_one(&pool)
     .await
     .unwrap();
-    let (_, page) = app.page(&detail).await;
-    assert!(page.contains("Save owner and due date"), "an edit form for the open item");
-
     let path = format!("{detail}/action-items/{item}");
+    let (_, page) = app.page(&detail).await;
+    assert!(page.contains(&format!(r#"action="{path}""#)), "an edit form for the open item");
+
     let fields = |due: &'static str| {
         vec![
             ("version", "1"),

@@ -77,7 +77,7 @@ async fn the_permalink_shows_the_same_order(pool: PgPool) {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Permalink Inc"));
     let (status, body) = app.page(&format!("/orders/{}/{}", ACME, order.order_number)).await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 422);
     assert!(body.contains("“SO-T-0003” is not a valid order id."), "{body}");
 }
 
@@ -117,13 +117,13 @@ async fn an_order_of_another_tenant_is_not_found(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn a_mistyped_order_id_answers_400_at_the_field(pool: PgPool) {
+async fn a_mistyped_order_id_answers_422_at_the_field(pool: PgPool) {
     platform::tenants::ensure_well_known(&pool).await.unwrap();
     let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page(&lookup(&ACME.to_string(), "10000000-0000-4000-8000-00000000000")).await;
 
-    assert_eq!(status, 400);
+    assert_eq!(status, 422);
     assert!(
         body.contains(r#"<p id="lookup-q-error" class="field-error">“10000000-0000-4000-8000-00000000000” is not a valid order id.</p>"#),
         "{body}"
@@ -132,13 +132,13 @@ async fn a_mistyped_order_id_answers_400_at_the_field(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn a_garbage_tenant_answers_400_at_the_tenant_field(pool: PgPool) {
+async fn a_garbage_tenant_answers_422_at_the_tenant_field(pool: PgPool) {
     platform::tenants::ensure_well_known(&pool).await.unwrap();
     let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page(&lookup("acme' or 1=1 --", "SO-1")).await;
 
-    assert_eq!(status, 400);
+    assert_eq!(status, 422);
     assert!(
         body.contains(
             r#"<p id="lookup-tenant-error" class="field-error">“acme' or 1=1 --” is not a valid tenant id.</p>"#
@@ -148,24 +148,24 @@ async fn a_garbage_tenant_answers_400_at_the_tenant_field(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn a_control_character_in_the_lookup_answers_400_and_never_reaches_the_database(pool: PgPool) {
+async fn a_control_character_in_the_lookup_answers_422_and_never_reaches_the_database(pool: PgPool) {
     platform::tenants::ensure_well_known(&pool).await.unwrap();
     let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page(&format!("/orders?tenant={ACME}&q=SO-%001")).await;
 
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     assert!(body.contains("An order number has no control characters."), "{body}");
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn an_empty_lookup_answers_400_for_both_fields(pool: PgPool) {
+async fn an_empty_lookup_answers_422_for_both_fields(pool: PgPool) {
     platform::tenants::ensure_well_known(&pool).await.unwrap();
     let app = signed_in_app(pool, OPERATOR).await;
 
     let (status, body) = app.page("/orders?tenant=&q=").await;
 
-    assert_eq!(status, 400);
+    assert_eq!(status, 422);
     assert!(body.contains("Choose a tenant."));
     assert!(body.contains("Enter an order id or an order number."));
 }

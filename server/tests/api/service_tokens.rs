@@ -72,7 +72,7 @@ async fn a_client_credentials_token_from_keycloak_is_accepted_and_the_service_ac
     assert_eq!(summary["customer_name"], "API Customer");
 
     let lines = audit_lines(&pool).await;
-    let read = lines.iter().find(|l| l.action == "READ_ORDER").expect("the service's read is audited");
+    let read = lines.iter().find(|l| l.action == "order.read").expect("the service's read is audited");
     assert_eq!(
         (read.actor_subject.as_str(), read.actor_name.as_str(), read.actor_kind.as_str(), read.outcome.as_str()),
         (service_account.as_str(), "opsdeck-internal", "SERVICE", "ALLOWED")
@@ -251,7 +251,7 @@ async fn a_service_scoped_to_one_tenant_is_refused_another_and_audited_as_itself
     assert_eq!(response.status().as_u16(), 403);
     assert_eq!(
         response.text().await.unwrap(),
-        format!("READ_ORDER refused: tenant {} is outside your tenant scope.", globex_order.tenant_id)
+        format!("order.read refused: tenant {} is outside your tenant scope.", globex_order.tenant_id)
     );
     let lines = audit_lines(&pool).await;
     let refused = lines.last().unwrap();

@@ -21,10 +21,11 @@ use tokio::sync::watch;
 
 use super::status_update::{webhook_text, Audience, UpdateStatus};
 use super::webhook::Webhooks;
-use crate::identity::{Actor, Permission};
-use crate::incident::command::{can_see, check_role, incident_tenants};
-use crate::incident::error::{Error, Result};
-use crate::incident::ids::{DeliveryId, IncidentId, StatusUpdateId};
+use crate::command::{read, Action, Envelope};
+use crate::error::{Error, Result};
+use crate::identity::Actor;
+use crate::incident::command::{visible_incident, AUDIT_ENTITY};
+use crate::ids::{DeliveryId, IncidentId, StatusUpdateId};
 use crate::incident::model::{stored, EventKind, Severity};
 use crate::incident::timeline::{self, event_type, NewEvent};
 
@@ -335,19 +336,18 @@ pub(crate) async fn deliveries_of(
 
 /// The delivery status of one update of an incident the actor can see.
 pub async fn deliveries_for_update(pool: &PgPool, actor: &Actor, update_id: StatusUpdateId) -> Result<Vec<Delivery>> {
-    check_role(actor, Permission::Read)?;
-    let mut conn = pool.acquire().await?;
-    let incident: Option<IncidentId> =
-        sqlx::query_scalar("select incident_id from ops.status_update where update_id = $1")
-            .bind(update_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let not_found = || Error::NotFound { entity: "status update", id: update_id.to_string() };
-    let incident = incident.ok_or_else(not_found)?;
-    if !can_see(actor, &incident_tenants(&mut conn, incident).await?) {
-        return Err(not_found());
-    }
-    Ok(deliveries_of(&mut conn, &[update_id]).await?.remove(&update_id).unwrap_or_default())
+    read(pool, Envelope::new(actor, Action::IncidentRead), async |cx| {
+        let incident: IncidentId =
+            sqlx::query_scalar("select incident_id from ops.status_update where update_id = $1")
+                .bind(update_id)
+                .fetch_optional(cx.db())
+                .await?
+                .ok_or_else(|| Error::not_found("status update", update_id))?;
+        cx.about(AUDIT_ENTITY, incident);
+        visible_incident(cx, incident).await?;
+        Ok(deliveries_of(cx.db(), &[update_id]).await?.remove(&update_id).unwrap_or_default())
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -4,9 +4,12 @@
 //!   Recovering / Resolved), severity (the incident's, at posting), started, affected capability, affected
 //!   tenants/customers, customer impact, current hypothesis, mitigation applied, next update, owner — plus
 //!   optional notes. The stored body is the template filled in.
-//! * CUSTOMER: a status and a message, and the next update time. The message passes the guard in
-//!   [`super::customer_text`] or the update is refused with the offending words at the field; nothing of
-//!   the internal template goes with it, so a customer channel only ever sees guarded text.
+//! * CUSTOMER (lesson §20.2: "say the capability affected and what customer action is needed"): the
+//!   affected capability in the customer's words, what the customer must do ("Nothing" is a valid answer),
+//!   a message, a status and the next update time. Each text passes the guard in [`super::customer_text`]
+//!   or the update is refused with the offending words at its field; nothing of the internal template goes
+//!   with it, so a customer channel only ever sees guarded text. The stored body is exactly what customers
+//!   read. It goes only to the customer webhooks configured for one of the incident's tenants.
 //!
 //! Posting sets the incident's `next_update_due_at` (the next update time given, which may not lie beyond
 //! the severity's cadence, or the cadence from now). It does not move the incident's version: an update
@@ -21,7 +24,7 @@ use chrono::{DateTime, Utc};
 use platform::ids::TenantId;
 use platform::named_enum;
 use platform::outbox::{self, NewEvent as OutboxEvent};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -29,14 +32,13 @@ use uuid::Uuid;
 use super::customer_text::check_customer_text;
 use super::delivery::Delivery;
 use super::webhook::Webhooks;
-use crate::identity::{Actor, Permission};
-use crate::incident::command::{
-    audit_succeeded, can_see, check_role, check_scope, check_version, finish, incident_tenants, lock_incident,
-    refuse_if_closed,
-};
-use crate::incident::error::{Error, FieldErrors, Result};
-use crate::incident::form::{self, MAX_LINE, MAX_TEXT};
-use crate::incident::ids::{DeliveryId, IncidentId, StatusUpdateId};
+use crate::command::{read, run, Action, Cx, Envelope};
+use crate::error::{Error, Result};
+use crate::form::parse::{self as form, MAX_LINE, MAX_TEXT};
+use crate::form::FieldErrors;
+use crate::identity::Actor;
+use crate::ids::{DeliveryId, IncidentId, StatusUpdateId};
+use crate::incident::command::{check_version, lock_incident, refuse_if_closed, visible_incident, AUDIT_ENTITY};
 use crate::incident::model::{next_update_due, stored, EventKind, IncidentStatus, Severity};
 use crate::incident::timeline::{self, event_type, first_line, NewEvent};
 
@@ -96,24 +98,27 @@ impl UpdateStatus {
     }
 }
 
-/// The status update form as sent. For CUSTOMER updates only `status`, `message` and `next_update_at`
-/// are read.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct StatusUpdateForm {
-    pub audience: String,
-    pub status: String,
-    pub started_at: String,
-    pub affected_capability: String,
-    pub affected_tenants: String,
-    pub customer_impact: String,
-    pub current_hypothesis: String,
-    pub mitigation_applied: String,
-    /// Blank: the severity's cadence from now.
-    pub next_update_at: String,
-    pub owner: String,
-    /// INTERNAL: optional notes under the template. CUSTOMER: the message customers read (guarded).
-    pub message: String,
+crate::form! {
+    /// The status update form as sent. For CUSTOMER updates only `status`, `message` and `next_update_at`
+    /// are read.
+    pub struct StatusUpdateForm / StatusUpdateFields {
+        version: String,
+        audience: String,
+        status: String,
+        started_at: String,
+        affected_capability: String,
+        affected_tenants: String,
+        customer_impact: String,
+        current_hypothesis: String,
+        mitigation_applied: String,
+        /// Blank: the severity's cadence from now.
+        next_update_at: String,
+        owner: String,
+        /// INTERNAL: optional notes under the template. CUSTOMER: the message customers read (guarded).
+        message: String,
+        /// CUSTOMER: what customers need to do ("Nothing" is a valid answer).
+        customer_action: String,
+    }
 }
 
 /// The internal template, filled in.
@@ -140,10 +145,32 @@ impl CustomerMessage {
     }
 }
 
+/// A customer update: every part guarded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomerUpdate {
+    /// The capability affected, in the customer's words ("Order confirmations").
+    pub capability: CustomerMessage,
+    pub message: CustomerMessage,
+    /// What the customer must do; "Nothing" is a valid answer.
+    pub action: CustomerMessage,
+}
+
+impl CustomerUpdate {
+    /// The text customers read, as stored and sent.
+    pub fn body(&self) -> String {
+        format!(
+            "Affected: {}\n{}\nWhat you need to do: {}",
+            self.capability.as_str(),
+            self.message.as_str(),
+            self.action.as_str()
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpdateContent {
     Internal(InternalUpdate),
-    Customer(CustomerMessage),
+    Customer(CustomerUpdate),
 }
 
 /// An update that passed every field check (and, for customers, the guard).
@@ -163,22 +190,23 @@ impl StatusUpdateForPost {
     }
 
     pub fn parse(form: &StatusUpdateForm) -> std::result::Result<Self, FieldErrors> {
+        let f = StatusUpdateForm::FIELDS;
         let mut e = FieldErrors::new();
-        let audience = form::choice::<Audience>(&mut e, "audience", &form.audience, "who the update is for");
-        let status = form::choice::<UpdateStatus>(&mut e, "status", &form.status, "a status");
-        let next_update_at = form::optional_time(&mut e, "next_update_at", &form.next_update_at);
+        let audience = form::choice::<Audience>(&mut e, f.audience, &form.audience, "who the update is for");
+        let status = form::choice::<UpdateStatus>(&mut e, f.status, &form.status, "a status");
+        let next_update_at = form::optional_time(&mut e, f.next_update_at, &form.next_update_at);
         let content = match audience {
             Some(Audience::Internal) => {
                 let mut line =
                     |field, input: &str, missing| form::required_text(&mut e, field, input, MAX_LINE, missing);
                 let affected_capability =
-                    line("affected_capability", &form.affected_capability, "Name the affected capability");
-                let owner = line("owner", &form.owner, "Name the owner of this incident's communication");
+                    line(f.affected_capability, &form.affected_capability, "Name the affected capability");
+                let owner = line(f.owner, &form.owner, "Name the owner of this incident's communication");
                 let mut text =
                     |field, input: &str, missing| form::required_text(&mut e, field, input, MAX_TEXT, missing);
                 let affected_tenants =
-                    text("affected_tenants", &form.affected_tenants, "Name the affected tenants or customers");
-                let customer_impact = text("customer_impact", &form.customer_impact, "Say what customers experience");
+                    text(f.affected_tenants, &form.affected_tenants, "Name the affected tenants or customers");
+                let customer_impact = text(f.customer_impact, &form.customer_impact, "Say what customers experience");
                 let current_hypothesis = text(
                     "current_hypothesis",
                     &form.current_hypothesis,
@@ -189,11 +217,11 @@ impl StatusUpdateForPost {
                     &form.mitigation_applied,
                     "Say what mitigation is applied (or that none is yet)",
                 );
-                let started_at = form::optional_time(&mut e, "started_at", &form.started_at);
+                let started_at = form::optional_time(&mut e, f.started_at, &form.started_at);
                 if form.started_at.trim().is_empty() {
-                    e.add("started_at", "Say when it started");
+                    e.add(f.started_at, "Say when it started");
                 }
-                let notes = form::optional_text(&mut e, "message", &form.message, MAX_TEXT);
+                let notes = form::optional_text(&mut e, f.message, &form.message, MAX_TEXT);
                 match (
                     started_at,
                     affected_capability,
@@ -225,20 +253,39 @@ impl StatusUpdateForPost {
                 }
             }
             Some(Audience::Customer) => {
-                let message = form::required_text(
-                    &mut e,
-                    "message",
+                let mut guarded = |field: &'static str, input: &str, max: usize, missing: &str| {
+                    let text = form::required_text(&mut e, field, input, max, missing)?;
+                    match check_customer_text(&text) {
+                        Ok(()) => Some(CustomerMessage(text)),
+                        Err(details) => {
+                            e.add(field, details.to_string());
+                            None
+                        }
+                    }
+                };
+                let capability = guarded(
+                    f.affected_capability,
+                    &form.affected_capability,
+                    MAX_LINE,
+                    "Name the affected capability in your customers' words (for example \"Order confirmations\")",
+                );
+                let message = guarded(
+                    f.message,
                     &form.message,
                     MAX_CUSTOMER_MESSAGE,
-                    "Write what customers should know: the capability affected and what they need to do",
+                    "Write what customers should know about the capability affected",
                 );
-                match message.map(|m| check_customer_text(&m).map(|()| m)) {
-                    Some(Ok(message)) => Some(UpdateContent::Customer(CustomerMessage(message))),
-                    Some(Err(details)) => {
-                        e.add("message", details.to_string());
-                        None
+                let action = guarded(
+                    f.customer_action,
+                    &form.customer_action,
+                    MAX_LINE,
+                    "Say what customers need to do (\"Nothing\" is a valid answer)",
+                );
+                match (capability, message, action) {
+                    (Some(capability), Some(message), Some(action)) => {
+                        Some(UpdateContent::Customer(CustomerUpdate { capability, message, action }))
                     }
-                    None => None,
+                    _ => None,
                 }
             }
             None => None,
@@ -324,57 +371,59 @@ pub async fn post_status_update(
     input: &StatusUpdateForPost,
     webhooks: &Webhooks,
 ) -> Result<StatusUpdatePosted> {
-    let mut tx = pool.begin().await?;
-    let result = post_in(&mut tx, actor, incident_id, expected_version, input, webhooks).await;
-    finish(pool, tx, actor, "incident.status_update", Some(incident_id), result).await
+    let envelope =
+        Envelope::new(actor, Action::StatusUpdatePost).entity(AUDIT_ENTITY, incident_id).incident(incident_id);
+    run(pool, envelope, async |cx| post_in(cx, incident_id, expected_version, input, webhooks).await).await
 }
 
 async fn post_in(
-    tx: &mut PgConnection,
-    actor: &Actor,
+    cx: &mut Cx<'_>,
     incident_id: IncidentId,
     expected_version: i64,
     input: &StatusUpdateForPost,
     webhooks: &Webhooks,
 ) -> Result<StatusUpdatePosted> {
-    check_role(actor, Permission::PostStatusUpdate)?;
-    let locked = lock_incident(tx, incident_id).await?;
-    check_scope(actor, &locked.tenants)?;
-    check_version("incident", incident_id.as_uuid(), expected_version, locked.version)?;
+    let locked = lock_incident(cx, incident_id).await?;
+    check_version("incident", incident_id, expected_version, locked.version)?;
     refuse_if_closed(&locked, "posting a status update")?;
+    let who = cx.actor_display();
+    let tx = cx.db();
+    let f = StatusUpdateForm::FIELDS;
 
     let now = Utc::now();
     let latest = next_update_due(locked.severity, now);
     let due = match input.next_update_at {
         None => latest,
         Some(at) if at <= now => {
-            return Err(FieldErrors::single("next_update_at", "The next update must be in the future").into())
+            return Err(Error::invalid(f.next_update_at, "The next update must be in the future"))
         }
         Some(at) if at > latest => {
-            return Err(FieldErrors::single(
-                "next_update_at",
+            return Err(Error::invalid(
+                f.next_update_at,
                 format!(
                     "{} updates are due at least every {} minutes: choose {} UTC or earlier",
                     locked.severity.label(),
                     locked.severity.update_interval().num_minutes(),
                     latest.format("%Y-%m-%d %H:%M")
                 ),
-            )
-            .into())
+            ))
         }
         Some(at) => at,
     };
     let audience = input.audience();
     let update_id = StatusUpdateId::new();
-    let (body, internal) = match &input.content {
-        UpdateContent::Internal(update) => (render_internal(update, input.status, locked.severity, due), Some(update)),
-        UpdateContent::Customer(message) => (message.as_str().to_string(), None),
+    let (body, internal, customer) = match &input.content {
+        UpdateContent::Internal(update) => {
+            (render_internal(update, input.status, locked.severity, due), Some(update), None)
+        }
+        UpdateContent::Customer(update) => (update.body(), None, Some(update)),
     };
     sqlx::query(
         "insert into ops.status_update
            (update_id, incident_id, audience, update_status, severity, started_at, affected_capability, affected_tenants,
-            customer_impact, current_hypothesis, mitigation_applied, next_update_at, owner, body, posted_by, posted_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            customer_impact, current_hypothesis, mitigation_applied, next_update_at, owner, body, posted_by, posted_at,
+            customer_action)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(update_id)
     .bind(incident_id)
@@ -382,7 +431,7 @@ async fn post_in(
     .bind(input.status.as_str())
     .bind(locked.severity.as_str())
     .bind(internal.map(|u| u.started_at))
-    .bind(internal.map(|u| u.affected_capability.as_str()))
+    .bind(internal.map(|u| u.affected_capability.as_str()).or(customer.map(|c| c.capability.as_str())))
     .bind(internal.map(|u| u.affected_tenants.as_str()))
     .bind(internal.map(|u| u.customer_impact.as_str()))
     .bind(internal.map(|u| u.current_hypothesis.as_str()))
@@ -390,8 +439,9 @@ async fn post_in(
     .bind(due)
     .bind(internal.map(|u| u.owner.as_str()))
     .bind(&body)
-    .bind(actor.display())
+    .bind(&who)
     .bind(now)
+    .bind(customer.map(|c| c.action.as_str()))
     .execute(&mut *tx)
     .await?;
     // Bookkeeping, not content: the version stays (see the module doc).
@@ -402,7 +452,8 @@ async fn post_in(
         .execute(&mut *tx)
         .await?;
 
-    let targets: Vec<String> = webhooks.for_audience(audience).map(|w| w.name.clone()).collect();
+    let tenant_refs = crate::incident::affected::tenant_refs(tx, &locked.tenants).await?;
+    let targets: Vec<String> = webhooks.for_update(audience, &tenant_refs).map(|w| w.name.clone()).collect();
     let ids: Vec<DeliveryId> = targets.iter().map(|_| DeliveryId::new()).collect();
     sqlx::query(
         "insert into ops.notification_delivery (delivery_id, update_id, webhook_name, status, next_attempt_at, created_at)
@@ -455,7 +506,7 @@ async fn post_in(
             incident_id,
             kind: EventKind::System,
             event_type: event_type::STATUS_UPDATE_POSTED,
-            actor: &actor.display(),
+            actor: &who,
             headline,
             body: json!({
                 "update_id": update_id,
@@ -470,16 +521,7 @@ async fn post_in(
         },
     )
     .await?;
-    audit_succeeded(
-        tx,
-        actor,
-        "incident.status_update",
-        incident_id,
-        &locked.tenants,
-        None,
-        json!({ "update_id": update_id, "audience": audience, "status": input.status, "webhooks": targets }),
-    )
-    .await?;
+    cx.record(json!({ "update_id": update_id, "audience": audience, "status": input.status, "webhooks": targets }));
     Ok(StatusUpdatePosted { update_id, posted_at: now, next_update_due_at: due, webhooks: targets })
 }
 
@@ -490,26 +532,40 @@ pub async fn draft_status_update(
     incident_id: IncidentId,
     audience: Audience,
 ) -> Result<StatusUpdateForm> {
-    check_role(actor, Permission::Read)?;
-    let mut conn = pool.acquire().await?;
-    let tenants = incident_tenants(&mut conn, incident_id).await?;
+    let envelope = Envelope::new(actor, Action::IncidentRead).entity(AUDIT_ENTITY, incident_id);
+    read(pool, envelope, async |cx| draft_in(cx, incident_id, audience).await).await
+}
+
+async fn draft_in(cx: &mut Cx<'_>, incident_id: IncidentId, audience: Audience) -> Result<StatusUpdateForm> {
+    let tenants = visible_incident(cx, incident_id).await?;
+    let owner = cx.actor.name.clone();
+    draft_for(cx.db(), incident_id, &tenants, audience, owner).await
+}
+
+/// The draft of an update for `audience`, from the incident's triage and tenants: the internal template
+/// filled in from what triage knows (the communication owner, or `owner`), the status the incident's
+/// state suggests, the next update on the severity's cadence, and the version to post against.
+pub(crate) async fn draft_for(
+    conn: &mut PgConnection,
+    incident_id: IncidentId,
+    tenants: &[TenantId],
+    audience: Audience,
+    owner: String,
+) -> Result<StatusUpdateForm> {
     let row = sqlx::query_as::<_, DraftRow>(
-        "select status, severity, detected_at, first_known_bad_at, business_capability, customer_symptom, impact_customer,
-                current_hypothesis, mitigation, communication_owner
+        "select status, severity, version, detected_at, first_known_bad_at, business_capability, customer_symptom,
+                impact_customer, current_hypothesis, mitigation, communication_owner
          from ops.operational_incident where incident_id = $1",
     )
     .bind(incident_id)
-    .fetch_optional(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    let row = match row {
-        Some(row) if can_see(actor, &tenants) => row,
-        _ => return Err(Error::NotFound { entity: "incident", id: incident_id.to_string() }),
-    };
     let status: IncidentStatus = stored(&row.status)?;
     let severity: Severity = stored(&row.severity)?;
-    let names = crate::incident::affected::tenant_refs(&mut conn, &tenants).await?;
+    let names = crate::incident::affected::tenant_refs(conn, tenants).await?;
     let time = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M").to_string();
     let form = StatusUpdateForm {
+        version: row.version.to_string(),
         audience: audience.as_str().into(),
         status: UpdateStatus::suggested_for(status).as_str().into(),
         next_update_at: time(next_update_due(severity, Utc::now())),
@@ -528,7 +584,7 @@ pub async fn draft_status_update(
             customer_impact: row.customer_symptom.or(row.impact_customer).unwrap_or_default(),
             current_hypothesis: row.current_hypothesis.unwrap_or_default(),
             mitigation_applied: row.mitigation.unwrap_or_default(),
-            owner: row.communication_owner.unwrap_or_else(|| actor.name.clone()),
+            owner: row.communication_owner.unwrap_or(owner),
             ..form
         },
     })
@@ -538,6 +594,7 @@ pub async fn draft_status_update(
 struct DraftRow {
     status: String,
     severity: String,
+    version: i64,
     detected_at: DateTime<Utc>,
     first_known_bad_at: Option<DateTime<Utc>>,
     business_capability: Option<String>,
@@ -563,6 +620,8 @@ pub struct StatusUpdate {
     pub mitigation_applied: Option<String>,
     pub next_update_at: Option<DateTime<Utc>>,
     pub owner: Option<String>,
+    /// CUSTOMER: what customers were asked to do.
+    pub customer_action: Option<String>,
     pub body: String,
     pub posted_by: String,
     pub posted_at: DateTime<Utc>,
@@ -583,6 +642,7 @@ struct UpdateRow {
     mitigation_applied: Option<String>,
     next_update_at: Option<DateTime<Utc>>,
     owner: Option<String>,
+    customer_action: Option<String>,
     body: String,
     posted_by: String,
     posted_at: DateTime<Utc>,
@@ -592,7 +652,8 @@ struct UpdateRow {
 pub(crate) async fn updates_of(db: &mut PgConnection, incident_id: IncidentId) -> Result<Vec<StatusUpdate>> {
     let rows = sqlx::query_as::<_, UpdateRow>(
         "select update_id, audience, update_status, severity, started_at, affected_capability, affected_tenants,
-                customer_impact, current_hypothesis, mitigation_applied, next_update_at, owner, body, posted_by, posted_at
+                customer_impact, current_hypothesis, mitigation_applied, next_update_at, owner, customer_action, body,
+                posted_by, posted_at
          from ops.status_update where incident_id = $1 order by posted_at desc, update_id desc",
     )
     .bind(incident_id)
@@ -615,6 +676,7 @@ pub(crate) async fn updates_of(db: &mut PgConnection, incident_id: IncidentId) -
                 mitigation_applied: r.mitigation_applied,
                 next_update_at: r.next_update_at,
                 owner: r.owner,
+                customer_action: r.customer_action,
                 body: r.body,
                 posted_by: r.posted_by,
                 posted_at: r.posted_at,
@@ -680,23 +742,47 @@ mod tests {
     }
 
     #[test]
-    fn a_customer_update_carries_only_its_message_and_public_facts() {
+    fn a_customer_update_names_the_capability_and_what_customers_must_do() {
+        let form = StatusUpdateForm {
+            audience: "CUSTOMER".into(),
+            status: "INVESTIGATING".into(),
+            message: "Some submitted orders are delayed.".into(),
+            ..Default::default()
+        };
+        let errors = StatusUpdateForPost::parse(&form).unwrap_err();
+        assert!(errors.get("affected_capability").unwrap().starts_with("Name the affected capability"));
+        assert_eq!(errors.get("customer_action"), Some("Say what customers need to do (\"Nothing\" is a valid answer)"));
+        let leaky = StatusUpdateForm {
+            affected_capability: "Kafka order events".into(),
+            customer_action: "Restart the consumer group".into(),
+            ..form
+        };
+        let errors = StatusUpdateForPost::parse(&leaky).unwrap_err();
+        assert!(errors.get("affected_capability").unwrap().contains("\"Kafka\""), "each text is guarded");
+        assert!(errors.get("customer_action").unwrap().contains("\"consumer group\""));
+    }
+
+    #[test]
+    fn a_customer_update_carries_only_its_guarded_texts_and_public_facts() {
         let form = StatusUpdateForm {
             audience: "CUSTOMER".into(),
             status: "MITIGATING".into(),
-            message: "Some submitted orders are delayed. No action is needed from you.".into(),
+            affected_capability: "Order processing".into(),
+            message: "Some submitted orders are delayed.".into(),
+            customer_action: "Nothing: delayed orders complete by themselves.".into(),
             current_hypothesis: "Redis is down".into(),
             ..Default::default()
         };
         let update = StatusUpdateForPost::parse(&form).unwrap();
-        let UpdateContent::Customer(message) = &update.content else { panic!("customer update expected") };
+        let UpdateContent::Customer(customer) = &update.content else { panic!("customer update expected") };
         let next = "2026-11-25T10:30:00Z".parse().unwrap();
-        let text = webhook_text(42, Severity::Sev2, Audience::Customer, update.status, message.as_str(), Some(next));
+        let text = webhook_text(42, Severity::Sev2, Audience::Customer, update.status, &customer.body(), Some(next));
         assert_eq!(
             text,
-            "Service update: Mitigating\nSome submitted orders are delayed. No action is needed from you.\nNext update by 2026-11-25 10:30 UTC."
+            "Service update: Mitigating\nAffected: Order processing\nSome submitted orders are delayed.\n\
+             What you need to do: Nothing: delayed orders complete by themselves.\nNext update by 2026-11-25 10:30 UTC."
         );
-        assert!(!text.contains("INC-42"));
+        assert!(!text.contains("INC-42") && !text.contains("Redis"));
     }
 
     #[test]

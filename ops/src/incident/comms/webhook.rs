@@ -9,6 +9,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::status_update::Audience;
+use crate::incident::TenantRef;
 
 /// A webhook URL: shown as `https://host/***` at most, never whole.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -54,6 +55,11 @@ pub struct WebhookConfig {
     /// `audiences = ["CUSTOMER"]`, so an internal update can never reach one by omission.
     #[serde(default = "internal_only")]
     pub audiences: BTreeSet<Audience>,
+    /// The tenants (by slug or id) whose customers this webhook reaches. A CUSTOMER webhook must name at
+    /// least one: a tenant's customer-facing update goes only to that tenant's webhooks. INTERNAL
+    /// updates ignore it (internal webhooks get every update).
+    #[serde(default)]
+    pub tenants: BTreeSet<String>,
 }
 
 fn internal_only() -> BTreeSet<Audience> {
@@ -62,11 +68,33 @@ fn internal_only() -> BTreeSet<Audience> {
 
 impl WebhookConfig {
     pub fn new(name: impl Into<String>, url: WebhookUrl, audiences: impl IntoIterator<Item = Audience>) -> Self {
-        WebhookConfig { name: name.into(), url, audiences: audiences.into_iter().collect() }
+        WebhookConfig { name: name.into(), url, audiences: audiences.into_iter().collect(), tenants: BTreeSet::new() }
+    }
+
+    /// The same webhook, reaching the customers of these tenants (slugs or ids).
+    pub fn for_tenants<'a>(mut self, tenants: impl IntoIterator<Item = &'a str>) -> Self {
+        self.tenants = tenants.into_iter().map(str::to_string).collect();
+        self
     }
 
     pub fn receives(&self, audience: Audience) -> bool {
         self.audiences.contains(&audience)
+    }
+
+    /// Whether an update for `audience` about an incident of `tenants` goes here: an internal update to
+    /// every internal webhook; a customer update to the customer webhooks of one of its tenants (all of
+    /// them for a platform-wide incident, which concerns every tenant).
+    pub fn serves(&self, audience: Audience, tenants: &[TenantRef]) -> bool {
+        match audience {
+            Audience::Internal => self.receives(audience),
+            Audience::Customer => {
+                self.receives(audience)
+                    && (tenants.is_empty()
+                        || tenants.iter().any(|t| {
+                            self.tenants.contains(&t.slug) || self.tenants.contains(&t.tenant_id.to_string())
+                        }))
+            }
+        }
     }
 }
 
@@ -80,6 +108,8 @@ pub enum WebhookConfigError {
     Duplicate(String),
     #[error("webhook {0:?} receives no updates: give it at least one audience")]
     NoAudience(String),
+    #[error("webhook {0:?} receives CUSTOMER updates: name the tenants whose customers it reaches (tenants = [\"acme\"])")]
+    CustomerWithoutTenants(String),
 }
 
 /// The configured webhooks, checked: names unique and plain, each receiving something.
@@ -100,6 +130,9 @@ impl Webhooks {
             if config.audiences.is_empty() {
                 return Err(WebhookConfigError::NoAudience(config.name.clone()));
             }
+            if config.receives(Audience::Customer) && config.tenants.is_empty() {
+                return Err(WebhookConfigError::CustomerWithoutTenants(config.name.clone()));
+            }
         }
         Ok(Webhooks(configs))
     }
@@ -112,9 +145,13 @@ impl Webhooks {
         self.0.iter().find(|w| w.name == name)
     }
 
-    /// The webhooks an update for `audience` goes to.
-    pub fn for_audience(&self, audience: Audience) -> impl Iterator<Item = &WebhookConfig> {
-        self.0.iter().filter(move |w| w.receives(audience))
+    /// The webhooks an update for `audience` about an incident of `tenants` goes to.
+    pub fn for_update<'a>(
+        &'a self,
+        audience: Audience,
+        tenants: &'a [TenantRef],
+    ) -> impl Iterator<Item = &'a WebhookConfig> + 'a {
+        self.0.iter().filter(move |w| w.serves(audience, tenants))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &WebhookConfig> {
@@ -157,6 +194,41 @@ mod tests {
         assert_eq!(
             Webhooks::new(vec![WebhookConfig::new("quiet", url(), [])]),
             Err(WebhookConfigError::NoAudience("quiet".into()))
+        );
+    }
+
+    fn tenant(slug: &str, id: platform::ids::TenantId) -> TenantRef {
+        TenantRef { tenant_id: id, slug: slug.into(), name: slug.into() }
+    }
+
+    #[test]
+    fn a_customer_update_goes_only_to_the_customer_webhooks_of_its_tenants() {
+        use platform::tenants::{ACME, GLOBEX};
+        let url = || WebhookUrl::parse("https://example.com/hook").unwrap();
+        let hooks = Webhooks::new(vec![
+            WebhookConfig::new("ops", url(), [Audience::Internal]),
+            WebhookConfig::new("acme-status", url(), [Audience::Customer]).for_tenants(["acme"]),
+            WebhookConfig::new("globex-status", url(), [Audience::Customer]).for_tenants([GLOBEX.to_string().as_str()]),
+        ])
+        .unwrap();
+        let names = |audience, tenants: &[TenantRef]| {
+            hooks.for_update(audience, tenants).map(|w| w.name.clone()).collect::<Vec<_>>()
+        };
+        let acme = [tenant("acme", ACME)];
+        let globex = [tenant("globex", GLOBEX)];
+        assert_eq!(names(Audience::Customer, &acme), ["acme-status"]);
+        assert_eq!(names(Audience::Customer, &globex), ["globex-status"], "tenants may be named by id");
+        assert_eq!(names(Audience::Customer, &[acme[0].clone(), globex[0].clone()]), ["acme-status", "globex-status"]);
+        assert_eq!(names(Audience::Customer, &[]), ["acme-status", "globex-status"], "platform-wide: every tenant");
+        assert_eq!(names(Audience::Internal, &acme), ["ops"], "internal webhooks get every internal update");
+    }
+
+    #[test]
+    fn a_customer_webhook_must_name_its_tenants() {
+        let url = WebhookUrl::parse("https://example.com/hook").unwrap();
+        assert_eq!(
+            Webhooks::new(vec![WebhookConfig::new("status-page", url, [Audience::Customer])]),
+            Err(WebhookConfigError::CustomerWithoutTenants("status-page".into()))
         );
     }
 

@@ -7,18 +7,18 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use platform::ids::TenantId;
 use platform::named_enum;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 
 use super::pir::ensure_review;
-use crate::identity::{Actor, Permission, TenantScope};
-use crate::incident::command::{
-    audit_succeeded, check_role, check_scope, check_version, finish, lock_incident, Locked,
-};
-use crate::incident::error::{Error, FieldErrors, Result};
-use crate::incident::form::{self, MAX_LINE, MAX_TEXT};
-use crate::incident::ids::{ActionItemId, IncidentId};
+use crate::command::{read, run, Action, Cx, Envelope};
+use crate::error::{Error, Result};
+use crate::form::parse::{self as form, MAX_LINE, MAX_TEXT};
+use crate::form::FieldErrors;
+use crate::identity::{Actor, TenantScope};
+use crate::ids::{ActionItemId, IncidentId};
+use crate::incident::command::{check_version, lock_incident, Locked, AUDIT_ENTITY};
 use crate::incident::model::{stored, EventKind, IncidentStatus, Severity};
 use crate::incident::timeline::{self, event_type, first_line, NewEvent};
 
@@ -27,11 +27,21 @@ ActionItemType {
     Test => "TEST",
     Alert => "ALERT",
     Runbook => "RUNBOOK",
+    /// A change of the system's design (lesson §26.9 names it beside tests, alerts and runbooks).
+    Architecture => "ARCHITECTURE",
     Dashboard => "DASHBOARD",
     Control => "CONTROL",
     CodeFix => "CODE_FIX",
     Process => "PROCESS",
 });
+
+impl ActionItemType {
+    /// Whether the item improves a test, an alert, a runbook or the architecture: a SEV1/SEV2 closes only
+    /// with at least one such item (lesson §26.9).
+    pub fn improves_the_system(self) -> bool {
+        matches!(self, ActionItemType::Test | ActionItemType::Alert | ActionItemType::Runbook | ActionItemType::Architecture)
+    }
+}
 
 named_enum!(/// Whether it prevents, detects or recovers (lesson §21.1).
 ActionCategory {
@@ -46,15 +56,27 @@ ActionItemStatus {
     Done => "DONE",
 });
 
-/// The action item form as sent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ActionItemForm {
-    pub action: String,
-    pub owner: String,
-    pub due_date: String,
-    pub item_type: String,
-    pub category: String,
+crate::form! {
+    /// The action item form as sent (add and edit post the same fields).
+    pub struct ActionItemForm / ActionItemFields {
+        /// The item's version when the form was rendered (edit only).
+        version: String,
+        action: String,
+        owner: String,
+        due_date: String,
+        item_type: String,
+        category: String,
+    }
+}
+
+crate::form! {
+    /// Marking an item done (or open again).
+    pub struct ActionItemStatusForm / ActionItemStatusFields {
+        version: String,
+        status: String,
+        /// The console page to return to (the register's overdue list); blank: the incident.
+        next: String,
+    }
 }
 
 /// An action item that passed every field check.
@@ -72,15 +94,16 @@ pub const MIN_ACTION_CHARS: usize = 10;
 
 impl ActionItemForSave {
     pub fn parse(form: &ActionItemForm) -> std::result::Result<Self, FieldErrors> {
+        let f = ActionItemForm::FIELDS;
         let mut e = FieldErrors::new();
-        let action = form::required_text(&mut e, "action", &form.action, MAX_TEXT, "Say what will be done");
+        let action = form::required_text(&mut e, f.action, &form.action, MAX_TEXT, "Say what will be done");
         if action.as_ref().is_some_and(|a| a.chars().count() < MIN_ACTION_CHARS) {
-            e.add("action", format!("Say concretely what will be done (at least {MIN_ACTION_CHARS} characters)"));
+            e.add(f.action, format!("Say concretely what will be done (at least {MIN_ACTION_CHARS} characters)"));
         }
-        let owner = form::optional_text(&mut e, "owner", &form.owner, MAX_LINE);
-        let due_date = form::optional_date(&mut e, "due_date", &form.due_date);
-        let item_type = form::choice::<ActionItemType>(&mut e, "item_type", &form.item_type, "a type");
-        let category = form::choice::<ActionCategory>(&mut e, "category", &form.category, "prevent, detect or recover");
+        let owner = form::optional_text(&mut e, f.owner, &form.owner, MAX_LINE);
+        let due_date = form::optional_date(&mut e, f.due_date, &form.due_date);
+        let item_type = form::choice::<ActionItemType>(&mut e, f.item_type, &form.item_type, "a type");
+        let category = form::choice::<ActionCategory>(&mut e, f.category, &form.category, "prevent, detect or recover");
         e.finish(|| ActionItemForSave {
             action: action.expect("checked"),
             owner,
@@ -112,6 +135,7 @@ impl ActionItem {
     /// The form pre-filled with this item.
     pub fn to_form(&self) -> ActionItemForm {
         ActionItemForm {
+            version: self.version.to_string(),
             action: self.action.clone(),
             owner: self.owner.clone().unwrap_or_default(),
             due_date: self.due_date.map(|d| d.to_string()).unwrap_or_default(),
@@ -204,22 +228,16 @@ pub async fn add_action_item(
     incident_id: IncidentId,
     input: &ActionItemForSave,
 ) -> Result<ActionItemSaved> {
-    let mut tx = pool.begin().await?;
-    let result = add_in(&mut tx, actor, incident_id, input).await;
-    finish(pool, tx, actor, "incident.action_item.add", Some(incident_id), result).await
+    let envelope = Envelope::new(actor, Action::ActionItemAdd).entity(AUDIT_ENTITY, incident_id).incident(incident_id);
+    run(pool, envelope, async |cx| add_in(cx, incident_id, input).await).await
 }
 
-async fn add_in(
-    tx: &mut PgConnection,
-    actor: &Actor,
-    incident_id: IncidentId,
-    input: &ActionItemForSave,
-) -> Result<ActionItemSaved> {
-    check_role(actor, Permission::ManageReview)?;
-    let locked = lock_incident(tx, incident_id).await?;
-    check_scope(actor, &locked.tenants)?;
+async fn add_in(cx: &mut Cx<'_>, incident_id: IncidentId, input: &ActionItemForSave) -> Result<ActionItemSaved> {
+    let locked = lock_incident(cx, incident_id).await?;
     check_closed_rules(&locked, input)?;
-    let review_id = ensure_review(tx, incident_id, actor).await?;
+    let who = cx.actor_display();
+    let tx = cx.db();
+    let review_id = ensure_review(tx, incident_id, &who).await?;
     let action_item_id = ActionItemId::new();
     sqlx::query(
         "insert into ops.action_item (action_item_id, review_id, incident_id, action, owner, due_date, item_type, category)
@@ -241,7 +259,7 @@ async fn add_in(
             incident_id,
             kind: EventKind::System,
             event_type: event_type::ACTION_ITEM_ADDED,
-            actor: &actor.display(),
+            actor: &who,
             headline: format!(
                 "Action item added ({}, {}): {}",
                 input.item_type,
@@ -253,53 +271,33 @@ async fn add_in(
         },
     )
     .await?;
-    audit_succeeded(
-        tx,
-        actor,
-        "incident.action_item.add",
-        incident_id,
-        &locked.tenants,
-        None,
-        json!({ "action_item_id": action_item_id }),
-    )
-    .await?;
+    cx.record(json!({ "action_item_id": action_item_id }));
     Ok(ActionItemSaved { action_item_id, version: 1, status: ActionItemStatus::Open })
 }
 
-/// Loads the item and its incident, locked, and checks role, scope and version.
+/// Loads the item and its incident, locked, and checks scope and version.
 async fn lock_item(
-    tx: &mut PgConnection,
-    actor: &Actor,
+    cx: &mut Cx<'_>,
     action_item_id: ActionItemId,
     expected_version: i64,
 ) -> Result<(Locked, ActionItem)> {
-    check_role(actor, Permission::ManageReview)?;
     let incident_id: IncidentId =
         sqlx::query_scalar("select incident_id from ops.action_item where action_item_id = $1")
             .bind(action_item_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(cx.db())
             .await?
-            .ok_or_else(|| Error::NotFound { entity: "action item", id: action_item_id.to_string() })?;
-    let locked = lock_incident(tx, incident_id).await?;
-    check_scope(actor, &locked.tenants)?;
+            .ok_or_else(|| Error::not_found("action item", action_item_id))?;
+    cx.about(AUDIT_ENTITY, incident_id);
+    let locked = lock_incident(cx, incident_id).await?;
     let item = sqlx::query_as::<_, ItemRow>(&format!(
         "select {ITEM_COLUMNS} from ops.action_item where action_item_id = $1 for update"
     ))
     .bind(action_item_id)
-    .fetch_one(&mut *tx)
+    .fetch_one(cx.db())
     .await?
     .into_item(Utc::now().date_naive())?;
-    check_version("action item", action_item_id.as_uuid(), expected_version, item.version)?;
+    check_version("action item", action_item_id, expected_version, item.version)?;
     Ok((locked, item))
-}
-
-async fn incident_of(pool: &PgPool, action_item_id: ActionItemId) -> Option<IncidentId> {
-    sqlx::query_scalar("select incident_id from ops.action_item where action_item_id = $1")
-        .bind(action_item_id)
-        .fetch_optional(pool)
-        .await
-        .ok()
-        .flatten()
 }
 
 /// Changes an item's action, owner, due date, type or category.
@@ -311,21 +309,20 @@ pub async fn update_action_item(
     expected_version: i64,
     input: &ActionItemForSave,
 ) -> Result<ActionItemSaved> {
-    let incident = incident_of(pool, action_item_id).await;
-    let mut tx = pool.begin().await?;
-    let result = update_in(&mut tx, actor, action_item_id, expected_version, input).await;
-    finish(pool, tx, actor, "incident.action_item.update", incident, result).await
+    let envelope = Envelope::new(actor, Action::ActionItemEdit);
+    run(pool, envelope, async |cx| update_in(cx, action_item_id, expected_version, input).await).await
 }
 
 async fn update_in(
-    tx: &mut PgConnection,
-    actor: &Actor,
+    cx: &mut Cx<'_>,
     action_item_id: ActionItemId,
     expected_version: i64,
     input: &ActionItemForSave,
 ) -> Result<ActionItemSaved> {
-    let (locked, item) = lock_item(tx, actor, action_item_id, expected_version).await?;
+    let (locked, item) = lock_item(cx, action_item_id, expected_version).await?;
     check_closed_rules(&locked, input)?;
+    let who = cx.actor_display();
+    let tx = cx.db();
     let version: i64 = sqlx::query_scalar(
         "update ops.action_item set action = $2, owner = $3, due_date = $4, item_type = $5, category = $6,
            version = version + 1, updated_at = now()
@@ -345,23 +342,14 @@ async fn update_in(
             incident_id: locked.incident_id,
             kind: EventKind::System,
             event_type: event_type::ACTION_ITEM_CHANGED,
-            actor: &actor.display(),
+            actor: &who,
             headline: format!("Action item changed: {}", first_line(&input.action, 100)),
             body: json!({ "action_item_id": action_item_id, "version": version, "before": item.to_form(), "item": input }),
             entities: &[],
         },
     )
     .await?;
-    audit_succeeded(
-        tx,
-        actor,
-        "incident.action_item.update",
-        locked.incident_id,
-        &locked.tenants,
-        None,
-        json!({ "action_item_id": action_item_id, "version": version }),
-    )
-    .await?;
+    cx.record(json!({ "action_item_id": action_item_id, "version": version }));
     Ok(ActionItemSaved { action_item_id, version, status: item.status })
 }
 
@@ -374,23 +362,22 @@ pub async fn set_action_item_status(
     expected_version: i64,
     status: ActionItemStatus,
 ) -> Result<ActionItemSaved> {
-    let incident = incident_of(pool, action_item_id).await;
-    let mut tx = pool.begin().await?;
-    let result = set_status_in(&mut tx, actor, action_item_id, expected_version, status).await;
-    finish(pool, tx, actor, "incident.action_item.status", incident, result).await
+    let envelope = Envelope::new(actor, Action::ActionItemStatus);
+    run(pool, envelope, async |cx| set_status_in(cx, action_item_id, expected_version, status).await).await
 }
 
 async fn set_status_in(
-    tx: &mut PgConnection,
-    actor: &Actor,
+    cx: &mut Cx<'_>,
     action_item_id: ActionItemId,
     expected_version: i64,
     status: ActionItemStatus,
 ) -> Result<ActionItemSaved> {
-    let (locked, item) = lock_item(tx, actor, action_item_id, expected_version).await?;
+    let (locked, item) = lock_item(cx, action_item_id, expected_version).await?;
     if item.status == status {
-        return Err(Error::refused(format!("the action item is already {status}")));
+        return Err(Error::rule(format!("the action item is already {status}")));
     }
+    let who = cx.actor_display();
+    let tx = cx.db();
     let version: i64 = sqlx::query_scalar(
         "update ops.action_item set status = $2, completed_at = case when $2 = 'DONE' then now() end,
            version = version + 1, updated_at = now()
@@ -407,23 +394,14 @@ async fn set_status_in(
             incident_id: locked.incident_id,
             kind: EventKind::System,
             event_type: event_type::ACTION_ITEM_CHANGED,
-            actor: &actor.display(),
+            actor: &who,
             headline: format!("Action item {verb}: {}", first_line(&item.action, 100)),
             body: json!({ "action_item_id": action_item_id, "version": version, "status": status }),
             entities: &[],
         },
     )
     .await?;
-    audit_succeeded(
-        tx,
-        actor,
-        "incident.action_item.status",
-        locked.incident_id,
-        &locked.tenants,
-        None,
-        json!({ "action_item_id": action_item_id, "status": status, "version": version }),
-    )
-    .await?;
+    cx.record(json!({ "action_item_id": action_item_id, "status": status, "version": version }));
     Ok(ActionItemSaved { action_item_id, version, status })
 }
 
@@ -449,7 +427,10 @@ struct OverdueRow {
 /// Open action items due before today (UTC), across the incidents the actor can see, most overdue first.
 /// Relies on `ix_action_item_open_due (due_date) where status = 'OPEN'`.
 pub async fn overdue_action_items(pool: &PgPool, actor: &Actor, limit: u32) -> Result<Vec<OverdueActionItem>> {
-    check_role(actor, Permission::Read)?;
+    read(pool, Envelope::new(actor, Action::IncidentList), async |cx| overdue_in(cx.db(), actor, limit).await).await
+}
+
+async fn overdue_in(db: &mut PgConnection, actor: &Actor, limit: u32) -> Result<Vec<OverdueActionItem>> {
     let today = Utc::now().date_naive();
     let scope: Option<Vec<TenantId>> = match &actor.tenants {
         TenantScope::All => None,
@@ -468,7 +449,7 @@ pub async fn overdue_action_items(pool: &PgPool, actor: &Actor, limit: u32) -> R
     .bind(today)
     .bind(scope)
     .bind(i64::from(limit))
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?;
     rows.into_iter()
         .map(|r| {

@@ -12,7 +12,7 @@ use platform::ids::TenantId;
 use platform::machine::Named;
 use serde::Serialize;
 
-use super::error::FieldErrors;
+use super::FieldErrors;
 
 /// The longest free text a form field takes (a triage field, a review section).
 pub const MAX_TEXT: usize = 4000;
@@ -169,6 +169,25 @@ pub fn optional_date(errors: &mut FieldErrors, field: &'static str, input: &str)
             None
         }
     }
+}
+
+/// The version a form was rendered with (a hidden field): what the command compares with the stored one.
+pub fn version(errors: &mut FieldErrors, field: &'static str, input: &str) -> Option<i64> {
+    match input.trim().parse::<i64>() {
+        Ok(v) if v >= 0 => Some(v),
+        _ => {
+            errors.add(field, "The form lost its version; reload the page and apply your change again");
+            None
+        }
+    }
+}
+
+/// An optional version (blank: the form was rendered before there was anything to version).
+pub fn optional_version(errors: &mut FieldErrors, field: &'static str, input: &str) -> Option<Option<i64>> {
+    if input.trim().is_empty() {
+        return Some(None);
+    }
+    version(errors, field, input).map(Some)
 }
 
 /// A checkbox: HTML sends its value ("on") when ticked and nothing when not.

@@ -1,0 +1,232 @@
+//! Who may run what: every console command and scoped read, for every demo user of the dev realm (their
+//! roles and tenants read from the realm file), on acme's entities — written out by hand as the
+//! specification. An allowed command succeeds; a refused one answers NOT_ALLOWED, writes nothing, and
+//! leaves exactly one REFUSED audit line naming the action. A command added without a row here fails the
+//! test that every action is covered.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use ops::command::Action;
+use ops::identity::Actor;
+use ops::incident::*;
+use ops::testing::{demo_users, AuditLine};
+use ops::{ErrorKind, Result};
+use platform::machine::Named;
+use platform::query::OrderLookup;
+use platform::tenants::ACME;
+use sqlx::PgPool;
+
+/// The demo users, in the realm's order.
+const USERS: [&str; 7] =
+    ["vera.viewer", "oscar.operator", "ada.approver", "cora.comms", "adam.admin", "olga.opsapprover", "gwen.globex"];
+
+/// Whether each demo user may run each command on acme's entities. vera: viewer of acme; oscar: operator,
+/// every tenant; ada: approver; cora: comms; adam: admin; olga: operator + approver of acme and globex;
+/// gwen: operator of globex only.
+#[rustfmt::skip]
+const MATRIX: [(Action, [bool; 7]); 19] = [
+    //                                 vera   oscar  ada    cora   adam   olga   gwen
+    (Action::OrderRead,              [true,  true,  true,  true,  true,  true,  false]),
+    (Action::TenantList,             [true,  true,  true,  true,  true,  true,  true ]),
+    (Action::IncidentList,           [true,  true,  true,  true,  true,  true,  true ]),
+    (Action::IncidentRead,           [true,  true,  true,  true,  true,  true,  false]),
+    (Action::IncidentDeclare,        [false, true,  false, true,  true,  true,  false]),
+    (Action::IncidentTriage,         [false, true,  false, false, true,  true,  false]),
+    (Action::IncidentImpact,         [false, true,  false, false, true,  true,  false]),
+    (Action::IncidentMitigate,       [false, true,  false, false, true,  true,  false]),
+    (Action::IncidentResolve,        [false, true,  false, false, true,  true,  false]),
+    (Action::IncidentClose,          [false, true,  false, false, true,  true,  false]),
+    (Action::IncidentReopen,         [false, true,  false, false, true,  true,  false]),
+    (Action::IncidentSeverity,       [false, true,  false, false, true,  true,  false]),
+    (Action::IncidentNote,           [false, true,  false, false, true,  true,  false]),
+    (Action::StatusUpdatePost,       [false, false, false, true,  false, false, false]),
+    (Action::ReviewSave,             [false, true,  false, false, true,  true,  false]),
+    (Action::ReviewComplete,         [false, true,  false, false, true,  true,  false]),
+    (Action::ActionItemAdd,          [false, true,  false, false, true,  true,  false]),
+    (Action::ActionItemEdit,         [false, true,  false, false, true,  true,  false]),
+    (Action::ActionItemStatus,       [false, true,  false, false, true,  true,  false]),
+];
+
+/// An acme incident in the state `action` needs to succeed, made by the console itself.
+async fn prepared(pool: &PgPool, action: Action) -> (IncidentId, Option<ActionItemSaved>) {
+    let system = Actor::system("matrix");
+    let severity = if action == Action::IncidentClose { "SEV3" } else { "SEV2" };
+    let id = declare(pool, &system, severity, &[ACME], &[]).await.incident_id;
+    let resolve = |id| {
+        let system = system.clone();
+        async move {
+            let v = version(pool, id).await;
+            change_status(pool, &system, id, v, &step(IncidentCommand::Resolve, "fixed for the matrix")).await.unwrap();
+        }
+    };
+    let mut item = None;
+    match action {
+        Action::IncidentClose | Action::IncidentReopen => resolve(id).await,
+        Action::ReviewComplete => {
+            resolve(id).await;
+            let form = ReviewForm {
+                summary: "s".into(),
+                business_impact: "b".into(),
+                duration: "d".into(),
+                timeline: "t".into(),
+                technical_root_cause: "trc".into(),
+                process_root_cause: "prc".into(),
+                detection_gap: "dg".into(),
+                prevention_gap: "pg".into(),
+                ..Default::default()
+            };
+            save_review(pool, &system, id, None, &ReviewSections::parse(&form).unwrap()).await.unwrap();
+        }
+        Action::ActionItemEdit | Action::ActionItemStatus => {
+            let input = ActionItemForSave::parse(&item_form()).unwrap();
+            item = Some(add_action_item(pool, &system, id, &input).await.unwrap());
+        }
+        _ => {}
+    }
+    (id, item)
+}
+
+fn item_form() -> ActionItemForm {
+    ActionItemForm {
+        action: "Alert on orders stuck in orchestration".into(),
+        owner: "oscar".into(),
+        due_date: "2099-01-31".into(),
+        item_type: "ALERT".into(),
+        category: "DETECT".into(),
+        ..Default::default()
+    }
+}
+
+/// Runs `action` as `actor` on a prepared incident; Ok when it was allowed and did its work.
+async fn run(pool: &PgPool, world: &World, actor: &Actor, action: Action) -> Result<()> {
+    let (id, item) = prepared(pool, action).await;
+    let v = version(pool, id).await;
+    let lifecycle = |command, why| step(command, why);
+    match action {
+        Action::OrderRead => {
+            let found = ops::orders::order_detail(pool, actor, ACME, &OrderLookup::Id(world.order)).await?;
+            assert!(found.is_some());
+            Ok(())
+        }
+        Action::TenantList => ops::tenants::visible(pool, actor).await.map(drop),
+        Action::IncidentList => {
+            list_incidents(pool, actor, &IncidentListQuery::parse(&IncidentListForm::default()).unwrap()).await.map(drop)
+        }
+        Action::IncidentRead => incident_detail(pool, actor, id, TimelineFilter::ALL).await.map(drop),
+        Action::IncidentDeclare => {
+            declare_incident(pool, actor, &IncidentForDeclare::parse(&declare_form("SEV3", &[ACME], &[])).unwrap())
+                .await
+                .map(drop)
+        }
+        Action::IncidentTriage => {
+            let mut form = detail(pool, id).await.triage.to_form();
+            form.current_hypothesis = format!("by {}", actor.name);
+            save_triage(pool, actor, id, v, &TriageForSave::parse(&form).unwrap()).await.map(drop)
+        }
+        Action::IncidentImpact => {
+            let impact = Impact { operational: Some(format!("by {}", actor.name)), ..Impact::default() };
+            save_impact(pool, actor, id, v, &impact).await.map(drop)
+        }
+        Action::IncidentMitigate => {
+            change_status(pool, actor, id, v, &lifecycle(IncidentCommand::Mitigate, "paused the flow")).await.map(drop)
+        }
+        Action::IncidentResolve => {
+            change_status(pool, actor, id, v, &lifecycle(IncidentCommand::Resolve, "recovered it")).await.map(drop)
+        }
+        Action::IncidentClose => {
+            change_status(pool, actor, id, v, &lifecycle(IncidentCommand::Close, "nothing left to do")).await.map(drop)
+        }
+        Action::IncidentReopen => {
+            change_status(pool, actor, id, v, &lifecycle(IncidentCommand::Reopen, "it came back again")).await.map(drop)
+        }
+        Action::IncidentSeverity => {
+            let change = SeverityChange { severity: Severity::Sev1, reason: reason("every tenant is affected now") };
+            change_severity(pool, actor, id, v, &change).await.map(drop)
+        }
+        Action::IncidentNote => {
+            let note = NoteForAdd::parse(&NoteForm { text: "a note".into(), ..Default::default() }).unwrap();
+            add_note(pool, actor, id, &note).await.map(drop)
+        }
+        Action::StatusUpdatePost => {
+            let update = StatusUpdateForPost::parse(&internal_update()).unwrap();
+            post_status_update(pool, actor, id, v, &update, &Webhooks::none()).await.map(drop)
+        }
+        Action::ReviewSave => {
+            let sections = ReviewSections { summary: Some(format!("by {}", actor.name)), ..Default::default() };
+            save_review(pool, actor, id, None, &sections).await.map(drop)
+        }
+        Action::ReviewComplete => {
+            let review = detail(pool, id).await.review.expect("prepared").version;
+            complete_review(pool, actor, id, review).await.map(drop)
+        }
+        Action::ActionItemAdd => {
+            add_action_item(pool, actor, id, &ActionItemForSave::parse(&item_form()).unwrap()).await.map(drop)
+        }
+        Action::ActionItemEdit => {
+            let item = item.expect("prepared");
+            let form = ActionItemForm { owner: "ada".into(), ..item_form() };
+            update_action_item(pool, actor, item.action_item_id, item.version, &ActionItemForSave::parse(&form).unwrap())
+                .await
+                .map(drop)
+        }
+        Action::ActionItemStatus => {
+            let item = item.expect("prepared");
+            set_action_item_status(pool, actor, item.action_item_id, item.version, ActionItemStatus::Done).await.map(drop)
+        }
+    }
+}
+
+async fn refused_lines(pool: &PgPool) -> Vec<AuditLine> {
+    ops::testing::audit_lines(pool).await.into_iter().filter(|l| l.outcome == "REFUSED").collect()
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn every_demo_user_may_run_exactly_the_commands_the_matrix_grants(pool: PgPool) {
+    let world = world(&pool, ACME, "m").await;
+    let users = demo_users();
+    assert_eq!(users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), USERS, "the realm's demo users");
+    let covered: BTreeSet<&str> = MATRIX.iter().map(|(a, _)| a.name()).collect();
+    let all: BTreeSet<&str> = Action::ALL.iter().map(|a| a.name()).collect();
+    assert_eq!(covered, all, "every command has a row in the matrix");
+
+    for (action, allowed) in MATRIX {
+        for (user, may) in users.iter().zip(allowed) {
+            let refused_before = refused_lines(&pool).await.len();
+            let result = run(&pool, &world, user, action).await;
+            match result {
+                Ok(()) => assert!(may, "{} may not {action}, yet it was allowed", user.name),
+                Err(e) if e.kind() == ErrorKind::NotAllowed => {
+                    assert!(!may, "{} may {action}, yet it was refused: {e}", user.name);
+                    // `prepared` wrote its incident before the command ran: compare from after it.
+                    let lines = refused_lines(&pool).await;
+                    assert_eq!(lines.len(), refused_before + 1, "{} {action}: one REFUSED line", user.name);
+                    let line = lines.last().unwrap();
+                    assert_eq!((line.action.as_str(), line.actor_name.as_str()), (action.name(), user.name.as_str()));
+                }
+                Err(e) => panic!("{} {action}: {e}", user.name),
+            }
+        }
+    }
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_refused_command_writes_nothing_but_its_audit_line(pool: PgPool) {
+    world(&pool, ACME, "n").await;
+    let system = Actor::system("matrix");
+    let id = declare(&pool, &system, "SEV2", &[ACME], &[]).await.incident_id;
+    let gwen = ops::testing::demo_user("gwen.globex");
+    let vera = ops::testing::demo_user("vera.viewer");
+    let before = footprint(&pool).await;
+    let refused_before = refused_lines(&pool).await.len();
+    for actor in [&gwen, &vera] {
+        let err = change_status(&pool, actor, id, 1, &step(IncidentCommand::Mitigate, "paused the flow")).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotAllowed, "{err}");
+        let note = NoteForAdd::parse(&NoteForm { text: "a note".into(), ..Default::default() }).unwrap();
+        assert_eq!(add_note(&pool, actor, id, &note).await.unwrap_err().kind(), ErrorKind::NotAllowed);
+    }
+    assert_eq!(footprint(&pool).await, before);
+    assert_eq!(refused_lines(&pool).await.len(), refused_before + 4);
+}
