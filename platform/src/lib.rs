@@ -12,6 +12,7 @@ pub mod control;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod faults;
 pub mod ids;
 pub mod machine;

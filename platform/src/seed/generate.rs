@@ -13,21 +13,23 @@
 
 use std::io::Write as _;
 
+use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 use super::anomaly::{AnomalyType, Plan};
 use super::rows::{kafka_partition, push_rfc3339, push_uuid, TableBuf};
-use super::story::{order_story, replay_order, replay_quote, OrderGoal, QuoteRoute, QuoteStep};
+use super::story::{order_story, replay_order, replay_quote, OrderGoal, QuoteRoute, QuoteStep, Transition};
 use super::world::{customer_name, Tenant, CUSTOMERS, PRODUCTS};
 use crate::approval::{Approval, ApprovalCommand, ApprovalStatus};
 use crate::command::QuoteLineInput;
+use crate::events::{Event, OrderCaptured, OrderLineStatusChanged, OrderStatusChanged, QuoteStatusChanged};
+use crate::ids::{OrderId, OrderLineId, QuoteId, TenantId};
 use crate::machine::{transition, Named};
 use crate::order::{OrderLineStatus, OrderStatus};
+use crate::outbox::aggregate;
 use crate::quote::QuoteCommand;
-#[cfg(test)]
-use crate::quote::QuoteStatus;
 
 pub(super) const SECOND: i64 = 1_000;
 pub(super) const MINUTE: i64 = 60 * SECOND;
@@ -168,10 +170,11 @@ enum Topic {
 }
 
 impl Topic {
-    fn aggregate_type(self) -> &'static str {
-        match self {
-            Topic::Quote => crate::outbox::aggregate::QUOTE,
-            Topic::Order => crate::outbox::aggregate::ORDER,
+    fn of(event: &Event) -> Topic {
+        match event.aggregate_type() {
+            aggregate::QUOTE => Topic::Quote,
+            aggregate::ORDER => Topic::Order,
+            other => panic!("the seed writes quote and order events, not {other} events"),
         }
     }
     fn topic(self) -> &'static str {
@@ -946,20 +949,19 @@ impl Generator {
                 .uuid(correlation)
                 .ts(at);
             let fate = if i + 1 == steps.len() { spec.last_fate } else { Fate::Published };
-            self.json.clear();
-            quote_event_json(&mut self.json, quote_id, tenant_id, &number, step, quote_version, row_version, total, at);
-            last_event = self.event(
-                b,
-                tenant_id,
-                Topic::Quote,
-                quote_id,
-                partition,
-                row_version,
-                "QuoteStatusChanged",
-                correlation,
-                at,
-                fate,
-            );
+            let event = Event::QuoteStatusChanged(QuoteStatusChanged {
+                quote_id: QuoteId::from_uuid(quote_id),
+                tenant_id: TenantId::from_uuid(tenant_id),
+                quote_number: format!("Q-{number}"),
+                command: step.command,
+                from_status: step.from,
+                status: step.to,
+                quote_version,
+                version: row_version,
+                total_minor: total,
+                occurred_at: utc(at),
+            });
+            last_event = self.event(b, &event, partition, correlation, at, fate);
         }
         let mut open_approval = None;
         if let Some(mut a) = approval.take() {
@@ -1220,7 +1222,7 @@ impl Generator {
         let replayed = replay_order(&story, n).expect("seed order stories are allowed by the order machines");
 
         // Times: gaps per step, squeezed to end by `limit`.
-        let mut gaps: Vec<i64> = replayed.steps.iter().map(|s| self.order_gap(s.line, s.command, s.from)).collect();
+        let mut gaps: Vec<i64> = replayed.steps.iter().map(|s| self.order_gap(s.line(), s.command(), s.from())).collect();
         let total: i64 = gaps.iter().sum();
         let room = (spec.limit - spec.captured_at).max(gaps.len() as i64);
         if total > room {
@@ -1263,30 +1265,19 @@ impl Generator {
             correlation,
             spec.captured_at,
         );
-        self.json.clear();
-        order_captured_json(
-            &mut self.json,
-            order_id,
-            tenant_id,
-            &spec.number,
-            quote.quote_id,
-            quote.total,
-            currency,
-            n,
-            spec.captured_at,
-        );
-        let ev = self.event(
-            b,
-            tenant_id,
-            Topic::Order,
-            order_id,
-            partition,
-            1,
-            "OrderCaptured",
-            correlation,
-            spec.captured_at,
-            Fate::Published,
-        );
+        let captured = Event::OrderCaptured(OrderCaptured {
+            order_id: OrderId::from_uuid(order_id),
+            tenant_id: TenantId::from_uuid(tenant_id),
+            order_number: spec.number.clone(),
+            source_quote_id: QuoteId::from_uuid(quote.quote_id),
+            status: OrderStatus::Captured,
+            version: 1,
+            total_minor: quote.total,
+            currency: currency.to_owned(),
+            line_count: n,
+            occurred_at: utc(spec.captured_at),
+        });
+        let ev = self.event(b, &captured, partition, correlation, spec.captured_at, Fate::Published);
         versions.push((ev, spec.captured_at, OrderStatus::Captured));
 
         let mut line_updated = vec![spec.captured_at; n];
@@ -1299,92 +1290,72 @@ impl Generator {
             let at = times[k];
             let v = k as i64 + 2;
             let correlation = self.id_at(at);
-            let actor = match (step.line, step.command) {
+            let actor = match (step.line(), step.command()) {
                 (None, "CANCEL") => cancel_actor.as_str(),
                 (None, _) => "orchestrator",
                 (Some(_), "RESERVE") => "inventory-worker",
-                (Some(_), "FAIL") if step.from == "PENDING" => "inventory-worker",
+                (Some(_), "FAIL") if step.from() == "PENDING" => "inventory-worker",
                 (Some(_), "CANCEL") => "orchestrator",
                 (Some(_), _) => "fulfillment-worker",
             };
-            let reason = match (step.line, step.command) {
+            let reason = match (step.line(), step.command()) {
                 (None, "CANCEL") => Some("customer withdrew the order"),
-                (Some(_), "FAIL") if step.from == "PENDING" => Some("insufficient stock to reserve"),
+                (Some(_), "FAIL") if step.from() == "PENDING" => Some("insufficient stock to reserve"),
                 (Some(_), "FAIL") => Some("vendor rejected the request"),
                 (None, "FAIL") => Some("a line could not be fulfilled"),
                 _ => None,
             };
-            let line_id = step.line.map(|l| line_ids[l]);
+            let line_id = step.line().map(|l| line_ids[l]);
             self.order_transition(
                 b,
                 order_id,
                 tenant_id,
                 line_id,
-                Some(step.from),
-                step.to,
-                step.command,
+                Some(step.from()),
+                step.to(),
+                step.command(),
                 v,
                 actor,
                 reason,
                 correlation,
                 at,
             );
-            self.json.clear();
-            let event_type = match step.line {
-                None => {
-                    order_status_json(
-                        &mut self.json,
-                        order_id,
-                        tenant_id,
-                        &spec.number,
-                        step.command,
-                        step.from,
-                        step.to,
-                        v,
-                        quote.total,
-                        currency,
-                        at,
-                    );
-                    "OrderStatusChanged"
-                }
-                Some(l) => {
-                    line_status_json(
-                        &mut self.json,
-                        order_id,
-                        line_ids[l],
-                        tenant_id,
-                        step.command,
-                        step.from,
-                        step.to,
-                        v,
-                        at,
-                    );
-                    "OrderLineStatusChanged"
-                }
+            let event = match step.transition {
+                Transition::Order { command, from, to } => Event::OrderStatusChanged(OrderStatusChanged {
+                    order_id: OrderId::from_uuid(order_id),
+                    tenant_id: TenantId::from_uuid(tenant_id),
+                    order_number: spec.number.clone(),
+                    command,
+                    from_status: from,
+                    status: to,
+                    version: v,
+                    total_minor: quote.total,
+                    currency: currency.to_owned(),
+                    occurred_at: utc(at),
+                }),
+                Transition::Line { line, command, from, to } => Event::OrderLineStatusChanged(OrderLineStatusChanged {
+                    order_id: OrderId::from_uuid(order_id),
+                    order_line_id: OrderLineId::from_uuid(line_ids[line]),
+                    tenant_id: TenantId::from_uuid(tenant_id),
+                    command,
+                    from_status: from,
+                    status: to,
+                    order_version: v,
+                    occurred_at: utc(at),
+                }),
             };
-            let ev = self.event(
-                b,
-                tenant_id,
-                Topic::Order,
-                order_id,
-                partition,
-                v,
-                event_type,
-                correlation,
-                at,
-                Fate::Published,
-            );
+            let ev = self.event(b, &event, partition, correlation, at, Fate::Published);
             versions.push((ev, at, step.order_status));
-            if let Some(l) = step.line {
+            if let Some(l) = step.line() {
                 line_updated[l] = at;
                 line_steps[l] += 1;
-                match step.command {
+                match step.command() {
                     "REQUEST_FULFILLMENT" => {
                         let r = requests[l].get_or_insert((at, 0));
                         r.1 += 1;
                     }
                     "CONFIRM_FULFILLMENT" => outcome[l] = Some(at),
-                    "FAIL" if step.from == "FULFILLMENT_REQUESTED" => outcome[l] = Some(at),
+                    "FAIL" if step.from() == "FULFILLMENT_REQUESTED" => outcome[l] = Some(at),
                     _ => {}
                 }
             }
@@ -1575,31 +1546,21 @@ impl Generator {
     // ---------------------------------------------------------------------------------------------
     // Outbox
 
-    /// Writes the outbox event whose payload is in `self.json`; returns its id.
-    #[allow(clippy::too_many_arguments)]
-    fn event(
-        &mut self,
-        b: &mut Batch,
-        tenant_id: Uuid,
-        topic: Topic,
-        aggregate_id: Uuid,
-        partition: i32,
-        version: i64,
-        event_type: &str,
-        correlation: Uuid,
-        at: i64,
-        fate: Fate,
-    ) -> Uuid {
+    /// Writes `event` to the outbox, with the fate it met; returns the outbox event id.
+    fn event(&mut self, b: &mut Batch, event: &Event, partition: i32, correlation: Uuid, at: i64, fate: Fate) -> Uuid {
         let id = self.id_at(at);
-        let payload = std::mem::take(&mut self.json);
+        let topic = Topic::of(event);
+        let mut payload = std::mem::take(&mut self.json);
+        payload.clear();
+        serde_json::to_writer(&mut payload, event).expect("an event serializes");
         let headers = format!(r#"{{"correlation_id":"{correlation}","schema_version":1}}"#);
         let mut row = b.tables[t::OUTBOX].row();
         row.uuid(id)
-            .uuid(tenant_id)
-            .text(topic.aggregate_type())
-            .uuid(aggregate_id)
-            .i64(version)
-            .text(event_type)
+            .uuid(event.tenant_id().as_uuid())
+            .text(event.aggregate_type())
+            .uuid(event.aggregate_id())
+            .i64(event.aggregate_version())
+            .text(event.event_type())
             .jsonb(&payload)
             .jsonb(headers.as_bytes());
         match fate {
@@ -1679,108 +1640,15 @@ fn simple_hex(x: u64) -> String {
     format!("{x:016x}")
 }
 
+/// A seed time (ms since the epoch) as events carry it.
+fn utc(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).expect("seed times are within chrono's range")
+}
+
 fn rfc3339(ms: i64) -> String {
     let mut buf = Vec::with_capacity(24);
     push_rfc3339(&mut buf, ms);
     String::from_utf8(buf).expect("ascii")
-}
-
-// Payloads, field for field as the platform's commands serialize them (see command/quote.rs and
-// command/order.rs). Written by hand: every value is an id, a status name, a number or a seed-made
-// ASCII string, none of which needs JSON escaping.
-
-#[allow(clippy::too_many_arguments)]
-fn quote_event_json(
-    out: &mut Vec<u8>,
-    quote_id: Uuid,
-    tenant_id: Uuid,
-    number: &str,
-    step: &QuoteStep,
-    quote_version: i32,
-    version: i64,
-    total: i64,
-    at: i64,
-) {
-    let _ = write!(
-        out,
-        r#"{{"quote_id":"{quote_id}","tenant_id":"{tenant_id}","quote_number":"Q-{number}","command":"{}","from_status":"#,
-        step.command.name()
-    );
-    match step.from {
-        Some(from) => {
-            let _ = write!(out, r#""{}""#, from.name());
-        }
-        None => out.extend_from_slice(b"null"),
-    }
-    let _ = write!(
-        out,
-        r#","status":"{}","quote_version":{quote_version},"version":{version},"total_minor":{total},"occurred_at":""#,
-        step.to.name()
-    );
-    push_rfc3339(out, at);
-    out.extend_from_slice(b"\"}");
-}
-
-#[allow(clippy::too_many_arguments)]
-fn order_captured_json(
-    out: &mut Vec<u8>,
-    order_id: Uuid,
-    tenant_id: Uuid,
-    number: &str,
-    quote_id: Uuid,
-    total: i64,
-    currency: &str,
-    lines: usize,
-    at: i64,
-) {
-    let _ = write!(
-        out,
-        r#"{{"order_id":"{order_id}","tenant_id":"{tenant_id}","order_number":"{number}","source_quote_id":"{quote_id}","status":"CAPTURED","version":1,"total_minor":{total},"currency":"{currency}","line_count":{lines},"occurred_at":""#
-    );
-    push_rfc3339(out, at);
-    out.extend_from_slice(b"\"}");
-}
-
-#[allow(clippy::too_many_arguments)]
-fn order_status_json(
-    out: &mut Vec<u8>,
-    order_id: Uuid,
-    tenant_id: Uuid,
-    number: &str,
-    command: &str,
-    from: &str,
-    to: &str,
-    version: i64,
-    total: i64,
-    currency: &str,
-    at: i64,
-) {
-    let _ = write!(
-        out,
-        r#"{{"order_id":"{order_id}","tenant_id":"{tenant_id}","order_number":"{number}","command":"{command}","from_status":"{from}","status":"{to}","version":{version},"total_minor":{total},"currency":"{currency}","occurred_at":""#
-    );
-    push_rfc3339(out, at);
-    out.extend_from_slice(b"\"}");
-}
-
-#[allow(clippy::too_many_arguments)]
-fn line_status_json(
-    out: &mut Vec<u8>,
-    order_id: Uuid,
-    line_id: Uuid,
-    tenant_id: Uuid,
-    command: &str,
-    from: &str,
-    to: &str,
-    version: i64,
-    at: i64,
-) {
-    let _ = write!(
-        out,
-        r#"{{"order_id":"{order_id}","order_line_id":"{line_id}","tenant_id":"{tenant_id}","command":"{command}","from_status":"{from}","status":"{to}","order_version":{version},"occurred_at":""#
-    );
-    push_rfc3339(out, at);
-    out.extend_from_slice(b"\"}");
 }
 
 #[cfg(test)]
@@ -1913,30 +1781,5 @@ mod tests {
         assert_eq!(recent_tail(2_000), 8);
         assert_eq!(recent_tail(1_000_000), 500);
         assert_eq!(recent_tail(20), 4);
-    }
-
-    #[test]
-    fn quote_event_payloads_parse_as_the_platform_writes_them() {
-        let mut out = Vec::new();
-        let step = QuoteStep { command: QuoteCommand::Price, from: None, to: QuoteStatus::Priced };
-        quote_event_json(&mut out, Uuid::nil(), Uuid::nil(), "1-0000001", &step, 1, 1, 1234, 0);
-        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(v["quote_number"], "Q-1-0000001");
-        assert_eq!(v["from_status"], serde_json::Value::Null);
-        assert_eq!(v["total_minor"], 1234);
-        assert_eq!(v["occurred_at"], "1970-01-01T00:00:00.000Z");
-    }
-
-    #[test]
-    fn order_event_payloads_are_valid_json() {
-        let mut out = Vec::new();
-        order_captured_json(&mut out, Uuid::nil(), Uuid::nil(), "SO-1", Uuid::nil(), 5, "EUR", 2, 0);
-        serde_json::from_slice::<serde_json::Value>(&out).unwrap();
-        out.clear();
-        order_status_json(&mut out, Uuid::nil(), Uuid::nil(), "SO-1", "FAIL", "IN_PROGRESS", "FAILED", 3, 5, "EUR", 0);
-        serde_json::from_slice::<serde_json::Value>(&out).unwrap();
-        out.clear();
-        line_status_json(&mut out, Uuid::nil(), Uuid::nil(), Uuid::nil(), "RESERVE", "PENDING", "RESERVED", 2, 0);
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&out).unwrap()["order_version"], 2);
     }
 }
