@@ -26,6 +26,8 @@ pub mod relay;
 pub mod seed;
 pub mod simulator;
 pub mod tenants;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod vendor;
 
 pub use error::{Error, Result};
