@@ -1,13 +1,20 @@
-//! The event contract against a real PostgreSQL: every outbox event the seed writes parses into the
-//! platform event its `event_type` names, says no more and no less than that struct, agrees with its
-//! outbox row, and — for order events — is accepted by the projection consumer's parser as the relay
-//! would publish it.
+//! The event contract against a real PostgreSQL: every outbox event the commands and the seed write
+//! parses into the platform event its `event_type` names, says no more and no less than that struct,
+//! agrees with its outbox row, and — for order events — is accepted by the projection consumer's parser
+//! as the relay would publish it.
 
 use std::collections::BTreeMap;
 
+use chrono::Utc;
+use platform::approval_timer::{approve, escalate_overdue, reassign, request_approval};
+use platform::command::{accept_quote, apply_order_line_command};
 use platform::events::Event;
+use platform::ids::OrderLineId;
+use platform::order::OrderLineCommand;
 use platform::relay::header;
 use platform::seed::{self, SeedParams};
+use platform::tenants::ACME;
+use platform::testing::{advance_order, approval_policy, ctx, priced_quote, FULFILMENT};
 use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -83,4 +90,42 @@ async fn every_event_the_seed_writes_parses_into_the_platform_event_it_names(poo
     assert_eq!(types, ["OrderCaptured", "OrderLineStatusChanged", "OrderStatusChanged", "QuoteStatusChanged"]);
     // Legacy duplicates are captured orders too.
     assert!(per_type["OrderCaptured"] as u64 >= params.orders);
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn every_event_the_commands_write_parses_into_the_platform_event_it_names(pool: PgPool) {
+    // A quote through review (requested, reassigned, escalated, approved), accepted, and its order
+    // moved on by a line and by the order itself: one event of every type.
+    let policy = approval_policy(&pool, ACME, 100_000).await;
+    let quote = priced_quote(&pool, ACME, "Q-1").await;
+    let mut tx = pool.begin().await.unwrap();
+    let request = request_approval(&mut tx, ACME, quote, &policy, &ctx()).await.unwrap().approval_request_id;
+    reassign(&mut tx, request, Some("ada.approver"), &ctx()).await.unwrap();
+    tx.commit().await.unwrap();
+    sqlx::query("update cpq.approval_request set due_at = now() - interval '1 minute' where approval_request_id = $1")
+        .bind(request)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(escalate_overdue(&pool, Utc::now(), "approval-escalation-timer").await.unwrap().len(), 1);
+    let mut tx = pool.begin().await.unwrap();
+    approve(&mut tx, request, &ctx(), Some("within authority")).await.unwrap();
+    let order = accept_quote(&mut tx, ACME, quote, "accept-Q-1", &ctx()).await.unwrap().order_id;
+    let line: Uuid = sqlx::query_scalar("select order_line_id from oms.sales_order_line where order_id = $1 and line_no = 1")
+        .bind(order)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    apply_order_line_command(&mut tx, ACME, order, OrderLineId::from_uuid(line), OrderLineCommand::Reserve, &ctx())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    advance_order(&pool, ACME, order, &FULFILMENT[..1]).await;
+
+    let per_type = assert_every_event_keeps_the_contract(&outbox(&pool).await);
+    let mut written: Vec<&str> = per_type.keys().map(String::as_str).collect();
+    let mut every = Event::TYPES.to_vec();
+    written.sort_unstable();
+    every.sort_unstable();
+    assert_eq!(written, every, "the commands write every event type");
 }
