@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
+use platform::events::{Event, OrderCaptured, OrderStatusChanged};
+use platform::ids::{OrderId, QuoteId, TenantId};
+use platform::order::{OrderCommand, OrderStatus};
 use platform::projection::{ProjectionConfig, ProjectionConsumer};
 use platform::relay::{header, topic_for};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -38,11 +41,11 @@ use uuid::Uuid;
 const SCRATCH_DB: &str = "opsdeck_projection_bench";
 
 /// An order's journey after capture: (command, from, to), as in `platform::order::Order`.
-const TRANSITIONS: [(&str, &str, &str); 4] = [
-    ("START_ORCHESTRATION", "CAPTURED", "ORCHESTRATING"),
-    ("BEGIN_FULFILLMENT", "ORCHESTRATING", "IN_PROGRESS"),
-    ("RECORD_PARTIAL_FULFILLMENT", "IN_PROGRESS", "PARTIALLY_FULFILLED"),
-    ("COMPLETE_FULFILLMENT", "PARTIALLY_FULFILLED", "FULFILLED"),
+const TRANSITIONS: [(OrderCommand, OrderStatus, OrderStatus); 4] = [
+    (OrderCommand::StartOrchestration, OrderStatus::Captured, OrderStatus::Orchestrating),
+    (OrderCommand::BeginFulfillment, OrderStatus::Orchestrating, OrderStatus::InProgress),
+    (OrderCommand::RecordPartialFulfillment, OrderStatus::InProgress, OrderStatus::PartiallyFulfilled),
+    (OrderCommand::CompleteFulfillment, OrderStatus::PartiallyFulfilled, OrderStatus::Fulfilled),
 ];
 
 /// Records produced per round of concurrent sends (below librdkafka's 100 000-message queue).
@@ -223,7 +226,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// One event as the relay would publish it.
-struct Event {
+struct Record {
     key: String,
     event_id: String,
     event_type: &'static str,
@@ -233,36 +236,50 @@ struct Event {
     payload: Vec<u8>,
 }
 
-/// Event `g` of `args.events`: order `g % orders` at version `g / orders + 1`.
-fn event(g: u64, orders: u64, pad_bytes: u64, occurred_at: DateTime<Utc>) -> Event {
+/// Record `g` of `args.events`: order `g % orders` at version `g / orders + 1`.
+fn record(g: u64, orders: u64, pad_bytes: u64, occurred_at: DateTime<Utc>) -> Record {
     let n = g % orders;
     let version = g / orders + 1;
     let order_id = Uuid::parse_str(&format!("00000000-0000-4000-8000-{n:012x}")).expect("a valid UUID");
     let tenant_id = Uuid::parse_str(&format!("10000000-0000-4000-8000-00000000000{}", 1 + n % 4)).expect("a valid UUID");
     let order_number = format!("SO-{n}");
-    let mut payload = if version == 1 {
-        // command::quote::accept_quote's OrderCaptured.
-        serde_json::json!({
-            "order_id": order_id, "tenant_id": tenant_id, "order_number": order_number,
-            "source_quote_id": Uuid::new_v4(), "status": "CAPTURED", "version": 1,
-            "total_minor": 27_499, "currency": "EUR", "line_count": 1, "occurred_at": occurred_at,
+    let (order_id, tenant_id) = (OrderId::from_uuid(order_id), TenantId::from_uuid(tenant_id));
+    let event = if version == 1 {
+        Event::OrderCaptured(OrderCaptured {
+            order_id,
+            tenant_id,
+            order_number,
+            source_quote_id: QuoteId::from_uuid(Uuid::new_v4()),
+            status: OrderStatus::Captured,
+            version: 1,
+            total_minor: 27_499,
+            currency: "EUR".into(),
+            line_count: 1,
+            occurred_at,
         })
     } else {
-        // command::order::apply_order_command's OrderStatusChanged.
-        let (command, from, to) = TRANSITIONS[(version - 2) as usize];
-        serde_json::json!({
-            "order_id": order_id, "tenant_id": tenant_id, "order_number": order_number,
-            "command": command, "from_status": from, "status": to, "version": version,
-            "total_minor": 27_499, "currency": "EUR", "occurred_at": occurred_at,
+        let (command, from_status, status) = TRANSITIONS[(version - 2) as usize];
+        Event::OrderStatusChanged(OrderStatusChanged {
+            order_id,
+            tenant_id,
+            order_number,
+            command,
+            from_status,
+            status,
+            version: version as i64,
+            total_minor: 27_499,
+            currency: "EUR".into(),
+            occurred_at,
         })
     };
+    let mut payload = serde_json::to_value(&event).expect("an event serialises");
     if pad_bytes > 0 {
         payload["note"] = serde_json::Value::String("x".repeat(pad_bytes as usize));
     }
-    Event {
+    Record {
         key: order_id.to_string(),
         event_id: Uuid::new_v4().to_string(),
-        event_type: if version == 1 { "OrderCaptured" } else { "OrderStatusChanged" },
+        event_type: event.event_type(),
         tenant_id: tenant_id.to_string(),
         version: version.to_string(),
         correlation_id: Uuid::new_v4().to_string(),
@@ -289,7 +306,7 @@ async fn produce(brokers: &str, topic: &str, args: &Args) -> Result<u64, Box<dyn
     let mut from = 0u64;
     while from < args.events {
         let to = (from + PRODUCE_CHUNK).min(args.events);
-        let events: Vec<Event> = (from..to).map(|g| event(g, orders, args.pad_bytes, occurred_at)).collect();
+        let events: Vec<Record> = (from..to).map(|g| record(g, orders, args.pad_bytes, occurred_at)).collect();
         payload_bytes += events.iter().map(|e| e.payload.len() as u64).sum::<u64>();
         let sends = events.iter().map(|e| {
             let headers = OwnedHeaders::new_with_capacity(7)

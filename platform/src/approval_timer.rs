@@ -17,9 +17,10 @@ use uuid::Uuid;
 
 use crate::approval::{Approval, ApprovalCommand, ApprovalStatus};
 use crate::command::{apply_quote_command, CommandContext, QuoteChange};
+use crate::events::{ApprovalChanged, Event};
 use crate::ids::{ApprovalRequestId, EntityKind, QuoteId, TenantId};
 use crate::machine::{transition, Named};
-use crate::outbox::{self, aggregate, NewEvent};
+use crate::outbox;
 use crate::quote::QuoteCommand;
 use crate::{Error, Result};
 
@@ -72,22 +73,6 @@ pub struct ApprovalRequested {
     pub due_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
-struct ApprovalEvent<'a> {
-    approval_request_id: ApprovalRequestId,
-    tenant_id: TenantId,
-    quote_id: QuoteId,
-    quote_version: i32,
-    command: &'a str,
-    from_status: Option<&'static str>,
-    status: &'static str,
-    assignee: Option<&'a str>,
-    escalation_level: i32,
-    due_at: DateTime<Utc>,
-    version: i64,
-    occurred_at: DateTime<Utc>,
-}
-
 /// Submits a priced quote for approval under `policy`: quote SUBMIT_FOR_APPROVAL, a PENDING request for
 /// the quote's current version due in `policy.sla_minutes`, its first transition row and an
 /// `ApprovalRequested` event — in the caller's transaction.
@@ -131,27 +116,22 @@ pub async fn request_approval(
     .map_err(Error::from_db)?;
     let detail = serde_json::json!({ "policy_id": policy.policy_id, "policy_version": policy.policy_version,
                                      "assignee": policy.approver_group, "due_at": due_at });
-    append_transition(tx, tenant, id, None, status, "REQUEST", 1, ctx, &detail, now).await?;
-    enqueue(
-        tx,
-        "ApprovalRequested",
-        &ApprovalEvent {
-            approval_request_id: id,
-            tenant_id: tenant,
-            quote_id: quote,
-            quote_version,
-            command: "REQUEST",
-            from_status: None,
-            status: status.name(),
-            assignee: Some(&policy.approver_group),
-            escalation_level: 0,
-            due_at,
-            version: 1,
-            occurred_at: now,
-        },
-        ctx,
-    )
-    .await?;
+    append_transition(tx, tenant, id, None, status, ApprovalChanged::REQUEST, 1, ctx, &detail, now).await?;
+    let event = Event::ApprovalRequested(ApprovalChanged {
+        approval_request_id: id,
+        tenant_id: tenant,
+        quote_id: quote,
+        quote_version,
+        command: ApprovalChanged::REQUEST.into(),
+        from_status: None,
+        status,
+        assignee: Some(policy.approver_group.clone()),
+        escalation_level: 0,
+        due_at,
+        version: 1,
+        occurred_at: now,
+    });
+    outbox::enqueue_event(tx, &event, ctx.correlation_id).await?;
     Ok(ApprovalRequested { approval_request_id: id, quote: change, quote_version, assignee: policy.approver_group.clone(), due_at })
 }
 
@@ -234,26 +214,21 @@ pub async fn escalate_overdue(pool: &PgPool, now: DateTime<Utc>, actor: &str) ->
         });
         append_transition(&mut tx, row.tenant_id, row.approval_request_id, Some(from), to, ApprovalCommand::Escalate.name(), version, &ctx, &detail, now)
             .await?;
-        enqueue(
-            &mut tx,
-            "ApprovalEscalated",
-            &ApprovalEvent {
-                approval_request_id: row.approval_request_id,
-                tenant_id: row.tenant_id,
-                quote_id: row.quote_id,
-                quote_version: row.quote_version,
-                command: ApprovalCommand::Escalate.name(),
-                from_status: Some(from.name()),
-                status: to.name(),
-                assignee: Some(&assignee),
-                escalation_level: level,
-                due_at,
-                version,
-                occurred_at: now,
-            },
-            &ctx,
-        )
-        .await?;
+        let event = Event::ApprovalEscalated(ApprovalChanged {
+            approval_request_id: row.approval_request_id,
+            tenant_id: row.tenant_id,
+            quote_id: row.quote_id,
+            quote_version: row.quote_version,
+            command: ApprovalCommand::Escalate.name().into(),
+            from_status: Some(from),
+            status: to,
+            assignee: Some(assignee),
+            escalation_level: level,
+            due_at,
+            version,
+            occurred_at: now,
+        });
+        outbox::enqueue_event(&mut tx, &event, ctx.correlation_id).await?;
         escalated.push(Escalated {
             approval_request_id: row.approval_request_id,
             tenant_id: row.tenant_id,
@@ -325,6 +300,36 @@ struct RequestRow {
     version: i64,
 }
 
+impl RequestRow {
+    /// The event of a change that leaves the request's escalation level and due time as they are.
+    #[allow(clippy::too_many_arguments)]
+    fn changed(
+        &self,
+        request: ApprovalRequestId,
+        command: ApprovalCommand,
+        from: ApprovalStatus,
+        to: ApprovalStatus,
+        assignee: Option<String>,
+        version: i64,
+        at: DateTime<Utc>,
+    ) -> ApprovalChanged {
+        ApprovalChanged {
+            approval_request_id: request,
+            tenant_id: self.tenant_id,
+            quote_id: self.quote_id,
+            quote_version: self.quote_version,
+            command: command.name().into(),
+            from_status: Some(from),
+            status: to,
+            assignee,
+            escalation_level: self.escalation_level,
+            due_at: self.due_at,
+            version,
+            occurred_at: at,
+        }
+    }
+}
+
 async fn load_request_for_update(tx: &mut PgConnection, id: ApprovalRequestId) -> Result<RequestRow> {
     sqlx::query_as::<_, RequestRow>(
         "select tenant_id, quote_id, quote_version, assignee, status, escalation_level, due_at, version
@@ -376,26 +381,8 @@ pub async fn approve(
     .await?;
     let detail = serde_json::json!({ "quote_version": row.quote_version, "note": note });
     append_transition(tx, row.tenant_id, request, Some(from), to, ApprovalCommand::Approve.name(), version, ctx, &detail, now).await?;
-    enqueue(
-        tx,
-        "ApprovalDecided",
-        &ApprovalEvent {
-            approval_request_id: request,
-            tenant_id: row.tenant_id,
-            quote_id: row.quote_id,
-            quote_version: row.quote_version,
-            command: ApprovalCommand::Approve.name(),
-            from_status: Some(from.name()),
-            status: to.name(),
-            assignee: row.assignee.as_deref(),
-            escalation_level: row.escalation_level,
-            due_at: row.due_at,
-            version,
-            occurred_at: now,
-        },
-        ctx,
-    )
-    .await?;
+    let event = Event::ApprovalDecided(row.changed(request, ApprovalCommand::Approve, from, to, row.assignee.clone(), version, now));
+    outbox::enqueue_event(tx, &event, ctx.correlation_id).await?;
     let quote = apply_quote_command(tx, row.tenant_id, row.quote_id, None, QuoteCommand::Approve, ctx).await?;
     Ok(ApprovalChange { approval_request_id: request, from, to, version, quote: Some(quote) })
 }
@@ -428,26 +415,9 @@ pub async fn reassign(
     .await?;
     let detail = serde_json::json!({ "previous_assignee": row.assignee, "assignee": assignee });
     append_transition(tx, row.tenant_id, request, Some(from), to, ApprovalCommand::Reassign.name(), version, ctx, &detail, now).await?;
-    enqueue(
-        tx,
-        "ApprovalReassigned",
-        &ApprovalEvent {
-            approval_request_id: request,
-            tenant_id: row.tenant_id,
-            quote_id: row.quote_id,
-            quote_version: row.quote_version,
-            command: ApprovalCommand::Reassign.name(),
-            from_status: Some(from.name()),
-            status: to.name(),
-            assignee,
-            escalation_level: row.escalation_level,
-            due_at: row.due_at,
-            version,
-            occurred_at: now,
-        },
-        ctx,
-    )
-    .await?;
+    let assignee = assignee.map(str::to_owned);
+    let event = Event::ApprovalReassigned(row.changed(request, ApprovalCommand::Reassign, from, to, assignee, version, now));
+    outbox::enqueue_event(tx, &event, ctx.correlation_id).await?;
     Ok(ApprovalChange { approval_request_id: request, from, to, version, quote: None })
 }
 
@@ -481,23 +451,6 @@ async fn append_transition(
     .bind(detail)
     .bind(at)
     .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-async fn enqueue(tx: &mut PgConnection, event_type: &str, event: &ApprovalEvent<'_>, ctx: &CommandContext) -> Result<()> {
-    outbox::enqueue(
-        tx,
-        NewEvent {
-            tenant_id: event.tenant_id,
-            aggregate_type: aggregate::APPROVAL,
-            aggregate_id: event.approval_request_id.as_uuid(),
-            aggregate_version: event.version,
-            event_type,
-            payload: event,
-            correlation_id: Some(ctx.correlation_id),
-        },
-    )
     .await?;
     Ok(())
 }

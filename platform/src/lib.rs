@@ -12,6 +12,7 @@ pub mod control;
 pub mod db;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod faults;
 pub mod ids;
 pub mod machine;
@@ -25,6 +26,8 @@ pub mod relay;
 pub mod seed;
 pub mod simulator;
 pub mod tenants;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod vendor;
 
 pub use error::{Error, Result};

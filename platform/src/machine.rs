@@ -91,9 +91,9 @@ macro_rules! named_enum {
 
 /// Test support: checks a machine against an expected matrix written out by hand. Every
 /// `(state, command)` pair is checked — the ones listed must lead where the list says, every other pair
-/// must be refused.
-#[cfg(test)]
-pub(crate) fn assert_matrix<M: Machine>(expected: &[(M::State, M::Command, M::State)])
+/// must be refused. Panics naming the first pair that disagrees. Also [`crate::testing::assert_matrix`].
+#[cfg(any(test, feature = "testing"))]
+pub fn assert_matrix<M: Machine>(expected: &[(M::State, M::Command, M::State)])
 where
     M::State: std::hash::Hash,
     M::Command: std::hash::Hash,

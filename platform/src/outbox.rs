@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::events::Event;
 use crate::ids::{OutboxEventId, TenantId};
 
 /// Aggregate types double as Kafka topic suffixes (`opsdeck.<aggregate_type>`).
@@ -53,4 +54,22 @@ pub async fn enqueue<P: Serialize>(tx: &mut PgConnection, event: NewEvent<'_, P>
     .execute(&mut *tx)
     .await?;
     Ok(id)
+}
+
+/// Enqueues one of the platform's own events ([`crate::events`]): its type, aggregate, version and tenant
+/// are the event's own, so they cannot disagree with the payload.
+pub async fn enqueue_event(tx: &mut PgConnection, event: &Event, correlation_id: Uuid) -> crate::Result<OutboxEventId> {
+    enqueue(
+        tx,
+        NewEvent {
+            tenant_id: event.tenant_id(),
+            aggregate_type: event.aggregate_type(),
+            aggregate_id: event.aggregate_id(),
+            aggregate_version: event.aggregate_version(),
+            event_type: event.event_type(),
+            payload: event,
+            correlation_id: Some(correlation_id),
+        },
+    )
+    .await
 }

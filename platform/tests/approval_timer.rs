@@ -4,52 +4,14 @@
 
 use chrono::{Duration, Utc};
 use platform::approval_timer::{
-    active_policy, approve, escalate_overdue, request_approval, run_escalation_timer, ApprovalPolicy, ApprovalRequested,
+    approve, escalate_overdue, request_approval, run_escalation_timer, ApprovalPolicy, ApprovalRequested,
 };
-use platform::command::{apply_quote_command, create_quote, CommandContext, QuoteForCreate, QuoteLineInput};
-use platform::ids::{QuoteId, TenantId};
+use platform::command::{apply_quote_command, CommandContext};
 use platform::quote::QuoteCommand;
-use platform::tenants::{self, ACME};
+use platform::tenants::ACME;
+use platform::testing::{approval_policy, ctx, priced_quote, wait_until};
 use platform::Error;
 use sqlx::PgPool;
-
-fn ctx() -> CommandContext {
-    CommandContext::new("test:sales").with_reason("integration test")
-}
-
-async fn policy(pool: &PgPool, tenant: TenantId) -> ApprovalPolicy {
-    tenants::ensure_well_known(pool).await.unwrap();
-    sqlx::query(
-        "insert into cpq.approval_policy (policy_id, policy_version, tenant_id, name, max_discount_pct, max_total_minor,
-                                          approver_group, sla_minutes, created_by)
-         values (gen_random_uuid(), 1, $1, 'standard', 10, 100000, 'acme-approvers', 60, 'test')",
-    )
-    .bind(tenant)
-    .execute(pool)
-    .await
-    .unwrap();
-    let mut conn = pool.acquire().await.unwrap();
-    active_policy(&mut conn, tenant).await.unwrap().expect("the policy just inserted")
-}
-
-async fn priced_quote(pool: &PgPool, tenant: TenantId, number: &str) -> QuoteId {
-    let mut tx = pool.begin().await.unwrap();
-    let created = create_quote(
-        &mut tx,
-        &QuoteForCreate {
-            tenant_id: tenant,
-            quote_number: number.into(),
-            customer_name: "Wile E. Coyote".into(),
-            currency: "EUR".into(),
-            lines: vec![QuoteLineInput { product_sku: "ROCKET-1".into(), description: "Rocket".into(), quantity: 4, unit_list_minor: 50_000, discount_bp: 2_500 }],
-        },
-        &ctx(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    created.quote_id
-}
 
 async fn requested(pool: &PgPool, policy: &ApprovalPolicy, number: &str) -> ApprovalRequested {
     let quote = priced_quote(pool, ACME, number).await;
@@ -61,7 +23,7 @@ async fn requested(pool: &PgPool, policy: &ApprovalPolicy, number: &str) -> Appr
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn requesting_approval_opens_a_pending_request_due_after_the_sla(pool: PgPool) {
-    let policy = policy(&pool, ACME).await;
+    let policy = approval_policy(&pool, ACME, 100_000).await;
     assert!(policy.requires_approval(150_000, 2_500));
     let r = requested(&pool, &policy, "Q-8001").await;
     assert_eq!(r.assignee, "acme-approvers");
@@ -82,7 +44,7 @@ async fn requesting_approval_opens_a_pending_request_due_after_the_sla(pool: PgP
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn overdue_requests_are_escalated_with_history_and_the_rest_are_untouched(pool: PgPool) {
-    let policy = policy(&pool, ACME).await;
+    let policy = approval_policy(&pool, ACME, 100_000).await;
     let overdue = requested(&pool, &policy, "Q-8002").await;
     let fresh = requested(&pool, &policy, "Q-8003").await;
     sqlx::query("update cpq.approval_request set due_at = now() - interval '5 minutes' where approval_request_id = $1")
@@ -139,7 +101,7 @@ async fn overdue_requests_are_escalated_with_history_and_the_rest_are_untouched(
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn approving_approves_the_request_and_the_quote(pool: PgPool) {
-    let policy = policy(&pool, ACME).await;
+    let policy = approval_policy(&pool, ACME, 100_000).await;
     let r = requested(&pool, &policy, "Q-8004").await;
     let mut tx = pool.begin().await.unwrap();
     let change = approve(&mut tx, r.approval_request_id, &CommandContext::new("ada.approver"), Some("fine")).await.unwrap();
@@ -157,7 +119,7 @@ async fn approving_approves_the_request_and_the_quote(pool: PgPool) {
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn an_approval_for_a_superseded_quote_version_is_refused_as_stale(pool: PgPool) {
-    let policy = policy(&pool, ACME).await;
+    let policy = approval_policy(&pool, ACME, 100_000).await;
     let r = requested(&pool, &policy, "Q-8005").await;
     let mut tx = pool.begin().await.unwrap();
     apply_quote_command(&mut tx, ACME, r.quote.quote_id, None, QuoteCommand::Revise, &ctx()).await.unwrap();
@@ -177,7 +139,7 @@ async fn an_approval_for_a_superseded_quote_version_is_refused_as_stale(pool: Pg
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn the_timer_worker_escalates_an_overdue_request_and_stops_when_told(pool: PgPool) {
-    let policy = policy(&pool, ACME).await;
+    let policy = approval_policy(&pool, ACME, 100_000).await;
     let r = requested(&pool, &policy, "Q-8006").await;
     sqlx::query("update cpq.approval_request set due_at = now() - interval '1 minute' where approval_request_id = $1")
         .bind(r.approval_request_id)
@@ -189,19 +151,15 @@ async fn the_timer_worker_escalates_an_overdue_request_and_stops_when_told(pool:
         let pool = pool.clone();
         tokio::spawn(async move { run_escalation_timer(&pool, std::time::Duration::from_millis(50), "approval-escalation-timer", stop).await })
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    wait_until("the request is escalated", std::time::Duration::from_secs(10), || async {
         let status: String = sqlx::query_scalar("select status from cpq.approval_request where approval_request_id = $1")
             .bind(r.approval_request_id)
             .fetch_one(&pool)
             .await
             .unwrap();
-        if status == "ESCALATED" {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "not escalated in time");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+        status == "ESCALATED"
+    })
+    .await;
     stop_tx.send(true).unwrap();
     let escalated = tokio::time::timeout(std::time::Duration::from_secs(5), worker).await.unwrap().unwrap();
     assert_eq!(escalated, 1);

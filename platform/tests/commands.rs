@@ -2,48 +2,14 @@
 //! transition history and outbox event in one transaction, optimistic locking refuses stale writes, and a
 //! refused command writes nothing.
 
-use platform::command::{
-    accept_quote, apply_order_command, apply_order_line_command, apply_quote_command, create_quote, CommandContext,
-    QuoteForCreate, QuoteLineInput,
-};
-use platform::ids::{OrderId, OrderLineId, QuoteId, TenantId};
+use platform::command::{accept_quote, apply_order_command, apply_order_line_command, create_quote, QuoteForCreate};
+use platform::ids::{OrderId, OrderLineId};
 use platform::order::{OrderCommand, OrderLineCommand, OrderLineStatus, OrderStatus};
-use platform::quote::{QuoteCommand, QuoteStatus};
+use platform::quote::QuoteStatus;
 use platform::tenants::{self, ACME, GLOBEX};
+use platform::testing::{approved_quote, count_of, ctx, QUOTE_TOTAL_MINOR};
 use platform::Error;
 use sqlx::PgPool;
-
-fn ctx() -> CommandContext {
-    CommandContext::new("test:operator").with_reason("integration test")
-}
-
-async fn approved_quote(pool: &PgPool, tenant: TenantId, number: &str) -> QuoteId {
-    tenants::ensure_well_known(pool).await.unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    let created = create_quote(
-        &mut tx,
-        &QuoteForCreate {
-            tenant_id: tenant,
-            quote_number: number.into(),
-            customer_name: "Wile E. Coyote".into(),
-            currency: "EUR".into(),
-            lines: vec![
-                QuoteLineInput { product_sku: "ROCKET-1".into(), description: "Rocket skates".into(), quantity: 2, unit_list_minor: 12_500, discount_bp: 1_000 },
-                QuoteLineInput { product_sku: "ANVIL-9".into(), description: "Anvil".into(), quantity: 1, unit_list_minor: 4_999, discount_bp: 0 },
-            ],
-        },
-        &ctx(),
-    )
-    .await
-    .unwrap();
-    apply_quote_command(&mut tx, tenant, created.quote_id, Some(1), QuoteCommand::ApproveWithoutReview, &ctx()).await.unwrap();
-    tx.commit().await.unwrap();
-    created.quote_id
-}
-
-async fn count(pool: &PgPool, sql: &str, id: uuid::Uuid) -> i64 {
-    sqlx::query_scalar(sql).bind(id).fetch_one(pool).await.unwrap()
-}
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn accepting_a_quote_captures_one_order_with_lines_history_and_events(pool: PgPool) {
@@ -62,16 +28,15 @@ async fn accepting_a_quote_captures_one_order_with_lines_history_and_events(pool
             .await
             .unwrap();
     assert_eq!((status.as_str(), version), ("CAPTURED", 1));
-    // 2 × 125.00 less 10% + 49.99 = 274.99
-    assert_eq!(total, 27_499);
-    assert_eq!(count(&pool, "select count(*) from oms.sales_order_line where order_id = $1", order).await, 2);
-    assert_eq!(count(&pool, "select count(*) from oms.order_transition where order_id = $1", order).await, 1);
+    assert_eq!(total, QUOTE_TOTAL_MINOR);
+    assert_eq!(count_of(&pool, "select count(*) from oms.sales_order_line where order_id = $1", order).await, 2);
+    assert_eq!(count_of(&pool, "select count(*) from oms.order_transition where order_id = $1", order).await, 1);
     assert_eq!(
-        count(&pool, "select count(*) from messaging.outbox_event where aggregate_id = $1 and event_type = 'OrderCaptured' and status = 'PENDING'", order).await,
+        count_of(&pool, "select count(*) from messaging.outbox_event where aggregate_id = $1 and event_type = 'OrderCaptured' and status = 'PENDING'", order).await,
         1
     );
     // The quote's own history: priced, approved without review, accepted.
-    assert_eq!(count(&pool, "select count(*) from cpq.quote_transition where quote_id = $1", quote.as_uuid()).await, 3);
+    assert_eq!(count_of(&pool, "select count(*) from cpq.quote_transition where quote_id = $1", quote.as_uuid()).await, 3);
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
@@ -85,7 +50,7 @@ async fn a_quote_cannot_be_accepted_twice(pool: PgPool) {
     let err = accept_quote(&mut tx, ACME, quote, "k2", &ctx()).await.unwrap_err();
     assert!(matches!(&err, Error::Refused { reason } if reason == "quote in ACCEPTED cannot ACCEPT (it is terminal)"), "{err}");
     drop(tx);
-    assert_eq!(count(&pool, "select count(*) from oms.sales_order where source_quote_id = $1", quote.as_uuid()).await, 1);
+    assert_eq!(count_of(&pool, "select count(*) from oms.sales_order where source_quote_id = $1", quote.as_uuid()).await, 1);
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
@@ -116,7 +81,7 @@ async fn an_order_moves_through_its_lifecycle_and_every_step_is_recorded(pool: P
     let to: Vec<&str> = history.iter().map(|h| h.1.as_str()).collect();
     assert_eq!(to, ["CAPTURED", "ORCHESTRATING", "IN_PROGRESS", "PARTIALLY_FULFILLED", "FULFILLED"]);
     assert_eq!(history.last().unwrap().2, 5);
-    let events = count(&pool, "select count(*) from messaging.outbox_event where aggregate_id = $1", order.as_uuid()).await;
+    let events = count_of(&pool, "select count(*) from messaging.outbox_event where aggregate_id = $1", order.as_uuid()).await;
     assert_eq!(events, 5, "one event per change");
 }
 
@@ -134,7 +99,7 @@ async fn a_stale_version_is_a_conflict_and_writes_nothing(pool: PgPool) {
     let (status, version): (String, i64) =
         sqlx::query_as("select status, version from oms.sales_order where order_id = $1").bind(order).fetch_one(&pool).await.unwrap();
     assert_eq!((status.as_str(), version), ("CAPTURED", 1));
-    assert_eq!(count(&pool, "select count(*) from oms.order_transition where order_id = $1", order.as_uuid()).await, 1);
+    assert_eq!(count_of(&pool, "select count(*) from oms.order_transition where order_id = $1", order.as_uuid()).await, 1);
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
@@ -148,7 +113,7 @@ async fn a_refused_transition_writes_nothing(pool: PgPool) {
     let err = apply_order_command(&mut tx, ACME, order, None, OrderCommand::CompleteFulfillment, &ctx()).await.unwrap_err();
     assert_eq!(err.to_string(), "refused: order in CAPTURED cannot COMPLETE_FULFILLMENT");
     tx.commit().await.unwrap();
-    assert_eq!(count(&pool, "select count(*) from messaging.outbox_event where aggregate_id = $1", order.as_uuid()).await, 1);
+    assert_eq!(count_of(&pool, "select count(*) from messaging.outbox_event where aggregate_id = $1", order.as_uuid()).await, 1);
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]

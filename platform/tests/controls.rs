@@ -1,38 +1,13 @@
 //! Mitigation switches as commands: each switch is honoured by the code that reads it, every change is
 //! appended to the history with actor and reason, and a change without a real reason is refused.
 
-use platform::command::{accept_quote, apply_quote_command, create_quote, CommandContext, QuoteForCreate, QuoteLineInput};
+use platform::command::accept_quote;
 use platform::control::{list_controls, set_control, Control, ControlChange};
-use platform::ids::{QuoteId, TenantId};
-use platform::quote::{QuoteCommand, QuoteStatus};
+use platform::quote::QuoteStatus;
 use platform::tenants::{self, ACME, GLOBEX};
+use platform::testing::{approved_quote, ctx};
 use platform::Error;
 use sqlx::PgPool;
-
-fn ctx() -> CommandContext {
-    CommandContext::new("test:operator").with_reason("integration test")
-}
-
-async fn approved_quote(pool: &PgPool, tenant: TenantId, number: &str) -> QuoteId {
-    tenants::ensure_well_known(pool).await.unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    let created = create_quote(
-        &mut tx,
-        &QuoteForCreate {
-            tenant_id: tenant,
-            quote_number: number.into(),
-            customer_name: "Wile E. Coyote".into(),
-            currency: "EUR".into(),
-            lines: vec![QuoteLineInput { product_sku: "ROCKET-1".into(), description: "Rocket skates".into(), quantity: 2, unit_list_minor: 12_500, discount_bp: 0 }],
-        },
-        &ctx(),
-    )
-    .await
-    .unwrap();
-    apply_quote_command(&mut tx, tenant, created.quote_id, Some(1), QuoteCommand::ApproveWithoutReview, &ctx()).await.unwrap();
-    tx.commit().await.unwrap();
-    created.quote_id
-}
 
 fn change(control: Control, enabled: bool) -> ControlChange {
     ControlChange { control, enabled, reason: "incident INC-42 mitigation".into(), actor: "oscar.operator".into(), incident_id: None }

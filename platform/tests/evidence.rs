@@ -1,32 +1,12 @@
 //! Evidence is append-only in the database itself: UPDATE, DELETE and TRUNCATE on history tables fail
 //! whoever issues them; the audit log is hash-chained; a repair's request can never be rewritten.
 
-use platform::command::{accept_quote, apply_quote_command, create_quote, CommandContext, QuoteForCreate, QuoteLineInput};
-use platform::quote::QuoteCommand;
-use platform::tenants::{self, ACME};
+use platform::tenants::ACME;
+use platform::testing::captured_order;
 use sqlx::PgPool;
 
 async fn one_order(pool: &PgPool) -> uuid::Uuid {
-    tenants::ensure_well_known(pool).await.unwrap();
-    let ctx = CommandContext::new("test");
-    let mut tx = pool.begin().await.unwrap();
-    let q = create_quote(
-        &mut tx,
-        &QuoteForCreate {
-            tenant_id: ACME,
-            quote_number: "Q-1".into(),
-            customer_name: "C".into(),
-            currency: "EUR".into(),
-            lines: vec![QuoteLineInput { product_sku: "S".into(), description: "d".into(), quantity: 1, unit_list_minor: 100, discount_bp: 0 }],
-        },
-        &ctx,
-    )
-    .await
-    .unwrap();
-    apply_quote_command(&mut tx, ACME, q.quote_id, None, QuoteCommand::ApproveWithoutReview, &ctx).await.unwrap();
-    let order = accept_quote(&mut tx, ACME, q.quote_id, "k", &ctx).await.unwrap().order_id;
-    tx.commit().await.unwrap();
-    order.as_uuid()
+    captured_order(pool, ACME, "Q-1").await.order_id.as_uuid()
 }
 
 async fn refused(pool: &PgPool, sql: &str) -> String {

@@ -9,6 +9,7 @@ use platform::faults::{
 };
 use platform::relay::{outbox_backlog, relay_paused};
 use platform::tenants::{self, ACME};
+use platform::testing::approval_policy;
 use sqlx::PgPool;
 
 async fn setup(pool: &PgPool) {
@@ -87,15 +88,7 @@ async fn an_approval_without_assignee_is_reassigned_to_nobody_through_the_machin
     setup(&pool).await;
     // No policy: refused.
     assert!(approval_without_assignee(&pool, ACME, "drill:oscar").await.is_err());
-    sqlx::query(
-        "insert into cpq.approval_policy (policy_id, policy_version, tenant_id, name, max_discount_pct, max_total_minor,
-                                          approver_group, sla_minutes, created_by)
-         values (gen_random_uuid(), 1, $1, 'standard', 10, 100000, 'acme-approvers', 60, 'test')",
-    )
-    .bind(ACME)
-    .execute(&pool)
-    .await
-    .unwrap();
+    approval_policy(&pool, ACME, 100_000).await;
     let fault = approval_without_assignee(&pool, ACME, "drill:oscar").await.unwrap();
     let request = fault.entity_id.unwrap();
     let (status, assignee): (String, Option<String>) =

@@ -5,27 +5,17 @@
 use std::time::Duration;
 
 use platform::faults::{end_fault, end_vendor_outage, list_faults, poison_event, vendor_outage};
-use platform::vendor::{serve_with, VendorClient, VendorMode, VendorState};
-use rdkafka::admin::{AdminClient, AdminOptions};
-use rdkafka::client::DefaultClientContext;
+use platform::testing::{delete_topics, kafka_brokers, spawn_vendor};
+use platform::vendor::VendorMode;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 use uuid::Uuid;
-
-fn brokers() -> String {
-    std::env::var("OPSDECK_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:59092".into())
-}
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_vendor_outage_makes_the_vendor_answer_503_until_it_is_ended(pool: PgPool) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = VendorState::default();
-    tokio::spawn(serve_with(listener, state.clone()));
-    let vendor = VendorClient::new(format!("http://{addr}"), Duration::from_secs(2));
+    let (state, vendor) = spawn_vendor(Duration::from_secs(2)).await;
 
     let fault = vendor_outage(&pool, &vendor, "drill:oscar").await.unwrap();
     assert_eq!(fault.fault_type, "VENDOR_OUTAGE");
@@ -43,14 +33,14 @@ async fn a_vendor_outage_makes_the_vendor_answer_503_until_it_is_ended(pool: PgP
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_poison_event_lands_on_the_order_topic_where_the_record_says(pool: PgPool) {
     let prefix = format!("test.faults.{}.", Uuid::now_v7().simple());
-    let fault = poison_event(&pool, &brokers(), &prefix, "drill:oscar").await.unwrap();
+    let fault = poison_event(&pool, &kafka_brokers(), &prefix, "drill:oscar").await.unwrap();
     let topic = format!("{prefix}order");
     assert_eq!(fault.detail["topic"], topic.as_str());
     let partition = fault.detail["partition"].as_i64().unwrap() as i32;
     let offset = fault.detail["offset"].as_i64().unwrap();
 
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", kafka_brokers())
         .set("group.id", format!("test-faults-{}", Uuid::now_v7()))
         .set("enable.auto.commit", "false")
         .create()
@@ -67,6 +57,5 @@ async fn a_poison_event_lands_on_the_order_topic_where_the_record_says(pool: PgP
     };
     assert!(serde_json::from_slice::<serde_json::Value>(&payload).is_err(), "a poison record must not parse");
 
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", brokers()).create().unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(10), admin.delete_topics(&[topic.as_str()], &AdminOptions::new())).await;
+    delete_topics(&[topic]).await;
 }

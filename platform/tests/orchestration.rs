@@ -5,84 +5,33 @@
 
 use std::time::Duration;
 
-use platform::command::{
-    accept_quote, apply_quote_command, create_quote, CommandContext, QuoteForCreate, QuoteLineInput,
-};
 use platform::engine::{BusinessKey, EngineClient};
 use platform::ids::{Actor, OrderId};
 use platform::orchestration::{
     ensure_deployed, fulfillment_idempotency_key, start_orchestration, StartOutcome, Worker, WorkerConfig, WORKER_KIND,
 };
-use platform::quote::QuoteCommand;
-use platform::tenants::{self, ACME};
-use platform::vendor::{serve_with, VendorClient, VendorMode, VendorState};
+use platform::tenants::ACME;
+use platform::testing::{self, engine_url, spawn_vendor};
+use platform::vendor::{VendorClient, VendorMode};
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 use tokio::time::{sleep, Instant};
 
 const WAIT: Duration = Duration::from_secs(45);
 
 fn engine() -> EngineClient {
-    EngineClient::new(
-        std::env::var("OPSDECK_ENGINE_URL").unwrap_or_else(|_| "http://127.0.0.1:58080/engine-rest".into()),
-    )
+    EngineClient::new(engine_url())
 }
 
 fn actor() -> Actor {
     Actor::new("test:orchestrator")
 }
 
-fn ctx() -> CommandContext {
-    CommandContext::new("test:sales").with_reason("orchestration test")
-}
+/// The vendor client's timeout: short, so a hanging vendor shows up quickly.
+const VENDOR_TIMEOUT: Duration = Duration::from_millis(1_000);
 
-/// A vendor on an ephemeral port, its in-process state, and a client with a short timeout.
-async fn spawn_vendor() -> (VendorState, VendorClient) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = VendorState::default();
-    tokio::spawn(serve_with(listener, state.clone()));
-    (state, VendorClient::new(format!("http://{addr}"), Duration::from_millis(1_000)))
-}
-
-/// Quote → approved without review → accepted: a CAPTURED order with two lines.
+/// A CAPTURED order with two lines, in ACME (the tenant the workers here filter on).
 async fn captured_order(pool: &PgPool, number: &str) -> OrderId {
-    tenants::ensure_well_known(pool).await.unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    let quote = create_quote(
-        &mut tx,
-        &QuoteForCreate {
-            tenant_id: ACME,
-            quote_number: number.into(),
-            customer_name: "Wile E. Coyote".into(),
-            currency: "EUR".into(),
-            lines: vec![
-                QuoteLineInput {
-                    product_sku: "ROCKET-1".into(),
-                    description: "Rocket skates".into(),
-                    quantity: 2,
-                    unit_list_minor: 12_500,
-                    discount_bp: 1_000,
-                },
-                QuoteLineInput {
-                    product_sku: "ANVIL-9".into(),
-                    description: "Anvil".into(),
-                    quantity: 1,
-                    unit_list_minor: 4_999,
-                    discount_bp: 0,
-                },
-            ],
-        },
-        &ctx(),
-    )
-    .await
-    .unwrap();
-    apply_quote_command(&mut tx, ACME, quote.quote_id, Some(1), QuoteCommand::ApproveWithoutReview, &ctx())
-        .await
-        .unwrap();
-    let accepted = accept_quote(&mut tx, ACME, quote.quote_id, &format!("accept-{number}"), &ctx()).await.unwrap();
-    tx.commit().await.unwrap();
-    accepted.order_id
+    testing::captured_order(pool, ACME, number).await.order_id
 }
 
 fn worker(pool: &PgPool, vendor: &VendorClient, order: OrderId) -> Worker {
@@ -129,7 +78,7 @@ async fn delete_instance(id: &str) {
 
 #[tokio::test]
 async fn the_vendor_answers_a_repeated_key_with_the_first_result_and_obeys_its_control() {
-    let (state, vendor) = spawn_vendor().await;
+    let (state, vendor) = spawn_vendor(VENDOR_TIMEOUT).await;
     let payload = serde_json::json!({ "sku": "ROCKET-1" });
     let first = vendor.request_fulfillment("k-1", &payload).await.unwrap();
     let again = vendor.request_fulfillment("k-1", &payload).await.unwrap();
@@ -154,7 +103,7 @@ async fn the_vendor_answers_a_repeated_key_with_the_first_result_and_obeys_its_c
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn an_order_runs_from_capture_to_fulfilled(pool: PgPool) {
-    let (vendor_state, vendor) = spawn_vendor().await;
+    let (vendor_state, vendor) = spawn_vendor(VENDOR_TIMEOUT).await;
     let order = captured_order(&pool, "Q-7001").await;
     let instance = started(&pool, order).await;
     assert_eq!(order_status(&pool, order).await, "ORCHESTRATING");
@@ -232,7 +181,7 @@ async fn an_order_runs_from_capture_to_fulfilled(pool: PgPool) {
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_vendor_outage_ends_in_an_engine_incident_after_the_retries(pool: PgPool) {
-    let (vendor_state, vendor) = spawn_vendor().await;
+    let (vendor_state, vendor) = spawn_vendor(VENDOR_TIMEOUT).await;
     vendor.set_mode(VendorMode::Unavailable).await.unwrap();
     let order = captured_order(&pool, "Q-7002").await;
     let instance = started(&pool, order).await;
@@ -293,7 +242,7 @@ async fn a_vendor_outage_ends_in_an_engine_incident_after_the_retries(pool: PgPo
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_vendor_that_acted_but_timed_out_is_asked_again_with_the_same_key_and_fulfils_once(pool: PgPool) {
-    let (vendor_state, vendor) = spawn_vendor().await;
+    let (vendor_state, vendor) = spawn_vendor(VENDOR_TIMEOUT).await;
     vendor.set_mode(VendorMode::Timeout { delay_ms: Some(5_000) }).await.unwrap();
     let order = captured_order(&pool, "Q-7003").await;
     started(&pool, order).await;
@@ -318,7 +267,7 @@ async fn a_vendor_that_acted_but_timed_out_is_asked_again_with_the_same_key_and_
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_request_the_vendor_already_acknowledged_is_not_sent_again(pool: PgPool) {
-    let (vendor_state, vendor) = spawn_vendor().await;
+    let (vendor_state, vendor) = spawn_vendor(VENDOR_TIMEOUT).await;
     let order = captured_order(&pool, "Q-7007").await;
     started(&pool, order).await;
     // An earlier attempt got the vendor's acknowledgement, then died before moving the line.

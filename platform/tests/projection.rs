@@ -4,31 +4,27 @@
 //! its own consumer group and deletes its topics afterwards.
 
 use std::collections::HashSet;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use platform::command::{accept_quote, apply_order_command, apply_quote_command, create_quote, CommandContext, QuoteForCreate, QuoteLineInput};
 use platform::command::apply_order_line_command;
-use platform::ids::{OrderId, OrderLineId, TenantId};
-use platform::order::{OrderCommand, OrderLineCommand};
-use platform::projection::{dlt_header, pause_key, ProjectionConfig, ProjectionConsumer, ProjectionCounts, ProjectionStats, PAUSE_CONSUMER};
+use platform::ids::OrderLineId;
+use platform::order::OrderLineCommand;
+use platform::control::Control;
+use platform::projection::{dlt_header, ProjectionConfig, ProjectionConsumer, ProjectionCounts, ProjectionStats};
 use platform::relay::{header, Relay, RelayConfig, RelayCounts};
-use platform::tenants::{self, ACME, GLOBEX, INITECH};
-use rdkafka::admin::{AdminClient, AdminOptions};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use platform::tenants::ACME;
+use platform::testing::{
+    advance_order, captured_order, count, ctx, delete_topics, kafka_brokers, kafka_reader, order_journeys, switch,
+    wait_until, FULFILMENT,
+};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
-
-fn brokers() -> String {
-    std::env::var("OPSDECK_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:59092".into())
-}
 
 /// One test's world: its topic prefix and consumer group.
 struct World {
@@ -53,7 +49,7 @@ impl World {
             retry_base: Duration::from_millis(50),
             message_timeout: Duration::from_secs(10),
             metadata_refresh: Duration::from_millis(500),
-            ..ProjectionConfig::new(ProjectionConfig::generate_instance_id(), brokers())
+            ..ProjectionConfig::new(ProjectionConfig::generate_instance_id(), kafka_brokers())
         }
     }
     fn relay_config(&self) -> RelayConfig {
@@ -64,16 +60,11 @@ impl World {
             heartbeat_interval: Duration::from_millis(500),
             message_timeout: Duration::from_secs(10),
             linger: Duration::from_millis(1),
-            ..RelayConfig::new(RelayConfig::generate_instance_id(), brokers())
+            ..RelayConfig::new(RelayConfig::generate_instance_id(), kafka_brokers())
         }
     }
-    /// Best effort: a leftover topic costs disk, not correctness.
     async fn delete_topics(&self) {
-        let admin: AdminClient<DefaultClientContext> =
-            ClientConfig::new().set("bootstrap.servers", brokers()).create().unwrap();
-        let names = [self.order_topic(), format!("{}order.DLT", self.prefix), format!("{}quote", self.prefix)];
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let _ = tokio::time::timeout(Duration::from_secs(10), admin.delete_topics(&names, &AdminOptions::new())).await;
+        delete_topics(&[self.order_topic(), format!("{}order.DLT", self.prefix), format!("{}quote", self.prefix)]).await;
     }
 }
 
@@ -127,84 +118,7 @@ impl RunningRelay {
     }
 }
 
-async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-fn ctx() -> CommandContext {
-    CommandContext::new("test:projection").with_reason("projection integration test")
-}
-
-/// One order through the platform's commands, each step its own transaction: captured (order v1), then
-/// the first `steps` of its four transitions (order v2..v5) — with all four, five events on the order
-/// topic. Returns the order id.
-async fn journey(pool: &PgPool, tenant: TenantId, number: u32, steps: usize) -> OrderId {
-    let mut tx = pool.begin().await.unwrap();
-    let created = create_quote(
-        &mut tx,
-        &QuoteForCreate {
-            tenant_id: tenant,
-            quote_number: format!("Q-{number}"),
-            customer_name: "Wile E. Coyote".into(),
-            currency: "EUR".into(),
-            lines: vec![QuoteLineInput {
-                product_sku: "ROCKET-1".into(),
-                description: "Rocket skates".into(),
-                quantity: 2,
-                unit_list_minor: 12_500,
-                discount_bp: 1_000,
-            }],
-        },
-        &ctx(),
-    )
-    .await
-    .unwrap();
-    apply_quote_command(&mut tx, tenant, created.quote_id, Some(1), platform::quote::QuoteCommand::ApproveWithoutReview, &ctx())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-
-    let mut tx = pool.begin().await.unwrap();
-    let order = accept_quote(&mut tx, tenant, created.quote_id, &format!("accept-{number}"), &ctx()).await.unwrap().order_id;
-    tx.commit().await.unwrap();
-    let mut version = 1;
-    for command in [
-        OrderCommand::StartOrchestration,
-        OrderCommand::BeginFulfillment,
-        OrderCommand::RecordPartialFulfillment,
-        OrderCommand::CompleteFulfillment,
-    ]
-    .into_iter()
-    .take(steps)
-    {
-        let mut tx = pool.begin().await.unwrap();
-        version = apply_order_command(&mut tx, tenant, order, Some(version), command, &ctx()).await.unwrap().version;
-        tx.commit().await.unwrap();
-    }
-    order
-}
-
 const EVENTS_PER_JOURNEY: u64 = 5;
-
-async fn journeys(pool: &PgPool, first: u32, count: u32) {
-    tenants::ensure_well_known(pool).await.unwrap();
-    let tenants = [ACME, GLOBEX, INITECH];
-    for n in first..first + count {
-        journey(pool, tenants[n as usize % tenants.len()], 1000 + n, 4).await;
-    }
-}
-
-async fn count(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
-}
 
 async fn wait_all_published(pool: &PgPool) {
     wait_until("every outbox event is published", Duration::from_secs(60), || async {
@@ -284,18 +198,7 @@ async fn order_event_ids(pool: &PgPool) -> HashSet<Uuid> {
 /// Reads `expected` records of `topic` from the beginning, outside any consumer group.
 async fn read_topic(topic: String, expected: usize) -> Vec<OwnedMessage> {
     tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", brokers())
-            .set("group.id", format!("projection-test-reader-{}", Uuid::now_v7()))
-            .set("enable.auto.commit", "false")
-            .create()
-            .unwrap();
-        let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).unwrap();
-        let mut assignment = TopicPartitionList::new();
-        for partition in metadata.topics()[0].partitions() {
-            assignment.add_partition_offset(&topic, partition.id(), Offset::Beginning).unwrap();
-        }
-        consumer.assign(&assignment).unwrap();
+        let consumer = kafka_reader(std::slice::from_ref(&topic));
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut out = Vec::new();
         while out.len() < expected && Instant::now() < deadline {
@@ -319,7 +222,7 @@ fn header_of(message: &OwnedMessage, name: &str) -> Option<String> {
 }
 
 fn producer() -> FutureProducer {
-    ClientConfig::new().set("bootstrap.servers", brokers()).set("acks", "all").create().unwrap()
+    ClientConfig::new().set("bootstrap.servers", kafka_brokers()).set("acks", "all").create().unwrap()
 }
 
 /// Produces a copy of `original` (same key, payload and headers) to its topic, with `event_id`
@@ -341,7 +244,7 @@ async fn produce_copy(original: &OwnedMessage, new_event_id: Option<Uuid>) {
 /// One order (five events) published and projected; returns the world, the running relay and consumer.
 async fn one_order_projected(pool: &PgPool) -> (World, RunningRelay, RunningConsumer) {
     let world = World::new();
-    journeys(pool, 0, 1).await;
+    order_journeys(pool, 1000..1001, 4).await;
     let relay = RunningRelay::start(pool, world.relay_config());
     wait_all_published(pool).await;
     let consumer = RunningConsumer::start(pool, world.consumer_config());
@@ -352,7 +255,7 @@ async fn one_order_projected(pool: &PgPool) -> (World, RunningRelay, RunningCons
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn orders_published_by_the_relay_are_projected_with_their_latest_status_and_version(pool: PgPool) {
     let world = World::new();
-    journeys(&pool, 0, 4).await;
+    order_journeys(&pool, 1000..1004, 4).await;
     let relay = RunningRelay::start(&pool, world.relay_config());
     let consumer = RunningConsumer::start(&pool, world.consumer_config());
     consumer.wait_processed(4 * EVENTS_PER_JOURNEY).await;
@@ -430,7 +333,7 @@ async fn a_poison_message_lands_in_the_dead_letter_topic_with_its_reason_and_lat
     let poison: FutureRecord<'_, str, str> = FutureRecord::to(&topic).key("garbage").payload("{not json");
     let delivered = producer().send(poison, Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap();
     let consumer = RunningConsumer::start(&pool, world.consumer_config());
-    journeys(&pool, 0, 1).await;
+    order_journeys(&pool, 1000..1001, 4).await;
     let relay = RunningRelay::start(&pool, world.relay_config());
     consumer.wait_processed(1 + EVENTS_PER_JOURNEY).await;
 
@@ -455,7 +358,7 @@ async fn a_poison_message_lands_in_the_dead_letter_topic_with_its_reason_and_lat
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_consumer_stopped_midway_and_restarted_projects_every_event_exactly_once(pool: PgPool) {
     let world = World::new();
-    journeys(&pool, 0, 6).await;
+    order_journeys(&pool, 1000..1006, 4).await;
     let relay = RunningRelay::start(&pool, world.relay_config());
     let first = RunningConsumer::start(&pool, world.consumer_config());
     first.wait_processed(8).await;
@@ -463,9 +366,9 @@ async fn a_consumer_stopped_midway_and_restarted_projects_every_event_exactly_on
 
     // Mid-stream by construction: more orders arrive while no consumer runs, and while the second one
     // catches up.
-    journeys(&pool, 6, 2).await;
+    order_journeys(&pool, 1006..1008, 4).await;
     let second = RunningConsumer::start(&pool, world.consumer_config());
-    journeys(&pool, 8, 2).await;
+    order_journeys(&pool, 1008..1010, 4).await;
     let total = 10 * EVENTS_PER_JOURNEY;
     wait_until("every order event is in the inbox", Duration::from_secs(90), || async {
         inbox_ids(&pool, &world.group).await.len() as u64 == total
@@ -489,8 +392,8 @@ async fn a_consumer_stopped_midway_and_restarted_projects_every_event_exactly_on
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_line_status_change_moves_the_projected_version_but_keeps_the_order_status(pool: PgPool) {
     let world = World::new();
-    tenants::ensure_well_known(&pool).await.unwrap();
-    let order = journey(&pool, ACME, 1, 1).await;
+    let order = captured_order(&pool, ACME, "Q-1").await.order_id;
+    advance_order(&pool, ACME, order, &FULFILMENT[..1]).await;
     let line: Uuid = sqlx::query_scalar("select order_line_id from oms.sales_order_line where order_id = $1 limit 1")
         .bind(order.as_uuid())
         .fetch_one(&pool)
@@ -523,21 +426,6 @@ async fn a_line_status_change_moves_the_projected_version_but_keeps_the_order_st
     world.delete_topics().await;
 }
 
-async fn set_pause(pool: &PgPool, group: &str, enabled: bool) {
-    sqlx::query(
-        "insert into ops.platform_control (control_key, control_type, target, enabled, reason, changed_by)
-         values ($1, $2, $3, $4, 'projection test', 'test:projection')
-         on conflict (control_key) do update set enabled = excluded.enabled, version = ops.platform_control.version + 1",
-    )
-    .bind(pause_key(group))
-    .bind(PAUSE_CONSUMER)
-    .bind(group)
-    .bind(enabled)
-    .execute(pool)
-    .await
-    .unwrap();
-}
-
 async fn heartbeat_state(pool: &PgPool, instance_id: &str) -> Option<String> {
     sqlx::query_scalar("select detail->>'state' from platform.worker_heartbeat where instance_id = $1")
         .bind(instance_id)
@@ -551,20 +439,20 @@ async fn heartbeat_state(pool: &PgPool, instance_id: &str) -> Option<String> {
 async fn the_pause_switch_stops_consumption_and_turning_it_off_resumes_it(pool: PgPool) {
     let (world, relay, consumer) = one_order_projected(&pool).await;
 
-    set_pause(&pool, &world.group, true).await;
+    switch(&pool, Control::PauseConsumer { group: world.group.clone() }, true).await;
     wait_until("the consumer reports paused", Duration::from_secs(10), || async {
         heartbeat_state(&pool, &consumer.instance_id).await.as_deref() == Some("paused")
     })
     .await;
     assert!(consumer.counts().paused);
 
-    journeys(&pool, 1, 2).await;
+    order_journeys(&pool, 1001..1003, 4).await;
     wait_all_published(&pool).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(consumer.counts().processed, EVENTS_PER_JOURNEY, "nothing consumed while paused");
     assert_eq!(projection(&pool).await.len(), 1);
 
-    set_pause(&pool, &world.group, false).await;
+    switch(&pool, Control::PauseConsumer { group: world.group.clone() }, false).await;
     consumer.wait_processed(3 * EVENTS_PER_JOURNEY).await;
     assert!(!consumer.counts().paused);
     assert_projection_matches_orders(&pool).await;

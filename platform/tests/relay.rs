@@ -3,29 +3,18 @@
 //! deletes its topics afterwards, so tests neither see nor disturb each other's records.
 
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use platform::command::{accept_quote, apply_order_command, apply_quote_command, create_quote, CommandContext, QuoteForCreate, QuoteLineInput};
-use platform::ids::TenantId;
-use platform::order::OrderCommand;
-use platform::quote::QuoteCommand;
+use platform::control::Control;
 use platform::relay::{header, outbox_backlog, Backlog, Relay, RelayConfig, RelayCounts, RelayStats};
-use platform::tenants::{self, ACME, GLOBEX, INITECH};
-use rdkafka::admin::{AdminClient, AdminOptions};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use platform::tenants::ACME;
+use platform::testing::{count, delete_topics, kafka_brokers, kafka_reader, order_journeys, switch, wait_until};
 use rdkafka::message::{Headers, Message};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
-
-fn brokers() -> String {
-    std::env::var("OPSDECK_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:59092".into())
-}
 
 /// A configuration for tests: small batches and short intervals, its own topics.
 fn config(topic_prefix: &str, instance: &str) -> RelayConfig {
@@ -38,7 +27,7 @@ fn config(topic_prefix: &str, instance: &str) -> RelayConfig {
         backoff_cap: Duration::from_millis(200),
         message_timeout: Duration::from_secs(10),
         linger: Duration::from_millis(1),
-        ..RelayConfig::new(format!("{instance}-{}", Uuid::now_v7().simple()), brokers())
+        ..RelayConfig::new(format!("{instance}-{}", Uuid::now_v7().simple()), kafka_brokers())
     }
 }
 
@@ -69,76 +58,6 @@ fn start(pool: &PgPool, config: RelayConfig) -> Running {
     Running { stop, handle, stats, instance_id }
 }
 
-async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-fn ctx() -> CommandContext {
-    CommandContext::new("test:relay").with_reason("relay integration test")
-}
-
-/// One customer journey through the platform's commands, each step its own transaction: quote created
-/// and approved (quote v1, v2), accepted (quote v3 + order v1), then the order's four transitions
-/// (order v2..v5) — eight events over two aggregates. With `full` false it stops after acceptance.
-async fn journey(pool: &PgPool, tenant: TenantId, number: u32, full: bool) {
-    let mut tx = pool.begin().await.unwrap();
-    let created = create_quote(
-        &mut tx,
-        &QuoteForCreate {
-            tenant_id: tenant,
-            quote_number: format!("Q-{number}"),
-            customer_name: "Wile E. Coyote".into(),
-            currency: "EUR".into(),
-            lines: vec![QuoteLineInput {
-                product_sku: "ROCKET-1".into(),
-                description: "Rocket skates".into(),
-                quantity: 2,
-                unit_list_minor: 12_500,
-                discount_bp: 1_000,
-            }],
-        },
-        &ctx(),
-    )
-    .await
-    .unwrap();
-    apply_quote_command(&mut tx, tenant, created.quote_id, Some(1), QuoteCommand::ApproveWithoutReview, &ctx()).await.unwrap();
-    tx.commit().await.unwrap();
-
-    let mut tx = pool.begin().await.unwrap();
-    let order = accept_quote(&mut tx, tenant, created.quote_id, &format!("accept-{number}"), &ctx()).await.unwrap().order_id;
-    tx.commit().await.unwrap();
-    if !full {
-        return;
-    }
-    let mut version = 1;
-    for command in [
-        OrderCommand::StartOrchestration,
-        OrderCommand::BeginFulfillment,
-        OrderCommand::RecordPartialFulfillment,
-        OrderCommand::CompleteFulfillment,
-    ] {
-        let mut tx = pool.begin().await.unwrap();
-        version = apply_order_command(&mut tx, tenant, order, Some(version), command, &ctx()).await.unwrap().version;
-        tx.commit().await.unwrap();
-    }
-}
-
-async fn journeys(pool: &PgPool, count: u32, full: bool) {
-    tenants::ensure_well_known(pool).await.unwrap();
-    let tenants = [ACME, GLOBEX, INITECH];
-    for n in 0..count {
-        journey(pool, tenants[n as usize % tenants.len()], 1000 + n, full).await;
-    }
-}
-
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct Row {
     outbox_event_id: Uuid,
@@ -167,10 +86,6 @@ async fn outbox_rows(pool: &PgPool) -> Vec<Row> {
     .unwrap()
 }
 
-async fn count(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
-}
-
 async fn all_published(pool: &PgPool) -> bool {
     count(pool, "select count(*) from messaging.outbox_event where status <> 'PUBLISHED'").await == 0
 }
@@ -197,22 +112,8 @@ impl Consumed {
 /// Reads every record of `topics` from the beginning (no consumer group offsets involved), stopping one
 /// quiet second after `expected` records arrived — long enough for a duplicate to show up too.
 async fn consume(topics: Vec<String>, expected: usize) -> Vec<Consumed> {
-    let brokers = brokers();
     tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &brokers)
-            .set("group.id", format!("relay-test-{}", Uuid::now_v7()))
-            .set("enable.auto.commit", "false")
-            .create()
-            .unwrap();
-        let mut assignment = TopicPartitionList::new();
-        for topic in &topics {
-            let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).unwrap();
-            for partition in metadata.topics()[0].partitions() {
-                assignment.add_partition_offset(topic, partition.id(), Offset::Beginning).unwrap();
-            }
-        }
-        consumer.assign(&assignment).unwrap();
+        let consumer = kafka_reader(&topics);
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut quiet_until: Option<Instant> = None;
         let mut out = Vec::new();
@@ -250,14 +151,6 @@ async fn topics_of(pool: &PgPool) -> Vec<String> {
         .fetch_all(pool)
         .await
         .unwrap()
-}
-
-/// Best effort: a leftover topic costs disk, not correctness.
-async fn delete_topics(topics: &[String]) {
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", brokers()).create().unwrap();
-    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-    let _ = tokio::time::timeout(Duration::from_secs(10), admin.delete_topics(&names, &AdminOptions::new())).await;
 }
 
 /// Every outbox row appears in Kafka exactly once, where the row says it went, with the row's headers;
@@ -298,7 +191,7 @@ async fn events_written_by_commands_reach_kafka_exactly_once_and_in_version_orde
     // Two instances compete for the same rows while commands keep writing.
     let a = start(&pool, config(&prefix, "relay-a"));
     let b = start(&pool, RelayConfig { batch_size: 3, ..config(&prefix, "relay-b") });
-    journeys(&pool, 9, true).await;
+    order_journeys(&pool, 1000..1009, 4).await;
     let total = count(&pool, "select count(*) from messaging.outbox_event").await;
     assert_eq!(total, 9 * 8);
     wait_until("every event is published", Duration::from_secs(60), || all_published(&pool)).await;
@@ -323,7 +216,7 @@ async fn events_written_by_commands_reach_kafka_exactly_once_and_in_version_orde
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_relay_stopped_midway_and_a_new_instance_together_lose_nothing_and_duplicate_nothing(pool: PgPool) {
     let prefix = topic_prefix();
-    journeys(&pool, 8, true).await;
+    order_journeys(&pool, 1000..1008, 4).await;
     let total = count(&pool, "select count(*) from messaging.outbox_event").await as u64;
 
     let first = start(&pool, RelayConfig { batch_size: 2, ..config(&prefix, "relay-first") });
@@ -360,7 +253,7 @@ async fn a_relay_stopped_midway_and_a_new_instance_together_lose_nothing_and_dup
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn with_the_broker_unreachable_attempts_grow_until_events_fail_for_good_and_nothing_is_lost(pool: PgPool) {
     let prefix = topic_prefix();
-    journeys(&pool, 2, false).await; // per journey: quote v1..v3 and order v1
+    order_journeys(&pool, 1000..1002, 0).await; // per journey: quote v1..v3 and order v1
     let unreachable = RelayConfig {
         brokers: "127.0.0.1:1".into(),
         message_timeout: Duration::from_millis(300),
@@ -419,18 +312,6 @@ async fn with_the_broker_unreachable_attempts_grow_until_events_fail_for_good_an
     delete_topics(&topics).await;
 }
 
-async fn set_pause(pool: &PgPool, enabled: bool) {
-    sqlx::query(
-        "insert into ops.platform_control (control_key, control_type, enabled, reason, changed_by)
-         values ('PAUSE_RELAY', 'PAUSE_RELAY', $1, 'relay integration test', 'test:operator')
-         on conflict (control_key) do update set enabled = excluded.enabled, version = ops.platform_control.version + 1",
-    )
-    .bind(enabled)
-    .execute(pool)
-    .await
-    .unwrap();
-}
-
 async fn heartbeat_state(pool: &PgPool, instance_id: &str) -> Option<String> {
     sqlx::query_scalar("select detail->>'state' from platform.worker_heartbeat where instance_id = $1 and worker_kind = 'outbox-relay'")
         .bind(instance_id)
@@ -442,8 +323,8 @@ async fn heartbeat_state(pool: &PgPool, instance_id: &str) -> Option<String> {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn while_pause_relay_is_on_nothing_is_claimed_and_switching_it_off_resumes_publishing(pool: PgPool) {
     let prefix = topic_prefix();
-    set_pause(&pool, true).await;
-    journeys(&pool, 2, true).await;
+    switch(&pool, Control::PauseRelay, true).await;
+    order_journeys(&pool, 1000..1002, 4).await;
     let relay = start(&pool, config(&prefix, "relay-paused"));
     let id = relay.instance_id.clone();
     wait_until("the heartbeat reports the relay paused", Duration::from_secs(10), || async {
@@ -454,7 +335,7 @@ async fn while_pause_relay_is_on_nothing_is_claimed_and_switching_it_off_resumes
     assert_eq!(count(&pool, "select count(*) from messaging.outbox_event where status <> 'PENDING' or claimed_by is not null").await, 0);
     assert_eq!(relay.stats.snapshot().claimed, 0);
 
-    set_pause(&pool, false).await;
+    switch(&pool, Control::PauseRelay, false).await;
     wait_until("every event is published", Duration::from_secs(30), || all_published(&pool)).await;
     wait_until("the heartbeat reports the relay running", Duration::from_secs(10), || async {
         heartbeat_state(&pool, &id).await.as_deref() == Some("running")
@@ -468,7 +349,7 @@ async fn while_pause_relay_is_on_nothing_is_claimed_and_switching_it_off_resumes
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_claim_left_by_a_dead_instance_is_not_touched_and_shows_as_a_stale_claim(pool: PgPool) {
     let prefix = topic_prefix();
-    journeys(&pool, 1, true).await;
+    order_journeys(&pool, 1000..1001, 4).await;
     // A dead relay's claim on version 1 of some order, and that order's version 2 waiting behind it.
     let (tenant, aggregate) = (ACME.as_uuid(), Uuid::now_v7());
     let dead = Uuid::now_v7();

@@ -9,6 +9,7 @@ use platform::machine::{transition, Named};
 use platform::order::{Order, OrderCommand, OrderLine, OrderLineCommand, OrderLineStatus, OrderStatus};
 use platform::quote::{Quote, QuoteCommand, QuoteStatus};
 use platform::seed::{self, AnomalyType, SeedParams, SeedReport};
+use platform::testing::count;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -32,10 +33,6 @@ async fn recorded(pool: &PgPool, kind: AnomalyType) -> BTreeSet<Uuid> {
 
 async fn ids(pool: &PgPool, sql: &str) -> BTreeSet<Uuid> {
     sqlx::query_scalar(sql).fetch_all(pool).await.unwrap().into_iter().collect()
-}
-
-async fn count(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
 
 /// Asserts the detector found the recorded set, and that the set is what the rate promises.

@@ -4,26 +4,15 @@
 
 use platform::simulator::{run_traffic, SimConfig};
 use platform::tenants::{self, ACME, GLOBEX};
+use platform::testing::{approval_policy, count};
 use sqlx::PgPool;
 use tokio::sync::watch;
-
-async fn scalar(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
-}
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_bounded_run_creates_quotes_and_orders_through_commands_only(pool: PgPool) {
     tenants::ensure_well_known(&pool).await.unwrap();
     // ACME has a policy (some quotes need review); GLOBEX has none (everything approved without review).
-    sqlx::query(
-        "insert into cpq.approval_policy (policy_id, policy_version, tenant_id, name, max_discount_pct, max_total_minor,
-                                          approver_group, sla_minutes, created_by)
-         values (gen_random_uuid(), 1, $1, 'standard', 10, 10000000, 'acme-approvers', 60, 'test')",
-    )
-    .bind(ACME)
-    .execute(&pool)
-    .await
-    .unwrap();
+    approval_policy(&pool, ACME, 10_000_000).await;
     let (_stop_tx, stop) = watch::channel(false);
     let counts = run_traffic(
         &pool,
@@ -41,25 +30,25 @@ async fn a_bounded_run_creates_quotes_and_orders_through_commands_only(pool: PgP
     assert!(counts.orders_captured > 0, "{counts:?}");
     assert_eq!(counts.approved_without_review + counts.approvals_requested, 30);
 
-    assert_eq!(scalar(&pool, "select count(*) from cpq.quote").await, 30);
-    assert_eq!(scalar(&pool, "select count(*) from oms.sales_order").await, counts.orders_captured as i64);
-    assert_eq!(scalar(&pool, "select count(*) from cpq.approval_request").await, counts.approvals_requested as i64);
-    assert_eq!(scalar(&pool, "select count(*) from cpq.quote where status = 'DRAFT'").await, 0);
+    assert_eq!(count(&pool, "select count(*) from cpq.quote").await, 30);
+    assert_eq!(count(&pool, "select count(*) from oms.sales_order").await, counts.orders_captured as i64);
+    assert_eq!(count(&pool, "select count(*) from cpq.approval_request").await, counts.approvals_requested as i64);
+    assert_eq!(count(&pool, "select count(*) from cpq.quote where status = 'DRAFT'").await, 0);
     // Every quote, order and approval has history and events.
-    assert_eq!(scalar(&pool, "select count(*) from cpq.quote q where not exists (select 1 from cpq.quote_transition t where t.quote_id = q.quote_id)").await, 0);
-    assert_eq!(scalar(&pool, "select count(*) from oms.sales_order o where not exists (select 1 from oms.order_transition t where t.order_id = o.order_id)").await, 0);
-    assert_eq!(scalar(&pool, "select count(*) from cpq.approval_request r where not exists (select 1 from cpq.approval_transition t where t.approval_request_id = r.approval_request_id)").await, 0);
-    assert_eq!(scalar(&pool, "select count(*) from oms.sales_order o where not exists (select 1 from messaging.outbox_event e where e.aggregate_id = o.order_id and e.event_type = 'OrderCaptured')").await, 0);
+    assert_eq!(count(&pool, "select count(*) from cpq.quote q where not exists (select 1 from cpq.quote_transition t where t.quote_id = q.quote_id)").await, 0);
+    assert_eq!(count(&pool, "select count(*) from oms.sales_order o where not exists (select 1 from oms.order_transition t where t.order_id = o.order_id)").await, 0);
+    assert_eq!(count(&pool, "select count(*) from cpq.approval_request r where not exists (select 1 from cpq.approval_transition t where t.approval_request_id = r.approval_request_id)").await, 0);
+    assert_eq!(count(&pool, "select count(*) from oms.sales_order o where not exists (select 1 from messaging.outbox_event e where e.aggregate_id = o.order_id and e.event_type = 'OrderCaptured')").await, 0);
     // No orphan state: an order only from an accepted quote; an accepted quote always has its order; the
     // quote's status matches its last transition.
-    assert_eq!(scalar(&pool, "select count(*) from oms.sales_order o join cpq.quote q on q.quote_id = o.source_quote_id where q.status <> 'ACCEPTED'").await, 0);
-    assert_eq!(scalar(&pool, "select count(*) from cpq.quote q where q.status = 'ACCEPTED' and not exists (select 1 from oms.sales_order o where o.source_quote_id = q.quote_id)").await, 0);
+    assert_eq!(count(&pool, "select count(*) from oms.sales_order o join cpq.quote q on q.quote_id = o.source_quote_id where q.status <> 'ACCEPTED'").await, 0);
+    assert_eq!(count(&pool, "select count(*) from cpq.quote q where q.status = 'ACCEPTED' and not exists (select 1 from oms.sales_order o where o.source_quote_id = q.quote_id)").await, 0);
     assert_eq!(
-        scalar(&pool, "select count(*) from cpq.quote q where q.status <> (select t.to_status from cpq.quote_transition t where t.quote_id = q.quote_id order by t.row_version desc limit 1)").await,
+        count(&pool, "select count(*) from cpq.quote q where q.status <> (select t.to_status from cpq.quote_transition t where t.quote_id = q.quote_id order by t.row_version desc limit 1)").await,
         0
     );
-    assert_eq!(scalar(&pool, "select count(*) from cpq.quote where status = 'PENDING_APPROVAL'").await,
-               scalar(&pool, "select count(*) from cpq.approval_request where status in ('PENDING', 'ESCALATED')").await);
+    assert_eq!(count(&pool, "select count(*) from cpq.quote where status = 'PENDING_APPROVAL'").await,
+               count(&pool, "select count(*) from cpq.approval_request where status in ('PENDING', 'ESCALATED')").await);
 }
 
 #[tokio::test]

@@ -5,10 +5,11 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 use super::{check_version, CommandContext};
+use crate::events::{Event, OrderLineStatusChanged, OrderStatusChanged};
 use crate::ids::{EntityKind, OrderId, OrderLineId, TenantId};
 use crate::machine::{transition, Named};
 use crate::order::{Order, OrderCommand, OrderLine, OrderLineCommand, OrderLineStatus, OrderStatus};
-use crate::outbox::{self, aggregate, NewEvent};
+use crate::outbox;
 use crate::{Error, Result};
 
 /// What an order command did.
@@ -19,21 +20,6 @@ pub struct OrderChange {
     pub from: OrderStatus,
     pub to: OrderStatus,
     pub version: i64,
-}
-
-/// The event every order change publishes: enough for the projection to rebuild the order's row.
-#[derive(Debug, Serialize)]
-struct OrderStatusChanged<'a> {
-    order_id: OrderId,
-    tenant_id: TenantId,
-    order_number: &'a str,
-    command: &'static str,
-    from_status: &'static str,
-    status: &'static str,
-    version: i64,
-    total_minor: i64,
-    currency: &'a str,
-    occurred_at: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -86,30 +72,19 @@ pub async fn apply_order_command(
     append_order_transition(tx, tenant_id, order_id, None, Some(from.name()), to.name(), command.name(), version, ctx, now)
         .await?;
 
-    outbox::enqueue(
-        tx,
-        NewEvent {
-            tenant_id,
-            aggregate_type: aggregate::ORDER,
-            aggregate_id: order_id.as_uuid(),
-            aggregate_version: version,
-            event_type: "OrderStatusChanged",
-            payload: &OrderStatusChanged {
-                order_id,
-                tenant_id,
-                order_number: &row.order_number,
-                command: command.name(),
-                from_status: from.name(),
-                status: to.name(),
-                version,
-                total_minor: row.total_minor,
-                currency: &row.currency,
-                occurred_at: now,
-            },
-            correlation_id: Some(ctx.correlation_id),
-        },
-    )
-    .await?;
+    let event = Event::OrderStatusChanged(OrderStatusChanged {
+        order_id,
+        tenant_id,
+        order_number: row.order_number,
+        command,
+        from_status: from,
+        status: to,
+        version,
+        total_minor: row.total_minor,
+        currency: row.currency,
+        occurred_at: now,
+    });
+    outbox::enqueue_event(tx, &event, ctx.correlation_id).await?;
 
     tracing::info!(%order_id, %tenant_id, from = from.name(), to = to.name(), version, "order transition");
     Ok(OrderChange { order_id, tenant_id, from, to, version })
@@ -122,18 +97,6 @@ pub struct OrderLineChange {
     pub from: OrderLineStatus,
     pub to: OrderLineStatus,
     pub order_version: i64,
-}
-
-#[derive(Debug, Serialize)]
-struct OrderLineStatusChanged {
-    order_id: OrderId,
-    order_line_id: OrderLineId,
-    tenant_id: TenantId,
-    command: &'static str,
-    from_status: &'static str,
-    status: &'static str,
-    order_version: i64,
-    occurred_at: DateTime<Utc>,
 }
 
 /// Applies `command` to one line of an order; bumps the order's version so concurrent edits of the
@@ -191,28 +154,17 @@ pub async fn apply_order_line_command(
         now,
     )
     .await?;
-    outbox::enqueue(
-        tx,
-        NewEvent {
-            tenant_id,
-            aggregate_type: aggregate::ORDER,
-            aggregate_id: order_id.as_uuid(),
-            aggregate_version: order_version,
-            event_type: "OrderLineStatusChanged",
-            payload: &OrderLineStatusChanged {
-                order_id,
-                order_line_id,
-                tenant_id,
-                command: command.name(),
-                from_status: from.name(),
-                status: to.name(),
-                order_version,
-                occurred_at: now,
-            },
-            correlation_id: Some(ctx.correlation_id),
-        },
-    )
-    .await?;
+    let event = Event::OrderLineStatusChanged(OrderLineStatusChanged {
+        order_id,
+        order_line_id,
+        tenant_id,
+        command,
+        from_status: from,
+        status: to,
+        order_version,
+        occurred_at: now,
+    });
+    outbox::enqueue_event(tx, &event, ctx.correlation_id).await?;
     Ok(OrderLineChange { order_line_id, from, to, order_version })
 }
 

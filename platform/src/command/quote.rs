@@ -6,10 +6,11 @@ use sqlx::PgConnection;
 
 use super::order::append_order_transition;
 use super::{check_version, CommandContext};
+use crate::events::{Event, OrderCaptured, QuoteStatusChanged};
 use crate::ids::{EntityKind, OrderId, QuoteId, TenantId};
 use crate::machine::{transition, Named};
 use crate::order::OrderStatus;
-use crate::outbox::{self, aggregate, NewEvent};
+use crate::outbox;
 use crate::quote::{Quote, QuoteCommand, QuoteStatus};
 use crate::{Error, Result};
 
@@ -65,20 +66,6 @@ pub struct QuoteChange {
     pub from: Option<QuoteStatus>,
     pub to: QuoteStatus,
     pub version: i64,
-}
-
-#[derive(Debug, Serialize)]
-struct QuoteStatusChanged<'a> {
-    quote_id: QuoteId,
-    tenant_id: TenantId,
-    quote_number: &'a str,
-    command: &'static str,
-    from_status: Option<&'static str>,
-    status: &'static str,
-    quote_version: i32,
-    version: i64,
-    total_minor: i64,
-    occurred_at: DateTime<Utc>,
 }
 
 /// Creates a quote and prices it: lines with their price snapshot, the total as their sum.
@@ -212,20 +199,6 @@ pub struct AcceptedQuote {
     pub order_number: String,
 }
 
-#[derive(Debug, Serialize)]
-struct OrderCaptured<'a> {
-    order_id: OrderId,
-    tenant_id: TenantId,
-    order_number: &'a str,
-    source_quote_id: QuoteId,
-    status: &'static str,
-    version: i64,
-    total_minor: i64,
-    currency: &'a str,
-    line_count: usize,
-    occurred_at: DateTime<Utc>,
-}
-
 /// Accepts an approved quote and captures its order in the same transaction. The acceptance key is the
 /// caller's idempotency key: it is stored on the order as acceptance evidence. A second acceptance of the
 /// same quote is refused by the quote's state and, should two race, by `uq_order_source_quote`.
@@ -306,30 +279,19 @@ pub async fn accept_quote(
     .await?;
     let line_count = copied.rows_affected() as usize;
     append_order_transition(tx, tenant_id, order_id, None, None, status.name(), "CAPTURE", 1, ctx, now).await?;
-    outbox::enqueue(
-        tx,
-        NewEvent {
-            tenant_id,
-            aggregate_type: aggregate::ORDER,
-            aggregate_id: order_id.as_uuid(),
-            aggregate_version: 1,
-            event_type: "OrderCaptured",
-            payload: &OrderCaptured {
-                order_id,
-                tenant_id,
-                order_number: &order_number,
-                source_quote_id: quote_id,
-                status: status.name(),
-                version: 1,
-                total_minor: row.total_minor,
-                currency: &row.currency,
-                line_count,
-                occurred_at: now,
-            },
-            correlation_id: Some(ctx.correlation_id),
-        },
-    )
-    .await?;
+    let event = Event::OrderCaptured(OrderCaptured {
+        order_id,
+        tenant_id,
+        order_number: order_number.clone(),
+        source_quote_id: quote_id,
+        status,
+        version: 1,
+        total_minor: row.total_minor,
+        currency: row.currency,
+        line_count,
+        occurred_at: now,
+    });
+    outbox::enqueue_event(tx, &event, ctx.correlation_id).await?;
     Ok(AcceptedQuote { quote: QuoteChange { quote_id, from: Some(from), to, version }, order_id, order_number })
 }
 
@@ -383,30 +345,19 @@ async fn enqueue_quote_event(
     ctx: &CommandContext,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    outbox::enqueue(
-        tx,
-        NewEvent {
-            tenant_id,
-            aggregate_type: aggregate::QUOTE,
-            aggregate_id: quote_id.as_uuid(),
-            aggregate_version: version,
-            event_type: "QuoteStatusChanged",
-            payload: &QuoteStatusChanged {
-                quote_id,
-                tenant_id,
-                quote_number,
-                command: command.name(),
-                from_status: from.map(Named::name),
-                status: to.name(),
-                quote_version,
-                version,
-                total_minor,
-                occurred_at: at,
-            },
-            correlation_id: Some(ctx.correlation_id),
-        },
-    )
-    .await?;
+    let event = Event::QuoteStatusChanged(QuoteStatusChanged {
+        quote_id,
+        tenant_id,
+        quote_number: quote_number.to_owned(),
+        command,
+        from_status: from,
+        status: to,
+        quote_version,
+        version,
+        total_minor,
+        occurred_at: at,
+    });
+    outbox::enqueue_event(tx, &event, ctx.correlation_id).await?;
     Ok(())
 }
 

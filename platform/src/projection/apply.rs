@@ -7,6 +7,8 @@
 
 use sqlx::PgPool;
 
+use crate::machine::Named;
+
 use super::event::{Change, OrderEvent};
 
 /// Where a message came from, recorded in the inbox.
@@ -72,7 +74,7 @@ pub async fn apply(pool: &PgPool, source: Source<'_>, event: &OrderEvent) -> sql
             .bind(event.order_id)
             .bind(event.tenant_id)
             .bind(order_number)
-            .bind(status)
+            .bind(status.name())
             .bind(event.version)
             .bind(total_minor)
             .bind(currency)

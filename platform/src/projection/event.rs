@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use rdkafka::message::{Headers, Message};
-use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::events::Event;
+use crate::order::OrderStatus;
 use crate::relay::header;
 
 /// Why a record cannot be projected. Written to the dead-letter record's `dlt_reason` header.
@@ -30,32 +31,9 @@ pub struct OrderEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// OrderCaptured and OrderStatusChanged carry the order's whole projected state.
-    Snapshot { order_number: String, status: String, total_minor: i64, currency: String },
+    Snapshot { order_number: String, status: OrderStatus, total_minor: i64, currency: String },
     /// OrderLineStatusChanged moves the order's version but says nothing of its status.
     LineChanged,
-}
-
-/// The payloads written by `command::quote::accept_quote` (OrderCaptured) and
-/// `command::order::apply_order_command` (OrderStatusChanged).
-#[derive(Debug, Deserialize)]
-struct SnapshotPayload {
-    order_id: Uuid,
-    tenant_id: Uuid,
-    order_number: String,
-    status: String,
-    version: i64,
-    total_minor: i64,
-    currency: String,
-    occurred_at: DateTime<Utc>,
-}
-
-/// Written by `command::order::apply_order_line_command`.
-#[derive(Debug, Deserialize)]
-struct LinePayload {
-    order_id: Uuid,
-    tenant_id: Uuid,
-    order_version: i64,
-    occurred_at: DateTime<Utc>,
 }
 
 fn header_value<'a, M: Message>(message: &'a M, name: &str) -> Option<&'a [u8]> {
@@ -81,39 +59,32 @@ pub fn parse<M: Message>(message: &M) -> Result<OrderEvent, Poison> {
     let event_type =
         header_str(message, header::EVENT_TYPE)?.ok_or_else(|| Poison("missing event_type header".into()))?;
     let payload = message.payload().ok_or_else(|| Poison("empty payload".into()))?;
-    let bad_json = |e: serde_json::Error| Poison(format!("{event_type} payload: {e}"));
-    let event = match event_type {
-        "OrderCaptured" | "OrderStatusChanged" => {
-            let p: SnapshotPayload = serde_json::from_slice(payload).map_err(bad_json)?;
-            if p.currency.len() != 3 {
-                return Err(Poison(format!("{event_type} payload: currency {:?} is not a 3-letter code", p.currency)));
-            }
-            OrderEvent {
-                event_id,
-                order_id: p.order_id,
-                tenant_id: p.tenant_id,
-                version: p.version,
-                occurred_at: p.occurred_at,
-                change: Change::Snapshot {
-                    order_number: p.order_number,
-                    status: p.status,
-                    total_minor: p.total_minor,
-                    currency: p.currency,
-                },
-            }
-        }
-        "OrderLineStatusChanged" => {
-            let p: LinePayload = serde_json::from_slice(payload).map_err(bad_json)?;
-            OrderEvent {
-                event_id,
-                order_id: p.order_id,
-                tenant_id: p.tenant_id,
-                version: p.order_version,
-                occurred_at: p.occurred_at,
-                change: Change::LineChanged,
-            }
-        }
-        other => return Err(Poison(format!("unknown event type {other:?}"))),
+    let (order_id, tenant_id, version, occurred_at, change) =
+        match Event::parse(event_type, payload).map_err(|e| Poison(e.to_string()))? {
+            Event::OrderCaptured(e) => (
+                e.order_id,
+                e.tenant_id,
+                e.version,
+                e.occurred_at,
+                snapshot(event_type, e.order_number, e.status, e.total_minor, e.currency)?,
+            ),
+            Event::OrderStatusChanged(e) => (
+                e.order_id,
+                e.tenant_id,
+                e.version,
+                e.occurred_at,
+                snapshot(event_type, e.order_number, e.status, e.total_minor, e.currency)?,
+            ),
+            Event::OrderLineStatusChanged(e) => (e.order_id, e.tenant_id, e.order_version, e.occurred_at, Change::LineChanged),
+            other => return Err(Poison(format!("{event_type} is not an order event ({} aggregate)", other.aggregate_type()))),
+        };
+    let event = OrderEvent {
+        event_id,
+        order_id: order_id.as_uuid(),
+        tenant_id: tenant_id.as_uuid(),
+        version,
+        occurred_at,
+        change,
     };
     if event.version < 1 {
         return Err(Poison(format!("aggregate version {} is not positive", event.version)));
@@ -129,6 +100,14 @@ pub fn parse<M: Message>(message: &M) -> Result<OrderEvent, Poison> {
         }
     }
     Ok(event)
+}
+
+/// The projected state an order event carries; the currency must fit the projection's `char(3)`.
+fn snapshot(event_type: &str, order_number: String, status: OrderStatus, total_minor: i64, currency: String) -> Result<Change, Poison> {
+    if currency.len() != 3 {
+        return Err(Poison(format!("{event_type} payload: currency {currency:?} is not a 3-letter code")));
+    }
+    Ok(Change::Snapshot { order_number, status, total_minor, currency })
 }
 
 #[cfg(test)]
@@ -151,9 +130,17 @@ mod tests {
 
     fn status_changed(version: i64) -> String {
         serde_json::json!({
-            "order_id": ORDER, "tenant_id": TENANT, "order_number": "O-1", "command": "X", "from_status": "A",
-            "status": "IN_FULFILLMENT", "version": version, "total_minor": 100, "currency": "EUR",
+            "order_id": ORDER, "tenant_id": TENANT, "order_number": "O-1", "command": "BEGIN_FULFILLMENT",
+            "from_status": "ORCHESTRATING", "status": "IN_PROGRESS", "version": version, "total_minor": 100, "currency": "EUR",
             "occurred_at": "2026-11-25T10:00:00Z"
+        })
+        .to_string()
+    }
+
+    fn quote_changed() -> String {
+        serde_json::json!({
+            "quote_id": ORDER, "tenant_id": TENANT, "quote_number": "Q-1", "command": "PRICE", "from_status": null,
+            "status": "PRICED", "quote_version": 1, "version": 1, "total_minor": 100, "occurred_at": "2026-11-25T10:00:00Z"
         })
         .to_string()
     }
@@ -164,14 +151,14 @@ mod tests {
         let e = parse(&m).unwrap();
         assert_eq!(e.version, 3);
         assert_eq!(e.event_id.to_string(), EVENT);
-        assert!(matches!(e.change, Change::Snapshot { ref status, .. } if status == "IN_FULFILLMENT"));
+        assert!(matches!(e.change, Change::Snapshot { status: OrderStatus::InProgress, .. }));
     }
 
     #[test]
     fn a_line_change_carries_the_order_version_and_no_status() {
         let payload = serde_json::json!({
-            "order_id": ORDER, "order_line_id": EVENT, "tenant_id": TENANT, "command": "X", "from_status": "A",
-            "status": "B", "order_version": 4, "occurred_at": "2026-11-25T10:00:00Z"
+            "order_id": ORDER, "order_line_id": EVENT, "tenant_id": TENANT, "command": "RESERVE", "from_status": "PENDING",
+            "status": "RESERVED", "order_version": 4, "occurred_at": "2026-11-25T10:00:00Z"
         });
         let m = record(&[("event_id", EVENT), ("event_type", "OrderLineStatusChanged")], &payload.to_string());
         let e = parse(&m).unwrap();
@@ -188,6 +175,9 @@ mod tests {
             (record(&[("event_id", EVENT), ("event_type", "OrderStatusChanged")], "{}"), "missing field"),
             (record(&[("event_id", EVENT), ("event_type", "OrderDeleted")], &status_changed(1)), "unknown event type"),
             (record(&[("event_id", EVENT), ("event_type", "OrderStatusChanged"), ("aggregate_version", "2")], &status_changed(1)), "disagrees"),
+            (record(&[("event_id", EVENT), ("event_type", "OrderStatusChanged")], &status_changed(1).replace("IN_PROGRESS", "IN_FULFILLMENT")), "unknown variant"),
+            (record(&[("event_id", EVENT), ("event_type", "OrderStatusChanged")], &status_changed(1).replace("EUR", "EURO")), "3-letter"),
+            (record(&[("event_id", EVENT), ("event_type", "QuoteStatusChanged")], &quote_changed()), "not an order event"),
         ];
         for (m, expected) in cases {
             let reason = parse(&m).unwrap_err().0;

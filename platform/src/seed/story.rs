@@ -232,12 +232,44 @@ fn order_statuses(steps: &[Step], lines: usize) -> Vec<OrderStatus> {
 /// One applied order or line transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct AppliedStep {
-    pub line: Option<usize>,
-    pub command: &'static str,
-    pub from: &'static str,
-    pub to: &'static str,
+    pub transition: Transition,
     /// The order's status after this step.
     pub order_status: OrderStatus,
+}
+
+/// What a step changed: the order, or one of its lines (by index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Transition {
+    Order { command: OrderCommand, from: OrderStatus, to: OrderStatus },
+    Line { line: usize, command: OrderLineCommand, from: OrderLineStatus, to: OrderLineStatus },
+}
+
+/// The names as transition rows store them.
+impl AppliedStep {
+    pub fn line(&self) -> Option<usize> {
+        match self.transition {
+            Transition::Order { .. } => None,
+            Transition::Line { line, .. } => Some(line),
+        }
+    }
+    pub fn command(&self) -> &'static str {
+        match self.transition {
+            Transition::Order { command, .. } => command.name(),
+            Transition::Line { command, .. } => command.name(),
+        }
+    }
+    pub fn from(&self) -> &'static str {
+        match self.transition {
+            Transition::Order { from, .. } => from.name(),
+            Transition::Line { from, .. } => from.name(),
+        }
+    }
+    pub fn to(&self) -> &'static str {
+        match self.transition {
+            Transition::Order { to, .. } => to.name(),
+            Transition::Line { to, .. } => to.name(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -256,23 +288,14 @@ pub(super) fn replay_order(steps: &[Step], lines: usize) -> Result<Replayed, Ref
         match step {
             Step::Order(command) => {
                 let to = transition::<Order>(order, command)?;
-                applied.push(AppliedStep {
-                    line: None,
-                    command: command.name(),
-                    from: order.name(),
-                    to: to.name(),
-                    order_status: to,
-                });
+                applied.push(AppliedStep { transition: Transition::Order { command, from: order, to }, order_status: to });
                 order = to;
             }
             Step::Line(l, command) => {
                 let from = line_status[l];
                 let to = transition::<OrderLine>(from, command)?;
                 applied.push(AppliedStep {
-                    line: Some(l),
-                    command: command.name(),
-                    from: from.name(),
-                    to: to.name(),
+                    transition: Transition::Line { line: l, command, from, to },
                     order_status: order,
                 });
                 line_status[l] = to;

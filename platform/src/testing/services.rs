@@ -1,0 +1,62 @@
+//! The real services tests talk to: their addresses (from the environment `scripts/stack.sh env`
+//! prints, with its defaults), a Kafka reader and topic clean-up, and the fulfillment vendor on port 0.
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+use crate::vendor::{serve_with, VendorClient, VendorState};
+
+/// `OPSDECK_KAFKA_BROKERS`, default the local broker.
+pub fn kafka_brokers() -> String {
+    std::env::var("OPSDECK_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:59092".into())
+}
+
+/// `OPSDECK_ENGINE_URL` (Operaton's REST root), default the local engine.
+pub fn engine_url() -> String {
+    std::env::var("OPSDECK_ENGINE_URL").unwrap_or_else(|_| "http://127.0.0.1:58080/engine-rest".into())
+}
+
+/// A consumer assigned every partition of `topics` from the beginning, outside any consumer group's
+/// offsets (a group id of its own, nothing committed), so it reads what is on the topics whoever else
+/// consumed them. It blocks: poll it inside `spawn_blocking`.
+pub fn kafka_reader(topics: &[String]) -> BaseConsumer {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_brokers())
+        .set("group.id", format!("test-reader-{}", Uuid::now_v7()))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("a Kafka consumer");
+    let mut assignment = TopicPartitionList::new();
+    for topic in topics {
+        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10)).expect("topic metadata");
+        for partition in metadata.topics()[0].partitions() {
+            assignment.add_partition_offset(topic, partition.id(), Offset::Beginning).expect("a partition");
+        }
+    }
+    consumer.assign(&assignment).expect("the assignment");
+    consumer
+}
+
+/// Deletes `topics`, best effort: a leftover topic costs disk, not correctness.
+pub async fn delete_topics(topics: &[String]) {
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", kafka_brokers()).create().expect("a Kafka admin client");
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let _ = tokio::time::timeout(Duration::from_secs(10), admin.delete_topics(&names, &AdminOptions::new())).await;
+}
+
+/// The fulfillment vendor on an ephemeral loopback port: its in-process state (to make it misbehave or
+/// look at what it received) and a client with `timeout`.
+pub async fn spawn_vendor(timeout: Duration) -> (VendorState, VendorClient) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let addr = listener.local_addr().expect("the port's address");
+    let state = VendorState::default();
+    tokio::spawn(serve_with(listener, state.clone()));
+    (state, VendorClient::new(format!("http://{addr}"), timeout))
+}
