@@ -26,5 +26,6 @@ pub mod seed;
 pub mod simulator;
 pub mod tenants;
 pub mod vendor;
+mod worker;
 
 pub use error::{Error, Result};

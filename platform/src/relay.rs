@@ -45,6 +45,7 @@ pub use publish::{header, topic_for};
 
 use claim::{ClaimedEvent, Failed, Published};
 use crate::ids::OutboxEventId;
+use crate::worker::{sleep_or_stop, stop_requested};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -293,20 +294,6 @@ fn chains_by_aggregate(claimed: &[ClaimedEvent]) -> Vec<VecDeque<&ClaimedEvent>>
     chains
 }
 
-fn stop_requested(shutdown: &watch::Receiver<bool>) -> bool {
-    *shutdown.borrow() || shutdown.has_changed().is_err()
-}
-
-/// Sleeps for `pause` unless a stop is requested first; true when the caller should stop.
-async fn sleep_or_stop(shutdown: &mut watch::Receiver<bool>, pause: Duration) -> bool {
-    if stop_requested(shutdown) {
-        return true;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(pause) => stop_requested(shutdown),
-        changed = shutdown.changed() => changed.is_err() || *shutdown.borrow(),
-    }
-}
 
 #[cfg(test)]
 mod tests {
