@@ -1,7 +1,9 @@
 //! What every long-running platform worker shares (outbox relay, projection consumer, engine worker,
 //! orchestration starter): the heartbeat row that lets the console tell a live claim owner from a dead
-//! one, and a sleep that ends early when the worker is told to stop.
+//! one, a sleep that ends early when the worker is told to stop, and the arithmetic of retrying.
 
+use std::fmt::Display;
+use std::future::Future;
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -46,4 +48,64 @@ pub(crate) async fn sleep_or_stop(shutdown: &mut watch::Receiver<bool>, pause: D
         _ = tokio::time::sleep(pause) => stop_requested(shutdown),
         changed = shutdown.changed() => changed.is_err() || *shutdown.borrow(),
     }
+}
+
+/// A worker's main loop: runs `round` until a stop is asked for — again at once after a full round
+/// (`Ok(true)`: more is probably waiting), after `poll_interval` otherwise, and after a pause growing
+/// with each failed round in a row ([`error_pause`]) once `on_error` has recorded the failure. Trouble
+/// never ends the loop.
+pub(crate) async fn run_rounds<F, Fut, E>(
+    mut shutdown: watch::Receiver<bool>,
+    poll_interval: Duration,
+    mut round: F,
+    mut on_error: impl FnMut(&E),
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool, E>>,
+    E: Display,
+{
+    let mut consecutive_errors = 0u32;
+    while !stop_requested(&shutdown) {
+        let pause = match round().await {
+            Ok(true) => {
+                consecutive_errors = 0;
+                continue;
+            }
+            Ok(false) => {
+                consecutive_errors = 0;
+                poll_interval
+            }
+            Err(error) => {
+                on_error(&error);
+                consecutive_errors = consecutive_errors.saturating_add(1);
+                error_pause(poll_interval, consecutive_errors)
+            }
+        };
+        if sleep_or_stop(&mut shutdown, pause).await {
+            break;
+        }
+    }
+}
+
+/// The retry decision after a failed attempt at one unit of work (an outbox event, an orchestration
+/// start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Due again after the delay.
+    After(Duration),
+    /// Out of attempts: left for a person, visibly.
+    GiveUp,
+}
+
+/// `base · 2^(attempts-1)`, capped: the delay after the `attempts`-th failure (≥ 1). The shift is
+/// bounded, so no attempt count overflows it.
+pub(crate) fn exponential_backoff(base: Duration, cap: Duration, attempts: u32) -> Duration {
+    let factor = 1u32 << attempts.saturating_sub(1).min(20);
+    base.saturating_mul(factor).min(cap)
+}
+
+/// How long a worker waits after its `consecutive`-th failed round in a row (database trouble):
+/// doubling from the poll interval, at most 30 s.
+fn error_pause(poll_interval: Duration, consecutive: u32) -> Duration {
+    poll_interval.saturating_mul(1u32 << consecutive.min(6)).min(Duration::from_secs(30))
 }
