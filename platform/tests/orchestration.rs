@@ -3,38 +3,19 @@
 //! on port 0. Each test's worker fetches only its own order's tasks (business-key filter) under its own
 //! worker id, so tests running side by side never take each other's work.
 
+mod fixtures;
+
 use std::time::Duration;
 
-use platform::command::{
-    accept_quote, apply_quote_command, create_quote, CommandContext, QuoteForCreate, QuoteLineInput,
-};
-use platform::engine::{BusinessKey, EngineClient};
-use platform::ids::{Actor, OrderId};
-use platform::orchestration::{
-    ensure_deployed, fulfillment_idempotency_key, start_orchestration, StartOutcome, Worker, WorkerConfig, WORKER_KIND,
-};
-use platform::quote::QuoteCommand;
-use platform::tenants::{self, ACME};
+use fixtures::{captured_order, engine, order_status, started, WAIT};
+use platform::engine::BusinessKey;
+use platform::ids::OrderId;
+use platform::orchestration::{fulfillment_idempotency_key, Worker, WorkerConfig, WORKER_KIND};
+use platform::tenants::ACME;
 use platform::vendor::{serve_with, VendorClient, VendorMode, VendorState};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::time::{sleep, Instant};
-
-const WAIT: Duration = Duration::from_secs(45);
-
-fn engine() -> EngineClient {
-    EngineClient::new(
-        std::env::var("OPSDECK_ENGINE_URL").unwrap_or_else(|_| "http://127.0.0.1:58080/engine-rest".into()),
-    )
-}
-
-fn actor() -> Actor {
-    Actor::new("test:orchestrator")
-}
-
-fn ctx() -> CommandContext {
-    CommandContext::new("test:sales").with_reason("orchestration test")
-}
 
 /// A vendor on an ephemeral port, its in-process state, and a client with a short timeout.
 async fn spawn_vendor() -> (VendorState, VendorClient) {
@@ -43,46 +24,6 @@ async fn spawn_vendor() -> (VendorState, VendorClient) {
     let state = VendorState::default();
     tokio::spawn(serve_with(listener, state.clone()));
     (state, VendorClient::new(format!("http://{addr}"), Duration::from_millis(1_000)))
-}
-
-/// Quote → approved without review → accepted: a CAPTURED order with two lines.
-async fn captured_order(pool: &PgPool, number: &str) -> OrderId {
-    tenants::ensure_well_known(pool).await.unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    let quote = create_quote(
-        &mut tx,
-        &QuoteForCreate {
-            tenant_id: ACME,
-            quote_number: number.into(),
-            customer_name: "Wile E. Coyote".into(),
-            currency: "EUR".into(),
-            lines: vec![
-                QuoteLineInput {
-                    product_sku: "ROCKET-1".into(),
-                    description: "Rocket skates".into(),
-                    quantity: 2,
-                    unit_list_minor: 12_500,
-                    discount_bp: 1_000,
-                },
-                QuoteLineInput {
-                    product_sku: "ANVIL-9".into(),
-                    description: "Anvil".into(),
-                    quantity: 1,
-                    unit_list_minor: 4_999,
-                    discount_bp: 0,
-                },
-            ],
-        },
-        &ctx(),
-    )
-    .await
-    .unwrap();
-    apply_quote_command(&mut tx, ACME, quote.quote_id, Some(1), QuoteCommand::ApproveWithoutReview, &ctx())
-        .await
-        .unwrap();
-    let accepted = accept_quote(&mut tx, ACME, quote.quote_id, &format!("accept-{number}"), &ctx()).await.unwrap();
-    tx.commit().await.unwrap();
-    accepted.order_id
 }
 
 fn worker(pool: &PgPool, vendor: &VendorClient, order: OrderId) -> Worker {
@@ -96,22 +37,6 @@ fn worker(pool: &PgPool, vendor: &VendorClient, order: OrderId) -> Worker {
     Worker::new(pool.clone(), engine(), vendor.clone(), config)
 }
 
-async fn order_status(pool: &PgPool, order: OrderId) -> String {
-    sqlx::query_scalar("select status from oms.sales_order where order_id = $1")
-        .bind(order)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
-async fn started(pool: &PgPool, order: OrderId) -> String {
-    ensure_deployed(&engine()).await.unwrap();
-    match start_orchestration(pool, &engine(), ACME, order, &actor()).await.unwrap() {
-        StartOutcome::Started { process_instance_id } => process_instance_id,
-        other => panic!("expected a start, got {other:?}"),
-    }
-}
-
 /// Polls with `worker` until the order reaches `status`.
 async fn poll_until_status(worker: &Worker, pool: &PgPool, order: OrderId, status: &str) {
     let deadline = Instant::now() + WAIT;
@@ -121,10 +46,6 @@ async fn poll_until_status(worker: &Worker, pool: &PgPool, order: OrderId, statu
             sleep(Duration::from_millis(100)).await;
         }
     }
-}
-
-async fn delete_instance(id: &str) {
-    let _ = reqwest::Client::new().delete(format!("{}/process-instance/{id}", engine().base_url())).send().await;
 }
 
 #[tokio::test]
@@ -340,67 +261,4 @@ async fn a_request_the_vendor_already_acknowledged_is_not_sent_again(pool: PgPoo
     poll_until_status(&worker(&pool, &vendor, order), &pool, order, "FULFILLED").await;
     assert!(vendor_state.record(&key).is_none(), "no second call for an acknowledged request");
     assert_eq!(vendor_state.record(&fulfillment_idempotency_key(order, 2)).map(|r| (r.calls, r.created)), Some((1, 1)));
-}
-
-#[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn starting_orchestration_twice_for_one_order_starts_one_process_instance(pool: PgPool) {
-    let order = captured_order(&pool, "Q-7004").await;
-    let first = started(&pool, order).await;
-    let second = start_orchestration(&pool, &engine(), ACME, order, &actor()).await.unwrap();
-    assert_eq!(second, StartOutcome::AlreadyRunning { process_instance_id: first.clone() });
-    let instances = engine().instances_by_business_key(&BusinessKey::for_order(ACME, order)).await.unwrap();
-    assert_eq!(instances.len(), 1);
-    assert_eq!(order_status(&pool, order).await, "ORCHESTRATING");
-    let starts: i64 = sqlx::query_scalar(
-        "select count(*) from oms.order_transition where order_id = $1 and command = 'START_ORCHESTRATION'",
-    )
-    .bind(order)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(starts, 1);
-    delete_instance(&first).await;
-}
-
-#[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn two_concurrent_starts_for_one_order_start_one_process_instance(pool: PgPool) {
-    let order = captured_order(&pool, "Q-7006").await;
-    ensure_deployed(&engine()).await.unwrap();
-    let (engine_a, engine_b, who) = (engine(), engine(), actor());
-    let (a, b) = tokio::join!(
-        start_orchestration(&pool, &engine_a, ACME, order, &who),
-        start_orchestration(&pool, &engine_b, ACME, order, &who),
-    );
-    let outcomes = [a.unwrap(), b.unwrap()];
-    let started: Vec<&String> = outcomes
-        .iter()
-        .filter_map(|o| match o {
-            StartOutcome::Started { process_instance_id } => Some(process_instance_id),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(started.len(), 1, "{outcomes:?}");
-    assert!(
-        outcomes.contains(&StartOutcome::AlreadyRunning { process_instance_id: started[0].clone() }),
-        "{outcomes:?}"
-    );
-    let instances = engine().instances_by_business_key(&BusinessKey::for_order(ACME, order)).await.unwrap();
-    assert_eq!(instances.len(), 1);
-    delete_instance(&instances[0].id).await;
-}
-
-#[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn paused_orchestration_starts_leave_the_order_captured_and_start_nothing(pool: PgPool) {
-    let order = captured_order(&pool, "Q-7005").await;
-    sqlx::query(
-        "insert into ops.platform_control (control_key, control_type, tenant_id, enabled, reason, changed_by)
-         values ('PAUSE_ORCHESTRATION_STARTS', 'PAUSE_ORCHESTRATION_STARTS', null, true, 'engine maintenance', 'test')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    let outcome = start_orchestration(&pool, &engine(), ACME, order, &actor()).await.unwrap();
-    assert_eq!(outcome, StartOutcome::Paused);
-    assert_eq!(order_status(&pool, order).await, "CAPTURED");
-    assert!(engine().instances_by_business_key(&BusinessKey::for_order(ACME, order)).await.unwrap().is_empty());
 }
