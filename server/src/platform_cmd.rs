@@ -59,7 +59,7 @@ pub enum FaultCommand {
     VendorOutage,
     /// An unparseable record on the order topic (lands in the dead-letter topic).
     PoisonEvent,
-    /// An order captured whose process start "failed" (it stays CAPTURED with no process instance).
+    /// An order captured whose process start was given up (it stays CAPTURED with no process instance).
     OrderWithoutProcess { #[arg(long)] tenant: String },
     /// An approval request reassigned to nobody.
     ApprovalWithoutAssignee { #[arg(long)] tenant: String },
