@@ -1,6 +1,7 @@
 //! Durable orchestration starts against the real services: the capture records the start, the starter
-//! carries it out once per order — adopting an instance an unfinished attempt left behind — honours the
-//! pause switch, skips orders that no longer need a start, and gives up visibly. Each test has its own database, so
+//! carries it out once per order — adopting an instance an unfinished attempt left behind, also when the
+//! starter process is killed between the engine's answer and its commit — honours the pause switch,
+//! skips orders that no longer need a start, and gives up visibly. Each test has its own database, so
 //! a starter only sees that test's orders; the instances it starts are deleted at the end.
 
 mod fixtures;
@@ -8,7 +9,7 @@ mod fixtures;
 use std::time::Duration;
 
 use fixtures::{
-    captured_order, delete_instance, engine, instances, order_status, start_row,
+    captured_order, database_url, delete_instance, engine, engine_url, instances, order_status, start_row,
     start_transitions, starter, starter_config, WAIT,
 };
 use platform::command::apply_order_command;
@@ -21,6 +22,16 @@ use platform::query::{order_detail, OrderLookup};
 use platform::tenants::ACME;
 use sqlx::PgPool;
 use tokio::time::{sleep, Instant};
+
+/// A child process that is killed when the test ends, whichever way it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 /// Runs rounds of `starter` until no start is pending, or fails after [`WAIT`].
 async fn drain(pool: &PgPool, starter: &Starter) {
@@ -183,4 +194,66 @@ async fn a_start_whose_attempts_all_ended_without_an_outcome_is_given_up_naming_
     assert!(reason.contains("after 3 attempts") && reason.contains("orchestration-starter-dead"), "{reason}");
     assert_eq!(order_status(&pool, order).await, "CAPTURED");
     assert_eq!(start_backlog(&pool).await.unwrap().given_up_waiting, 1);
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_starter_killed_between_the_engines_answer_and_its_commit_leaves_one_instance_per_order(pool: PgPool) {
+    ensure_deployed(&engine()).await.unwrap();
+    let mut orders: Vec<OrderId> = Vec::new();
+    for n in 0..3 {
+        orders.push(captured_order(&pool, &format!("Q-73{n:02}")).await);
+    }
+    // Hold the outbox: an attempt gets its instance from the engine, then waits in the order command's
+    // outbox insert — after the engine's answer, before its commit.
+    let mut gate = pool.begin().await.unwrap();
+    sqlx::query("lock table messaging.outbox_event in share mode").execute(&mut *gate).await.unwrap();
+
+    let doomed = format!("{STARTER_KIND}-doomed-{}", uuid::Uuid::now_v7());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_orchestration_starter"))
+        .env("DATABASE_URL", database_url(&pool).await)
+        .env("OPSDECK_ENGINE_URL", engine_url())
+        .env("OPSDECK_ENGINE_TIMEOUT_SECS", fixtures::ENGINE_TIMEOUT.as_secs_f64().to_string())
+        .env("OPSDECK_START_LEASE_SECS", (fixtures::ENGINE_TIMEOUT * 2).as_secs_f64().to_string())
+        .env("OPSDECK_START_CONCURRENCY", "3")
+        .env("OPSDECK_START_INSTANCE_ID", &doomed)
+        .spawn()
+        .expect("the orchestration-starter binary runs");
+    let mut child = KillOnDrop(child);
+    let deadline = Instant::now() + WAIT;
+    let mut orphans = Vec::new();
+    for &order in &orders {
+        let instance = loop {
+            if let Some(instance) = instances(ACME, order).await.into_iter().next() {
+                break instance;
+            }
+            assert!(child.0.try_wait().unwrap().is_none(), "the starter exited by itself");
+            assert!(Instant::now() < deadline, "the engine never got a start for {order}");
+            sleep(Duration::from_millis(100)).await;
+        };
+        orphans.push(instance.id);
+    }
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    gate.rollback().await.unwrap();
+
+    // The killed attempts committed nothing: the orders are CAPTURED, their starts claimed by the dead.
+    for &order in &orders {
+        assert_eq!(order_status(&pool, order).await, "CAPTURED");
+        let start = start_row(&pool, order).await;
+        assert_eq!((start.status.as_str(), start.attempts, start.claimed_by.as_deref()), ("PENDING", 1, Some(doomed.as_str())));
+    }
+    // Once the dead claims' lease ends, the next starter adopts what they started.
+    let heir = starter(&pool, starter_config());
+    drain(&pool, &heir).await;
+    assert_eq!(heir.stats().snapshot().totals.adopted, 3, "{:?}", heir.stats().snapshot());
+    for (order, orphan) in orders.iter().zip(&orphans) {
+        let running = instances(ACME, *order).await;
+        assert_eq!(running.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [orphan.as_str()], "order {order}");
+        assert_eq!(order_status(&pool, *order).await, "ORCHESTRATING");
+        let start = start_row(&pool, *order).await;
+        assert_eq!((start.status.as_str(), start.attempts), ("STARTED", 2));
+        assert_eq!(start.process_instance_id.as_deref(), Some(orphan.as_str()));
+        assert_eq!(start_transitions(&pool, *order).await.len(), 1);
+        delete_instance(orphan).await;
+    }
 }
