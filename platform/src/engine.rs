@@ -109,26 +109,41 @@ pub struct HistoricProcessInstance {
     pub end_time: Option<String>,
 }
 
+/// How long one request to the engine may take, connecting included, unless a client is built with
+/// [`EngineClient::with_request_timeout`].
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// A thin client of the engine's REST API.
 #[derive(Debug, Clone)]
 pub struct EngineClient {
     base: String,
     http: reqwest::Client,
+    request_timeout: Duration,
 }
 
 impl EngineClient {
     /// `base` is the REST root, e.g. `http://127.0.0.1:58080/engine-rest`.
     pub fn new(base: impl Into<String>) -> Self {
+        Self::with_request_timeout(base, DEFAULT_REQUEST_TIMEOUT)
+    }
+
+    /// A client whose requests give up after `request_timeout` (connecting: at most 2 s of it). Note
+    /// that a request given up by the client may still be carried out by the engine.
+    pub fn with_request_timeout(base: impl Into<String>, request_timeout: Duration) -> Self {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(15))
+            .connect_timeout(request_timeout.min(Duration::from_secs(2)))
+            .timeout(request_timeout)
             .build()
             .expect("reqwest client with timeouts only");
-        Self { base: base.into().trim_end_matches('/').to_string(), http }
+        Self { base: base.into().trim_end_matches('/').to_string(), http, request_timeout }
     }
 
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
     }
 
     /// Deploys a BPMN model; unchanged resources are not redeployed (`enable-duplicate-filtering`).

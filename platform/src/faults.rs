@@ -20,6 +20,7 @@ use crate::control::{set_control, Control, ControlChange};
 use crate::ids::TenantId;
 use crate::named_enum;
 use crate::machine::Named;
+use crate::orchestration::give_up_start;
 use crate::quote::QuoteCommand;
 use crate::vendor::client::VendorClient;
 use crate::vendor::VendorMode;
@@ -326,8 +327,10 @@ fn fault_ctx(fault: FaultType, actor: &str) -> CommandContext {
     CommandContext::new(actor).with_reason(format!("fault injection: {}", fault.name()))
 }
 
-/// An order captured whose process start failed: a quote is accepted (the order is CAPTURED, its
-/// `OrderCaptured` event enqueued) and no process instance is ever started for it.
+/// An order whose process start was given up: a quote is accepted (the order is CAPTURED, its
+/// `OrderCaptured` event and its start intent written) and, in the same transaction, the start is given
+/// up through the starter's own door ([`give_up_start`]) — as if every attempt had failed. No starter
+/// ever tries it; the order waits for the resume-orchestration repair, as a really given-up one does.
 #[tracing::instrument(skip(pool), err(Display))]
 pub async fn order_without_process(pool: &PgPool, tenant: TenantId, actor: &str) -> Result<FaultRecord> {
     let ctx = fault_ctx(FaultType::OrderWithoutProcess, actor);
@@ -335,6 +338,8 @@ pub async fn order_without_process(pool: &PgPool, tenant: TenantId, actor: &str)
     let quote = fault_quote(&mut tx, tenant, 0, &ctx).await?;
     apply_quote_command(&mut tx, tenant, quote, None, QuoteCommand::ApproveWithoutReview, &ctx).await?;
     let accepted = accept_quote(&mut tx, tenant, quote, &format!("fault-accept-{quote}"), &ctx).await?;
+    let why = format!("fault injection {}: the start is given up without an attempt", FaultType::OrderWithoutProcess.name());
+    give_up_start(&mut tx, accepted.order_id, &why, actor).await?;
     let record = record_fault(
         &mut tx,
         NewFault {
@@ -343,7 +348,7 @@ pub async fn order_without_process(pool: &PgPool, tenant: TenantId, actor: &str)
             entity_type: Some("order"),
             entity_id: Some(accepted.order_id.as_uuid()),
             detail: serde_json::json!({ "order_number": accepted.order_number, "quote_id": quote,
-                                        "process_start": "failed (never attempted)" }),
+                                        "process_start": "given up" }),
             injected_by: actor.to_string(),
         },
     )

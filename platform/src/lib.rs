@@ -29,5 +29,6 @@ pub mod tenants;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod vendor;
+mod worker;
 
 pub use error::{Error, Result};

@@ -1,10 +1,12 @@
 //! Order orchestration on the process engine (lesson 8, 13).
 //!
-//! [`start_orchestration`] moves a captured order to ORCHESTRATING and starts one process instance under
-//! the business key `tenantId:orderId` — never two for one order, and none while the
-//! PAUSE_ORCHESTRATION_STARTS switch is on. The [`Worker`] runs the model's external tasks (reserve,
-//! request fulfillment, activate): it fetches and locks them, applies platform commands, completes them,
-//! and on failure hands them back with fewer retries and a backoff until the engine raises an incident.
+//! The capture records the intent to orchestrate with the order; the [`Starter`] carries it out — one
+//! process instance per order under the business key `tenantId:orderId`, adopted rather than started
+//! twice, retried with backoff while the engine is away, given up visibly after a bounded number of
+//! attempts, held back while the PAUSE_ORCHESTRATION_STARTS switch is on (see [`starter`] for why it is
+//! a row and not a Kafka consumer). The [`Worker`] runs the model's external tasks (reserve, request
+//! fulfillment, activate): it fetches and locks them, applies platform commands, completes them, and on
+//! failure hands them back with fewer retries and a backoff until the engine raises an incident.
 //!
 //! Every handler is idempotent because it reads the current state first: a retried task skips what is
 //! already done. The one external side effect, the vendor call, is recorded in `oms.fulfillment_request`
@@ -15,12 +17,18 @@
 mod control;
 mod fulfillment;
 mod start;
+pub mod starter;
 mod tasks;
 mod worker;
 
 pub use control::{orchestration_starts_paused, PAUSE_ORCHESTRATION_STARTS};
 pub use fulfillment::{fulfillment_idempotency_key, FulfillmentRequestStatus};
-pub use start::{ensure_deployed, start_orchestration, StartOutcome};
+pub use start::{ensure_deployed, StartOutcome};
+pub use starter::{
+    give_up_start, start_backlog, OrchestrationStartRow, StartBacklog, StartCounts, Starter, StarterConfig, StarterCounts,
+    STARTER_KIND,
+};
+pub(crate) use starter::record_start_intent;
 pub use tasks::{Topic, TOPICS};
 pub use worker::{PollOutcome, Worker, WorkerConfig, WORKER_KIND};
 
@@ -36,6 +44,8 @@ pub enum Error {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Vendor(#[from] VendorError),
+    #[error("invalid orchestration starter setting {field}: {message}")]
+    Config { field: &'static str, message: String },
     /// A task whose business key does not name an order.
     #[error("task {task_id} has no usable business key ({business_key:?})")]
     BadBusinessKey { task_id: String, business_key: Option<String> },

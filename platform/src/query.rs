@@ -1,8 +1,8 @@
 //! Read models of platform entities for the console. This module only reads; nothing here changes state.
 //!
 //! [`order_detail`] gathers what an operator needs to judge one order: the order and its lines, its
-//! transition history, the outbox events it enqueued, the fulfillment requests it caused, and the Kafka-fed
-//! projection row — with whether that row lags the order. All parts are read in one read-only
+//! transition history, its orchestration start (pending, started, or given up and why), the outbox events
+//! it enqueued, the fulfillment requests it caused, and the Kafka-fed projection row — with whether that row lags the order. All parts are read in one read-only
 //! REPEATABLE READ transaction, so they describe the same moment: a projection shown as "behind" really was
 //! behind the version shown beside it, not overtaken by a commit between two queries.
 //!
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use crate::ids::{FulfillmentRequestId, OrderId, OrderLineId, OutboxEventId, QuoteId, TenantId};
+pub use crate::orchestration::OrchestrationStartRow;
 use crate::outbox::aggregate;
 use crate::Result;
 
@@ -191,6 +192,8 @@ pub struct OrderDetail {
     pub order: OrderSummary,
     pub lines: Vec<OrderLineRow>,
     pub transitions: Vec<OrderTransitionRow>,
+    /// None for an order captured before starts were durable (seeded history, legacy imports).
+    pub orchestration_start: Option<OrchestrationStartRow>,
     pub outbox_events: Vec<OutboxEventRow>,
     pub fulfillment_requests: Vec<FulfillmentRequestRow>,
     pub projection: Option<OrderProjectionRow>,
@@ -245,6 +248,7 @@ pub async fn order_detail(
     Ok(Some(OrderDetail {
         lines: order_lines(db, tenant_id, order_id).await?,
         transitions: order_transitions(db, tenant_id, order_id).await?,
+        orchestration_start: crate::orchestration::starter::orchestration_start(db, tenant_id, order_id).await?,
         outbox_events: order_outbox_events(db, tenant_id, order_id).await?,
         fulfillment_requests: order_fulfillment_requests(db, tenant_id, order_id).await?,
         projection: order_projection(db, tenant_id, order_id).await?,
@@ -437,6 +441,7 @@ mod tests {
             },
             lines: vec![],
             transitions: vec![],
+            orchestration_start: None,
             outbox_events: vec![],
             fulfillment_requests: vec![],
             projection: projection.map(|(version, status)| OrderProjectionRow {

@@ -29,8 +29,8 @@ mod heartbeat;
 mod publish;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use rdkafka::producer::FutureProducer;
 use sqlx::PgPool;
@@ -45,6 +45,7 @@ pub use publish::{header, topic_for};
 
 use claim::{ClaimedEvent, Failed, Published};
 use crate::ids::OutboxEventId;
+use crate::worker::{run_rounds, sleep_or_stop};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -126,55 +127,38 @@ impl Relay {
         .await
     }
 
-    async fn work(&self, mut shutdown: watch::Receiver<bool>) {
+    async fn work(&self, shutdown: watch::Receiver<bool>) {
         // Ids are fresh per process, so this is normally a no-op at start; after a batch broke off it
         // returns the rows this (live) instance still holds.
-        let mut unsettled_claims = true;
-        let mut consecutive_errors = 0u32;
-        while !stop_requested(&shutdown) {
-            let step = async {
-                if unsettled_claims {
-                    let recovered = claim::recover_own_claims(&self.pool, &self.config.instance_id).await?;
-                    if recovered > 0 {
-                        tracing::warn!(recovered, "own unsettled claims returned to PENDING");
-                    }
-                    unsettled_claims = false;
+        let unsettled_claims = AtomicBool::new(true);
+        let unsettled = &unsettled_claims;
+        let round = || async move {
+            if unsettled.load(Ordering::Relaxed) {
+                let recovered = claim::recover_own_claims(&self.pool, &self.config.instance_id).await?;
+                if recovered > 0 {
+                    tracing::warn!(recovered, "own unsettled claims returned to PENDING");
                 }
-                let paused = control::relay_paused(&self.pool).await?;
-                if paused != self.stats.snapshot().paused {
-                    tracing::info!(paused, "PAUSE_RELAY switch changed");
-                    self.stats.set_paused(paused);
-                    self.state_changed.notify_one();
-                }
-                if paused {
-                    return Ok::<_, Error>(false);
-                }
-                let outcome = self.relay_once().await?;
-                Ok(outcome.claimed >= u64::from(self.config.batch_size))
-            };
-            let pause = match step.await {
-                // A full batch: more is probably waiting, go again at once.
-                Ok(true) => {
-                    consecutive_errors = 0;
-                    continue;
-                }
-                Ok(false) => {
-                    consecutive_errors = 0;
-                    self.config.poll_interval
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "relay round failed; retrying");
-                    self.stats.record_error(error.to_string());
-                    unsettled_claims = true;
-                    consecutive_errors = consecutive_errors.saturating_add(1);
-                    let factor = 1u32 << consecutive_errors.min(6);
-                    self.config.poll_interval.saturating_mul(factor).min(Duration::from_secs(30))
-                }
-            };
-            if sleep_or_stop(&mut shutdown, pause).await {
-                break;
+                unsettled.store(false, Ordering::Relaxed);
             }
-        }
+            let paused = control::relay_paused(&self.pool).await?;
+            if paused != self.stats.snapshot().paused {
+                tracing::info!(paused, "PAUSE_RELAY switch changed");
+                self.stats.set_paused(paused);
+                self.state_changed.notify_one();
+            }
+            if paused {
+                return Ok::<_, Error>(false);
+            }
+            // A full batch: more is probably waiting.
+            let outcome = self.relay_once().await?;
+            Ok(outcome.claimed >= u64::from(self.config.batch_size))
+        };
+        run_rounds(shutdown, self.config.poll_interval, round, |error| {
+            tracing::warn!(%error, "relay round failed; retrying");
+            self.stats.record_error(error.to_string());
+            unsettled.store(true, Ordering::Relaxed);
+        })
+        .await;
     }
 
     async fn heartbeat(&self, mut shutdown: watch::Receiver<bool>) {
@@ -293,20 +277,6 @@ fn chains_by_aggregate(claimed: &[ClaimedEvent]) -> Vec<VecDeque<&ClaimedEvent>>
     chains
 }
 
-fn stop_requested(shutdown: &watch::Receiver<bool>) -> bool {
-    *shutdown.borrow() || shutdown.has_changed().is_err()
-}
-
-/// Sleeps for `pause` unless a stop is requested first; true when the caller should stop.
-async fn sleep_or_stop(shutdown: &mut watch::Receiver<bool>, pause: Duration) -> bool {
-    if stop_requested(shutdown) {
-        return true;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(pause) => stop_requested(shutdown),
-        changed = shutdown.changed() => changed.is_err() || *shutdown.borrow(),
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -4,11 +4,12 @@
 //! needs review (a share of quotes is discounted past the policy's threshold on purpose). A quote that
 //! needs no review is approved without review at once; one that does is submitted for approval and
 //! approved on a later tick. Approved quotes are accepted (a unique acceptance key each), which captures
-//! the order, and — when an engine is given — orchestration is started. It never writes a table itself:
-//! everything it leaves behind has its transitions and outbox events, as real traffic would.
+//! the order with its intent to orchestrate; the orchestration starter, not the simulator, starts it.
+//! It never writes a table itself: everything it leaves behind has its transitions and outbox events, as
+//! real traffic would.
 //!
 //! It runs until the stop signal turns true (or `max_quotes` quotes were created, for tests). A refused
-//! command (a mitigation switch, a paused start) is counted and the run carries on.
+//! command (a mitigation switch) is counted and the run carries on.
 
 use std::time::Duration;
 
@@ -21,9 +22,7 @@ use uuid::Uuid;
 
 use crate::approval_timer::{active_policy, approve, request_approval, ApprovalPolicy};
 use crate::command::{accept_quote, apply_quote_command, create_quote, CommandContext, QuoteForCreate, QuoteLineInput};
-use crate::engine::EngineClient;
-use crate::ids::{Actor, ApprovalRequestId, OrderId, QuoteId, TenantId};
-use crate::orchestration::{start_orchestration, StartOutcome};
+use crate::ids::{ApprovalRequestId, QuoteId, TenantId};
 use crate::quote::QuoteCommand;
 use crate::{Error, Result};
 
@@ -63,11 +62,9 @@ pub struct SimCounts {
     pub approvals_requested: u64,
     pub approvals_approved: u64,
     pub orders_captured: u64,
-    pub orchestrations_started: u64,
-    pub orchestrations_paused: u64,
     /// Commands a rule or switch refused (e.g. acceptance disabled for a tenant).
     pub refused: u64,
-    /// Other failures (database, engine); logged.
+    /// Other failures (database); logged.
     pub errors: u64,
 }
 
@@ -79,7 +76,7 @@ struct Pending {
 
 /// Runs traffic until stopped. Returns what it did; fails only if the configuration is unusable.
 #[tracing::instrument(skip_all, fields(tenants = config.tenants.len(), rate = config.rate_per_sec, seed = config.seed))]
-pub async fn run_traffic(pool: &PgPool, engine: Option<&EngineClient>, mut config: SimConfig) -> Result<SimCounts> {
+pub async fn run_traffic(pool: &PgPool, mut config: SimConfig) -> Result<SimCounts> {
     if config.tenants.is_empty() {
         return Err(Error::Invalid { field: "tenants", message: "at least one tenant is required".into() });
     }
@@ -113,7 +110,7 @@ pub async fn run_traffic(pool: &PgPool, engine: Option<&EngineClient>, mut confi
                 if let Some(approved) = tally(&mut counts, approve_pending(pool, &p).await) {
                     counts.approvals_approved += 1;
                     if approved {
-                        accept_and_start(pool, engine, p.tenant, p.quote, &mut counts).await;
+                        accept(pool, p.tenant, p.quote, &mut counts).await;
                     }
                 }
             } else {
@@ -129,7 +126,7 @@ pub async fn run_traffic(pool: &PgPool, engine: Option<&EngineClient>, mut confi
             Some(Routed::Approved(quote)) => {
                 counts.quotes_created += 1;
                 counts.approved_without_review += 1;
-                accept_and_start(pool, engine, tenant, quote, &mut counts).await;
+                accept(pool, tenant, quote, &mut counts).await;
             }
             Some(Routed::PendingApproval(quote, request)) => {
                 counts.quotes_created += 1;
@@ -242,29 +239,16 @@ async fn approve_pending(pool: &PgPool, p: &Pending) -> Result<bool> {
     Ok(change.quote.is_some())
 }
 
-/// Accepts an approved quote (capturing its order) and starts orchestration when an engine is given.
-async fn accept_and_start(pool: &PgPool, engine: Option<&EngineClient>, tenant: TenantId, quote: QuoteId, counts: &mut SimCounts) {
+/// Accepts an approved quote, capturing its order (and with it the intent to orchestrate it).
+async fn accept(pool: &PgPool, tenant: TenantId, quote: QuoteId, counts: &mut SimCounts) {
     let accepted = async {
         let mut tx = pool.begin().await?;
-        let accepted = accept_quote(&mut tx, tenant, quote, &format!("sim-accept-{quote}"), &ctx()).await?;
+        accept_quote(&mut tx, tenant, quote, &format!("sim-accept-{quote}"), &ctx()).await?;
         tx.commit().await?;
-        Ok::<OrderId, Error>(accepted.order_id)
+        Ok::<(), Error>(())
     }
     .await;
-    let Some(order) = tally(counts, accepted) else { return };
-    counts.orders_captured += 1;
-    let Some(engine) = engine else { return };
-    match start_orchestration(pool, engine, tenant, order, &Actor::new(ACTOR)).await {
-        Ok(StartOutcome::Started { .. }) => counts.orchestrations_started += 1,
-        Ok(StartOutcome::Paused) => counts.orchestrations_paused += 1,
-        Ok(_) => {}
-        Err(crate::orchestration::Error::Platform(e)) => {
-            tally::<()>(counts, Err(e));
-        }
-        Err(e) => {
-            // The order stays CAPTURED: the "captured, never started" state the console must find.
-            tracing::warn!(error = %e, %order, "orchestration start failed");
-            counts.errors += 1;
-        }
+    if tally(counts, accepted).is_some() {
+        counts.orders_captured += 1;
     }
 }

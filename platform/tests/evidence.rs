@@ -1,12 +1,18 @@
 //! Evidence is append-only in the database itself: UPDATE, DELETE and TRUNCATE on history tables fail
 //! whoever issues them; the audit log is hash-chained; a repair's request can never be rewritten.
 
+use platform::ids::OrderId;
+use platform::orchestration::give_up_start;
 use platform::tenants::ACME;
 use platform::testing::captured_order;
 use sqlx::PgPool;
 
 async fn one_order(pool: &PgPool) -> uuid::Uuid {
-    captured_order(pool, ACME, "Q-1").await.order_id.as_uuid()
+    one_order_numbered(pool, "Q-1").await
+}
+
+async fn one_order_numbered(pool: &PgPool, number: &str) -> uuid::Uuid {
+    captured_order(pool, ACME, number).await.order_id.as_uuid()
 }
 
 async fn refused(pool: &PgPool, sql: &str) -> String {
@@ -25,6 +31,30 @@ async fn transition_history_cannot_be_updated_deleted_or_truncated(pool: PgPool)
         let msg = refused(&pool, &format!("truncate {table} cascade")).await;
         assert!(msg.contains("append-only: TRUNCATE refused"), "{msg}");
     }
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_settled_orchestration_start_cannot_be_changed_and_no_start_can_be_deleted(pool: PgPool) {
+    let pending = one_order(&pool).await;
+    let given_up = one_order_numbered(&pool, "Q-2").await;
+    let mut tx = pool.begin().await.unwrap();
+    give_up_start(&mut tx, OrderId::from_uuid(given_up), "a drill gave this start up on purpose", "test").await.unwrap();
+    tx.commit().await.unwrap();
+
+    let msg = refused(&pool, &format!("update oms.orchestration_start set status = 'PENDING' where order_id = '{given_up}'")).await;
+    assert!(msg.contains("is GAVE_UP") && msg.contains("UPDATE refused"), "{msg}");
+    let msg = refused(&pool, &format!("delete from oms.orchestration_start where order_id = '{pending}'")).await;
+    assert!(msg.contains("DELETE refused"), "{msg}");
+    let msg = refused(&pool, "truncate oms.orchestration_start").await;
+    assert!(msg.contains("append-only: TRUNCATE refused"), "{msg}");
+    // A pending start moves (that is how it is claimed and settled), within its CHECKs.
+    sqlx::query("update oms.orchestration_start set attempts = 1 where order_id = $1").bind(pending).execute(&pool).await.unwrap();
+    let msg = refused(&pool, &format!("update oms.orchestration_start set status = 'STARTED' where order_id = '{pending}'")).await;
+    assert!(msg.contains("check constraint"), "a STARTED start names its instance: {msg}");
+    // Giving up a start that is no longer pending is refused, not repeated.
+    let mut tx = pool.begin().await.unwrap();
+    let again = give_up_start(&mut tx, OrderId::from_uuid(given_up), "a drill gave this start up on purpose", "test").await;
+    assert!(matches!(again, Err(platform::Error::Refused { .. })), "{again:?}");
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]

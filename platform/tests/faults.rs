@@ -7,6 +7,8 @@ use platform::faults::{
     approval_without_assignee, crash_relay_mid_claim, duplicate_acceptance, end_fault, list_faults, order_without_process,
     pause_consumer, pause_relay,
 };
+use platform::orchestration::start_backlog;
+use platform::query::{order_detail, OrderLookup};
 use platform::relay::{outbox_backlog, relay_paused};
 use platform::tenants::{self, ACME};
 use platform::testing::approval_policy;
@@ -71,16 +73,19 @@ async fn a_crashed_relay_leaves_stale_claims_with_no_heartbeat(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn an_order_without_a_process_stays_captured(pool: PgPool) {
+async fn an_order_without_a_process_is_one_whose_start_was_given_up_and_stays_captured(pool: PgPool) {
     setup(&pool).await;
     let fault = order_without_process(&pool, ACME, "drill:oscar").await.unwrap();
     assert_eq!(fault.entity_type.as_deref(), Some("order"));
-    let status: String = sqlx::query_scalar("select status from oms.sales_order where order_id = $1")
-        .bind(fault.entity_id.unwrap())
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(status, "CAPTURED");
+    let order = platform::ids::OrderId::from_uuid(fault.entity_id.unwrap());
+    let detail = order_detail(&pool, ACME, &OrderLookup::Id(order)).await.unwrap().unwrap();
+    assert_eq!(detail.order.status, "CAPTURED");
+    let start = detail.orchestration_start.expect("the capture recorded a start");
+    assert_eq!((start.status.as_str(), start.attempts, start.settled_by.as_deref()), ("GAVE_UP", 0, Some("drill:oscar")));
+    assert!(start.reason.unwrap().contains("ORDER_WITHOUT_PROCESS"));
+    // No starter will try it: it is the stuck-order runbook's, as a really given-up start is.
+    assert_eq!(start_backlog(&pool).await.unwrap().pending, 0);
+    assert_eq!(start_backlog(&pool).await.unwrap().given_up_waiting, 1);
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]

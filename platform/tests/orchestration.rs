@@ -3,35 +3,22 @@
 //! on port 0. Each test's worker fetches only its own order's tasks (business-key filter) under its own
 //! worker id, so tests running side by side never take each other's work.
 
+mod fixtures;
+
 use std::time::Duration;
 
-use platform::engine::{BusinessKey, EngineClient};
-use platform::ids::{Actor, OrderId};
-use platform::orchestration::{
-    ensure_deployed, fulfillment_idempotency_key, start_orchestration, StartOutcome, Worker, WorkerConfig, WORKER_KIND,
-};
+use fixtures::{captured_order, engine, order_status, started, WAIT};
+use platform::engine::BusinessKey;
+use platform::ids::OrderId;
+use platform::orchestration::{fulfillment_idempotency_key, Worker, WorkerConfig, WORKER_KIND};
 use platform::tenants::ACME;
-use platform::testing::{self, engine_url, spawn_vendor};
-use platform::vendor::{VendorClient, VendorMode};
+use platform::vendor::{VendorClient, VendorMode, VendorState};
 use sqlx::PgPool;
 use tokio::time::{sleep, Instant};
 
-const WAIT: Duration = Duration::from_secs(45);
-
-fn engine() -> EngineClient {
-    EngineClient::new(engine_url())
-}
-
-fn actor() -> Actor {
-    Actor::new("test:orchestrator")
-}
-
-/// The vendor client's timeout: short, so a hanging vendor shows up quickly.
-const VENDOR_TIMEOUT: Duration = Duration::from_millis(1_000);
-
-/// A CAPTURED order with two lines, in ACME (the tenant the workers here filter on).
-async fn captured_order(pool: &PgPool, number: &str) -> OrderId {
-    testing::captured_order(pool, ACME, number).await.order_id
+/// A vendor on an ephemeral port, its in-process state, and a client with a short timeout.
+async fn spawn_vendor() -> (VendorState, VendorClient) {
+    platform::testing::spawn_vendor(Duration::from_millis(1_000)).await
 }
 
 fn worker(pool: &PgPool, vendor: &VendorClient, order: OrderId) -> Worker {
@@ -45,22 +32,6 @@ fn worker(pool: &PgPool, vendor: &VendorClient, order: OrderId) -> Worker {
     Worker::new(pool.clone(), engine(), vendor.clone(), config)
 }
 
-async fn order_status(pool: &PgPool, order: OrderId) -> String {
-    sqlx::query_scalar("select status from oms.sales_order where order_id = $1")
-        .bind(order)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
-async fn started(pool: &PgPool, order: OrderId) -> String {
-    ensure_deployed(&engine()).await.unwrap();
-    match start_orchestration(pool, &engine(), ACME, order, &actor()).await.unwrap() {
-        StartOutcome::Started { process_instance_id } => process_instance_id,
-        other => panic!("expected a start, got {other:?}"),
-    }
-}
-
 /// Polls with `worker` until the order reaches `status`.
 async fn poll_until_status(worker: &Worker, pool: &PgPool, order: OrderId, status: &str) {
     let deadline = Instant::now() + WAIT;
@@ -72,13 +43,9 @@ async fn poll_until_status(worker: &Worker, pool: &PgPool, order: OrderId, statu
     }
 }
 
-async fn delete_instance(id: &str) {
-    let _ = reqwest::Client::new().delete(format!("{}/process-instance/{id}", engine().base_url())).send().await;
-}
-
 #[tokio::test]
 async fn the_vendor_answers_a_repeated_key_with_the_first_result_and_obeys_its_control() {
-    let (state, vendor) = spawn_vendor(VENDOR_TIMEOUT).await;
+    let (state, vendor) = spawn_vendor().await;
     let payload = serde_json::json!({ "sku": "ROCKET-1" });
     let first = vendor.request_fulfillment("k-1", &payload).await.unwrap();
     let again = vendor.request_fulfillment("k-1", &payload).await.unwrap();
@@ -103,7 +70,7 @@ async fn the_vendor_answers_a_repeated_key_with_the_first_result_and_obeys_its_c
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn an_order_runs_from_capture_to_fulfilled(pool: PgPool) {
-    let (vendor_state, vendor) = spawn_vendor(VENDOR_TIMEOUT).await;
+    let (vendor_state, vendor) = spawn_vendor().await;
     let order = captured_order(&pool, "Q-7001").await;
     let instance = started(&pool, order).await;
     assert_eq!(order_status(&pool, order).await, "ORCHESTRATING");
@@ -181,7 +148,7 @@ async fn an_order_runs_from_capture_to_fulfilled(pool: PgPool) {
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_vendor_outage_ends_in_an_engine_incident_after_the_retries(pool: PgPool) {
-    let (vendor_state, vendor) = spawn_vendor(VENDOR_TIMEOUT).await;
+    let (vendor_state, vendor) = spawn_vendor().await;
     vendor.set_mode(VendorMode::Unavailable).await.unwrap();
     let order = captured_order(&pool, "Q-7002").await;
     let instance = started(&pool, order).await;
@@ -242,7 +209,7 @@ async fn a_vendor_outage_ends_in_an_engine_incident_after_the_retries(pool: PgPo
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_vendor_that_acted_but_timed_out_is_asked_again_with_the_same_key_and_fulfils_once(pool: PgPool) {
-    let (vendor_state, vendor) = spawn_vendor(VENDOR_TIMEOUT).await;
+    let (vendor_state, vendor) = spawn_vendor().await;
     vendor.set_mode(VendorMode::Timeout { delay_ms: Some(5_000) }).await.unwrap();
     let order = captured_order(&pool, "Q-7003").await;
     started(&pool, order).await;
@@ -267,7 +234,7 @@ async fn a_vendor_that_acted_but_timed_out_is_asked_again_with_the_same_key_and_
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_request_the_vendor_already_acknowledged_is_not_sent_again(pool: PgPool) {
-    let (vendor_state, vendor) = spawn_vendor(VENDOR_TIMEOUT).await;
+    let (vendor_state, vendor) = spawn_vendor().await;
     let order = captured_order(&pool, "Q-7007").await;
     started(&pool, order).await;
     // An earlier attempt got the vendor's acknowledgement, then died before moving the line.
@@ -289,67 +256,4 @@ async fn a_request_the_vendor_already_acknowledged_is_not_sent_again(pool: PgPoo
     poll_until_status(&worker(&pool, &vendor, order), &pool, order, "FULFILLED").await;
     assert!(vendor_state.record(&key).is_none(), "no second call for an acknowledged request");
     assert_eq!(vendor_state.record(&fulfillment_idempotency_key(order, 2)).map(|r| (r.calls, r.created)), Some((1, 1)));
-}
-
-#[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn starting_orchestration_twice_for_one_order_starts_one_process_instance(pool: PgPool) {
-    let order = captured_order(&pool, "Q-7004").await;
-    let first = started(&pool, order).await;
-    let second = start_orchestration(&pool, &engine(), ACME, order, &actor()).await.unwrap();
-    assert_eq!(second, StartOutcome::AlreadyRunning { process_instance_id: first.clone() });
-    let instances = engine().instances_by_business_key(&BusinessKey::for_order(ACME, order)).await.unwrap();
-    assert_eq!(instances.len(), 1);
-    assert_eq!(order_status(&pool, order).await, "ORCHESTRATING");
-    let starts: i64 = sqlx::query_scalar(
-        "select count(*) from oms.order_transition where order_id = $1 and command = 'START_ORCHESTRATION'",
-    )
-    .bind(order)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!(starts, 1);
-    delete_instance(&first).await;
-}
-
-#[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn two_concurrent_starts_for_one_order_start_one_process_instance(pool: PgPool) {
-    let order = captured_order(&pool, "Q-7006").await;
-    ensure_deployed(&engine()).await.unwrap();
-    let (engine_a, engine_b, who) = (engine(), engine(), actor());
-    let (a, b) = tokio::join!(
-        start_orchestration(&pool, &engine_a, ACME, order, &who),
-        start_orchestration(&pool, &engine_b, ACME, order, &who),
-    );
-    let outcomes = [a.unwrap(), b.unwrap()];
-    let started: Vec<&String> = outcomes
-        .iter()
-        .filter_map(|o| match o {
-            StartOutcome::Started { process_instance_id } => Some(process_instance_id),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(started.len(), 1, "{outcomes:?}");
-    assert!(
-        outcomes.contains(&StartOutcome::AlreadyRunning { process_instance_id: started[0].clone() }),
-        "{outcomes:?}"
-    );
-    let instances = engine().instances_by_business_key(&BusinessKey::for_order(ACME, order)).await.unwrap();
-    assert_eq!(instances.len(), 1);
-    delete_instance(&instances[0].id).await;
-}
-
-#[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn paused_orchestration_starts_leave_the_order_captured_and_start_nothing(pool: PgPool) {
-    let order = captured_order(&pool, "Q-7005").await;
-    sqlx::query(
-        "insert into ops.platform_control (control_key, control_type, tenant_id, enabled, reason, changed_by)
-         values ('PAUSE_ORCHESTRATION_STARTS', 'PAUSE_ORCHESTRATION_STARTS', null, true, 'engine maintenance', 'test')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    let outcome = start_orchestration(&pool, &engine(), ACME, order, &actor()).await.unwrap();
-    assert_eq!(outcome, StartOutcome::Paused);
-    assert_eq!(order_status(&pool, order).await, "CAPTURED");
-    assert!(engine().instances_by_business_key(&BusinessKey::for_order(ACME, order)).await.unwrap().is_empty());
 }

@@ -300,6 +300,30 @@ async fn quotes_exist_in_every_quote_status_and_orders_in_every_order_status(poo
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn captured_orders_carry_their_start_given_up_when_stuck_and_pending_when_young(pool: PgPool) {
+    let report = seeded(&pool).await;
+    let stuck_captured = ids(
+        &pool,
+        "select a.entity_id from platform.seed_anomaly a join oms.sales_order o on o.order_id = a.entity_id
+         where a.anomaly_type = 'STUCK_ORDER' and o.status = 'CAPTURED'",
+    )
+    .await;
+    let given_up = ids(&pool, "select order_id from oms.orchestration_start where status = 'GAVE_UP'").await;
+    assert_exactly(&given_up, &stuck_captured, "given-up starts");
+    let young_captured = ids(
+        &pool,
+        "select order_id from oms.sales_order where status = 'CAPTURED' and updated_at >= now() - interval '30 minutes'",
+    )
+    .await;
+    let pending = ids(&pool, "select order_id from oms.orchestration_start where status = 'PENDING'").await;
+    assert_exactly(&pending, &young_captured, "pending starts");
+    assert_eq!(report.rows_in("oms.orchestration_start"), (given_up.len() + pending.len()) as u64);
+    let reasons = count(&pool, "select count(*) from oms.orchestration_start where status = 'GAVE_UP' and reason like 'gave up after 20 attempts%unreachable%'").await;
+    assert_eq!(reasons, given_up.len() as i64, "each says why");
+    assert_eq!(count(&pool, "select count(*) from oms.orchestration_start s join oms.sales_order o using (order_id) where o.status <> 'CAPTURED'").await, 0);
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn every_order_has_transitions_and_every_transition_is_allowed_by_the_order_machines(pool: PgPool) {
     seeded(&pool).await;
     let without = count(
@@ -515,6 +539,7 @@ async fn the_report_counts_what_the_tables_hold(pool: PgPool) {
         "oms.order_projection",
         "messaging.outbox_event",
         "platform.seed_anomaly",
+        "oms.orchestration_start",
     ] {
         let n = count(&pool, &format!("select count(*) from {table}")).await;
         assert_eq!(report.rows_in(table) as i64, n, "{table}");

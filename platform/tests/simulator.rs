@@ -16,7 +16,6 @@ async fn a_bounded_run_creates_quotes_and_orders_through_commands_only(pool: PgP
     let (_stop_tx, stop) = watch::channel(false);
     let counts = run_traffic(
         &pool,
-        None,
         SimConfig { tenants: vec![ACME, GLOBEX], rate_per_sec: 500.0, approval_share: 0.5, stop, seed: 7, max_quotes: Some(30) },
     )
     .await
@@ -39,6 +38,8 @@ async fn a_bounded_run_creates_quotes_and_orders_through_commands_only(pool: PgP
     assert_eq!(count(&pool, "select count(*) from oms.sales_order o where not exists (select 1 from oms.order_transition t where t.order_id = o.order_id)").await, 0);
     assert_eq!(count(&pool, "select count(*) from cpq.approval_request r where not exists (select 1 from cpq.approval_transition t where t.approval_request_id = r.approval_request_id)").await, 0);
     assert_eq!(count(&pool, "select count(*) from oms.sales_order o where not exists (select 1 from messaging.outbox_event e where e.aggregate_id = o.order_id and e.event_type = 'OrderCaptured')").await, 0);
+    // Every captured order carries its intent to orchestrate, pending until a starter carries it out.
+    assert_eq!(count(&pool, "select count(*) from oms.sales_order o where not exists (select 1 from oms.orchestration_start s where s.order_id = o.order_id and s.status = 'PENDING')").await, 0);
     // No orphan state: an order only from an accepted quote; an accepted quote always has its order; the
     // quote's status matches its last transition.
     assert_eq!(count(&pool, "select count(*) from oms.sales_order o join cpq.quote q on q.quote_id = o.source_quote_id where q.status <> 'ACCEPTED'").await, 0);
@@ -55,7 +56,7 @@ async fn a_bounded_run_creates_quotes_and_orders_through_commands_only(pool: PgP
 async fn a_run_without_tenants_is_refused() {
     let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://unused@127.0.0.1:1/none").unwrap();
     let (_tx, stop) = watch::channel(false);
-    let err = run_traffic(&pool, None, SimConfig { tenants: vec![], rate_per_sec: 1.0, approval_share: 0.0, stop, seed: 1, max_quotes: None })
+    let err = run_traffic(&pool, SimConfig { tenants: vec![], rate_per_sec: 1.0, approval_share: 0.0, stop, seed: 1, max_quotes: None })
         .await
         .unwrap_err();
     assert!(err.to_string().contains("tenants"));

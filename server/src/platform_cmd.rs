@@ -1,5 +1,5 @@
 //! `opsdeck platform …`: runs the reference platform's moving parts — the fulfillment vendor, the outbox
-//! relay, the projection consumer and the engine worker — so that the console has a live platform to
+//! relay, the projection consumer, the orchestration starter and the engine worker — so that the console has a live platform to
 //! operate. Each part is a library in the `platform` crate; this module only starts and stops them.
 
 use std::net::SocketAddr;
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use platform::engine::EngineClient;
-use platform::orchestration::{ensure_deployed, Worker, WorkerConfig};
+use platform::orchestration::{ensure_deployed, Starter, StarterConfig, Worker, WorkerConfig};
 use platform::projection::{ProjectionConfig, ProjectionConsumer};
 use platform::relay::{Relay, RelayConfig};
 use platform::vendor::VendorClient;
@@ -31,7 +31,8 @@ pub enum Error {
 
 #[derive(Debug, Subcommand)]
 pub enum PlatformCommand {
-    /// Run the vendor, relay, projection consumer, engine worker, approval escalation timer and
+    /// Run the vendor, relay, projection consumer, orchestration starter, engine worker, approval
+    /// escalation timer and
     /// (with --traffic-rate) the traffic simulator, until Ctrl-C.
     Run(RunArgs),
     /// Switch a fault on (or end one): each is recorded with when and what it touched.
@@ -58,7 +59,7 @@ pub enum FaultCommand {
     VendorOutage,
     /// An unparseable record on the order topic (lands in the dead-letter topic).
     PoisonEvent,
-    /// An order captured whose process start "failed" (it stays CAPTURED with no process instance).
+    /// An order captured whose process start was given up (it stays CAPTURED with no process instance).
     OrderWithoutProcess { #[arg(long)] tenant: String },
     /// An approval request reassigned to nobody.
     ApprovalWithoutAssignee { #[arg(long)] tenant: String },
@@ -109,6 +110,12 @@ pub struct RunArgs {
     /// Quotes per second the traffic simulator creates (0: no traffic).
     #[arg(long, default_value_t = 0.0)]
     pub traffic_rate: f64,
+    /// Attempts at an order's orchestration start before it is given up and left for a person.
+    #[arg(long, env = "OPSDECK_START_MAX_ATTEMPTS", default_value_t = StarterConfig::new("").max_attempts)]
+    pub start_max_attempts: u32,
+    /// Longest wait between two attempts at a start, in seconds (the backoff doubles from 1 s up to it).
+    #[arg(long, env = "OPSDECK_START_BACKOFF_CAP_SECS", default_value_t = StarterConfig::new("").backoff_cap.as_secs())]
+    pub start_backoff_cap_secs: u64,
 }
 
 const CLI_ACTOR: &str = "opsdeck-cli";
@@ -242,8 +249,8 @@ async fn run_all(config: &Config, args: RunArgs) -> Result<(), Error> {
     )?;
     tasks.spawn(consumer.run(stop.clone()).map_unit());
 
-    if !args.no_engine_worker {
-        let engine = EngineClient::new(&config.engine_url);
+    let engine = EngineClient::new(&config.engine_url);
+    {
         // The engine may still be starting: keep trying to deploy the model rather than give up.
         let deploy_engine = engine.clone();
         let mut deploy_stop = stop.clone();
@@ -262,6 +269,17 @@ async fn run_all(config: &Config, args: RunArgs) -> Result<(), Error> {
                 }
             }
         });
+    }
+
+    let starter_config = StarterConfig {
+        max_attempts: args.start_max_attempts,
+        backoff_cap: Duration::from_secs(args.start_backoff_cap_secs),
+        ..StarterConfig::new(StarterConfig::generate_instance_id())
+    };
+    let starter = Starter::new(pool.clone(), engine.clone(), starter_config)?;
+    tasks.spawn(starter.run(stop.clone()).map_unit());
+
+    if !args.no_engine_worker {
         let vendor = VendorClient::new(format!("http://{}", args.vendor_listen), Duration::from_secs(5));
         let worker = Worker::new(pool.clone(), engine, vendor, WorkerConfig::new(WorkerConfig::generate_worker_id()));
         tasks.spawn(worker.run(stop.clone()));
@@ -276,7 +294,6 @@ async fn run_all(config: &Config, args: RunArgs) -> Result<(), Error> {
 
     if args.traffic_rate > 0.0 {
         let (pool, stop) = (pool.clone(), stop.clone());
-        let engine = (!args.no_engine_worker).then(|| EngineClient::new(&config.engine_url));
         let rate = args.traffic_rate;
         tasks.spawn(async move {
             let tenants = match platform::tenants::list(&pool).await {
@@ -294,7 +311,7 @@ async fn run_all(config: &Config, args: RunArgs) -> Result<(), Error> {
                 seed: 42,
                 max_quotes: None,
             };
-            match platform::simulator::run_traffic(&pool, engine.as_ref(), sim).await {
+            match platform::simulator::run_traffic(&pool, sim).await {
                 Ok(counts) => tracing::info!(?counts, "traffic simulator stopped"),
                 Err(error) => tracing::error!(%error, "traffic simulator failed"),
             }

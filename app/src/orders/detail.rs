@@ -16,7 +16,7 @@ use crate::format::{age, instant, instant_attr, money, status_tone};
 pub fn OrderDetailView(tenant: Tenant, detail: OrderDetail) -> impl IntoView {
     let now = Utc::now();
     let projection_state = detail.projection_state();
-    let OrderDetail { order, lines, transitions, outbox_events, fulfillment_requests, projection } = detail;
+    let OrderDetail { order, lines, transitions, outbox_events, fulfillment_requests, projection, .. } = detail;
     let currency = order.currency.clone();
     let permalink = format!("/orders/{}/{}", order.tenant_id, order.order_id);
     view! {

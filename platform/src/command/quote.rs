@@ -279,6 +279,8 @@ pub async fn accept_quote(
     .await?;
     let line_count = copied.rows_affected() as usize;
     append_order_transition(tx, tenant_id, order_id, None, None, status.name(), "CAPTURE", 1, ctx, now).await?;
+    // The intent to orchestrate commits with the order; the orchestration starter carries it out.
+    crate::orchestration::record_start_intent(tx, tenant_id, order_id).await?;
     let event = Event::OrderCaptured(OrderCaptured {
         order_id,
         tenant_id,

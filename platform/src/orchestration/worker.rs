@@ -15,6 +15,7 @@ use super::{Error, Result};
 use crate::command::CommandContext;
 use crate::engine::{BusinessKey, EngineClient, ExternalTask, FetchTopic};
 use crate::vendor::VendorClient;
+use crate::worker::sleep_or_stop;
 
 /// Worker kind written to `platform.worker_heartbeat.worker_kind`.
 pub const WORKER_KIND: &str = "engine-worker";
@@ -208,39 +209,12 @@ impl Worker {
             "vendor": self.vendor.base_url(),
             "engine": self.engine.base_url(),
         });
-        let res = sqlx::query(
-            "insert into platform.worker_heartbeat (instance_id, worker_kind, started_at, last_beat_at, detail)
-             values ($1, $2, now(), now(), $3)
-             on conflict (instance_id) do update
-             set worker_kind = excluded.worker_kind, last_beat_at = now(), detail = excluded.detail,
-                 started_at = case when $4 then now() else platform.worker_heartbeat.started_at end",
-        )
-        .bind(&self.config.worker_id)
-        .bind(WORKER_KIND)
-        .bind(detail)
-        .bind(starting)
-        .execute(&self.pool)
-        .await;
-        if let Err(e) = res {
+        if let Err(e) = crate::worker::beat(&self.pool, &self.config.worker_id, WORKER_KIND, detail, starting).await {
             tracing::warn!(error = %e, "heartbeat failed");
         }
     }
 }
 
-fn stop_requested(shutdown: &watch::Receiver<bool>) -> bool {
-    *shutdown.borrow() || shutdown.has_changed().is_err()
-}
-
-/// Sleeps for `pause` unless a stop is requested first; true when the caller should stop.
-async fn sleep_or_stop(shutdown: &mut watch::Receiver<bool>, pause: Duration) -> bool {
-    if stop_requested(shutdown) {
-        return true;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(pause) => stop_requested(shutdown),
-        changed = shutdown.changed() => changed.is_err() || *shutdown.borrow(),
-    }
-}
 
 #[cfg(test)]
 mod tests {

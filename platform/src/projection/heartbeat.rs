@@ -129,18 +129,5 @@ pub async fn beat(
         "topic": config.topic(),
         "counts": counts,
     });
-    sqlx::query(
-        "insert into platform.worker_heartbeat (instance_id, worker_kind, started_at, last_beat_at, detail)
-         values ($1, $2, now(), now(), $3)
-         on conflict (instance_id) do update
-         set worker_kind = excluded.worker_kind, last_beat_at = now(), detail = excluded.detail,
-             started_at = case when $4 then now() else platform.worker_heartbeat.started_at end",
-    )
-    .bind(&config.instance_id)
-    .bind(WORKER_KIND)
-    .bind(detail)
-    .bind(starting)
-    .execute(pool)
-    .await?;
-    Ok(())
+    crate::worker::beat(pool, &config.instance_id, WORKER_KIND, detail, starting).await
 }

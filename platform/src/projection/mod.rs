@@ -43,6 +43,8 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tracing::Instrument;
 
+use crate::worker::{sleep_or_stop, stop_requested};
+
 pub use apply::{apply, Applied, Source};
 pub use config::{dead_letter_topic, ProjectionConfig, DEFAULT_GROUP, WORKER_KIND};
 pub use control::{consumer_paused, pause_key, PAUSE_CONSUMER};
@@ -319,17 +321,3 @@ impl ProjectionConsumer {
     }
 }
 
-fn stop_requested(shutdown: &watch::Receiver<bool>) -> bool {
-    *shutdown.borrow() || shutdown.has_changed().is_err()
-}
-
-/// Sleeps for `pause` unless a stop is requested first; true when the caller should stop.
-async fn sleep_or_stop(shutdown: &mut watch::Receiver<bool>, pause: Duration) -> bool {
-    if stop_requested(shutdown) {
-        return true;
-    }
-    tokio::select! {
-        _ = tokio::time::sleep(pause) => stop_requested(shutdown),
-        changed = shutdown.changed() => changed.is_err() || *shutdown.borrow(),
-    }
-}

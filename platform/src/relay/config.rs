@@ -5,6 +5,8 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::Error;
+pub use crate::worker::Retry;
+use crate::worker::exponential_backoff;
 
 /// Worker kind written to `platform.worker_heartbeat.worker_kind`.
 pub const WORKER_KIND: &str = "outbox-relay";
@@ -98,24 +100,15 @@ impl RelayConfig {
         Ok(())
     }
 
-    /// What happens after a failed attempt, given how many attempts the event has now had (≥ 1).
+    /// What happens after a failed attempt, given how many attempts the event has now had (≥ 1):
+    /// FAILED with `next_attempt_at = now() + delay` (the claim takes it again once due), or FAILED for
+    /// good with `next_attempt_at` null, left for a person (republish or quarantine).
     pub fn after_failure(&self, attempts: u32) -> Retry {
         if attempts >= self.max_attempts {
             return Retry::GiveUp;
         }
-        // base · 2^(attempts-1), capped; the shift is bounded so it cannot overflow.
-        let factor = 1u32 << attempts.saturating_sub(1).min(20);
-        Retry::After(self.backoff_base.saturating_mul(factor).min(self.backoff_cap))
+        Retry::After(exponential_backoff(self.backoff_base, self.backoff_cap, attempts))
     }
-}
-
-/// The retry decision for one failed event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retry {
-    /// FAILED with `next_attempt_at = now() + delay`: the claim query takes it again once due.
-    After(Duration),
-    /// FAILED with `next_attempt_at` null: out of attempts, left for a person (republish or quarantine).
-    GiveUp,
 }
 
 #[cfg(test)]

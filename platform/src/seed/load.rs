@@ -119,6 +119,41 @@ pub(super) async fn record_crashed_relays<'a>(
     Ok(n)
 }
 
+/// The run's CAPTURED orders get the start the capture would have recorded: the stuck ones (anomalies)
+/// a start the starter gave up after its attempts while the engine was unreachable, the young ones a
+/// pending start, due — a running starter carries them out. Orders past CAPTURED carry none (seeded
+/// history predates durable starts). Uses `ix_sales_order_active_updated`.
+pub(super) async fn record_orchestration_starts(conn: &mut PgConnection, seed_run_id: Uuid, run_no: u32) -> crate::Result<u64> {
+    let attempts = crate::orchestration::StarterConfig::new("seed").max_attempts;
+    let done = sqlx::query(
+        "insert into oms.orchestration_start
+           (order_id, tenant_id, status, attempts, next_attempt_at, last_attempt_at, last_error, settled_by,
+            settled_at, reason, created_at)
+         select o.order_id, o.tenant_id,
+                case when a.entity_id is null then 'PENDING' else 'GAVE_UP' end,
+                case when a.entity_id is null then 0 else $3 end,
+                case when a.entity_id is null then o.created_at end,
+                case when a.entity_id is not null then least(o.created_at + interval '8 minutes', now()) end,
+                case when a.entity_id is not null then 'process engine unreachable: connection refused (seeded)' end,
+                case when a.entity_id is not null then 'seed' end,
+                case when a.entity_id is not null then least(o.created_at + interval '8 minutes', now()) end,
+                case when a.entity_id is not null then format(
+                  'gave up after %s attempts; last error: process engine unreachable: connection refused (seeded)', $3)
+                end,
+                o.created_at
+         from oms.sales_order o
+         left join platform.seed_anomaly a
+           on a.seed_run_id = $1 and a.anomaly_type = 'STUCK_ORDER' and a.entity_id = o.order_id
+         where o.status = 'CAPTURED' and o.origin = 'PLATFORM' and o.order_number like $2",
+    )
+    .bind(seed_run_id)
+    .bind(format!("SO-{run_no}-%"))
+    .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 pub(super) async fn finish_run(
     conn: &mut PgConnection,
     seed_run_id: Uuid,
@@ -137,7 +172,7 @@ pub(super) async fn analyze(conn: &mut PgConnection) -> crate::Result<()> {
     sqlx::query(
         "analyze cpq.quote, cpq.quote_line, cpq.quote_transition, cpq.approval_request, cpq.approval_transition,
                  oms.sales_order, oms.sales_order_line, oms.order_transition, oms.fulfillment_request,
-                 oms.order_projection, messaging.outbox_event, platform.seed_anomaly",
+                 oms.order_projection, oms.orchestration_start, messaging.outbox_event, platform.seed_anomaly",
     )
     .execute(conn)
     .await?;

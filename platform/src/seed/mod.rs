@@ -19,7 +19,10 @@
 //!   and none is due within the next hour (runbook 10.2);
 //! - no outbox event is PROCESSING; order events are all PUBLISHED with a Kafka topic, partition and
 //!   offset; only the newest [`FRESH_PENDING`] quote events (seconds old) are still PENDING (runbook 12);
-//! - every projection is at its order's version; every quote total is the sum of its lines' `net_minor`.
+//! - every projection is at its order's version; every quote total is the sum of its lines' `net_minor`;
+//! - a CAPTURED order's orchestration start is GAVE_UP when the order is a stuck-order anomaly (the
+//!   engine was unreachable past the starter's attempts), else PENDING and due (a running starter
+//!   carries it out); orders past CAPTURED have no start record (seeded history predates them).
 //!
 //! What must be young when the run ends (the recent tail, quotes with an open approval, the newest
 //! events) is generated in the last batch against the clock of that moment, so the guarantee does not
@@ -233,6 +236,8 @@ async fn run_locked(pool: &PgPool, conn: &mut sqlx::PgConnection, params: &SeedP
 
     let heartbeats = load::record_crashed_relays(conn, generator.crashed_relays()).await?;
     rows.insert("platform.worker_heartbeat".to_owned(), heartbeats);
+    let starts = load::record_orchestration_starts(conn, seed_run_id, run_no).await?;
+    rows.insert("oms.orchestration_start".to_owned(), starts);
     let report = SeedReport {
         seed_run_id,
         run_no,

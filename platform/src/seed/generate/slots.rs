@@ -69,7 +69,7 @@ impl Generator {
         );
         if stuck {
             let boundary = match order.status {
-                OrderStatus::Captured => "orchestration never started",
+                OrderStatus::Captured => "orchestration start given up (engine unreachable)",
                 OrderStatus::Orchestrating => "orchestration stalled before fulfilment began",
                 OrderStatus::InProgress => "fulfilment requests sent, vendor has not answered",
                 _ => "remaining lines never confirmed by the vendor",
