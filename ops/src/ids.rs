@@ -17,3 +17,7 @@ id_type!(/// An incident's post-incident review.
     ReviewId, "post-incident review");
 id_type!(/// An action item of a post-incident review.
     ActionItemId, "action item");
+id_type!(/// A governed repair (`ops.repair_command_log`).
+    RepairId, "repair");
+id_type!(/// One approval or rejection of a repair.
+    ApprovalId, "repair approval");

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod ids;
 pub mod incident;
 pub mod orders;
+pub mod repair;
 pub mod tenants;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -12,6 +12,7 @@ use common::*;
 use ops::command::Action;
 use ops::identity::Actor;
 use ops::incident::*;
+use ops::repair::*;
 use ops::testing::{demo_users, AuditLine};
 use ops::{ErrorKind, Result};
 use platform::machine::Named;
@@ -27,7 +28,7 @@ const USERS: [&str; 7] =
 /// every tenant; ada: approver; cora: comms; adam: admin; olga: operator + approver of acme and globex;
 /// gwen: operator of globex only.
 #[rustfmt::skip]
-const MATRIX: [(Action, [bool; 7]); 19] = [
+const MATRIX: [(Action, [bool; 7]); 26] = [
     //                                 vera   oscar  ada    cora   adam   olga   gwen
     (Action::OrderRead,              [true,  true,  true,  true,  true,  true,  false]),
     (Action::TenantList,             [true,  true,  true,  true,  true,  true,  true ]),
@@ -48,7 +49,73 @@ const MATRIX: [(Action, [bool; 7]); 19] = [
     (Action::ActionItemAdd,          [false, true,  false, false, true,  true,  false]),
     (Action::ActionItemEdit,         [false, true,  false, false, true,  true,  false]),
     (Action::ActionItemStatus,       [false, true,  false, false, true,  true,  false]),
+    (Action::RepairRead,             [true,  true,  true,  true,  true,  true,  false]),
+    (Action::RepairRequest,          [false, true,  false, false, false, true,  false]),
+    (Action::RepairApprove,          [false, false, true,  false, false, true,  false]),
+    (Action::RepairReject,           [false, false, true,  false, false, true,  false]),
+    (Action::RepairExecute,          [false, true,  false, false, false, true,  false]),
+    (Action::RepairRecheck,          [false, true,  false, false, false, true,  false]),
+    (Action::RepairPolicySet,        [false, false, false, false, true,  false, false]),
 ];
+
+fn services() -> Services {
+    Services::new(platform::engine::EngineClient::new(platform::testing::engine_url()))
+}
+
+/// An outbox event of a new acme order claimed an hour ago by a relay that left no heartbeat: what the
+/// release-stale-claims repair is for (the engine is not needed for it).
+async fn stale_claim(pool: &PgPool, _world: &World) -> uuid::Uuid {
+    let number = format!("Q-M-{}", uuid::Uuid::now_v7().simple());
+    let order = platform::testing::captured_order(pool, ACME, &number).await.order_id;
+    sqlx::query_scalar(
+        "update messaging.outbox_event set status = 'PROCESSING', claimed_by = 'relay-dead-' || gen_random_uuid(),
+           claimed_at = now() - interval '1 hour'
+         where outbox_event_id = (select outbox_event_id from messaging.outbox_event
+                                  where aggregate_id = $1 and status = 'PENDING' order by created_at limit 1)
+         returning outbox_event_id",
+    )
+    .bind(order.as_uuid())
+    .fetch_one(pool)
+    .await
+    .expect("a pending event of the order to claim")
+}
+
+/// A release-stale-claims repair of acme, requested by the console's requester job and brought to `stage`.
+async fn prepared_repair(pool: &PgPool, world: &World, incident: IncidentId, stage: RepairStatus) -> Repair {
+    let requester = Actor::system("matrix-requester");
+    let approver = Actor::system("matrix-approver");
+    let event = stale_claim(pool, world).await;
+    let form = RepairRequestForm {
+        repair_type: "release-stale-claims".into(),
+        tenant: ACME.to_string(),
+        entity_id: event.to_string(),
+        incident_id: incident.to_string(),
+        reason: "relay died holding its claims after a crash".into(),
+        idempotency_key: uuid::Uuid::now_v7().to_string(),
+        mismatch_id: String::new(),
+    };
+    let repair = request_repair(pool, &services(), &requester, &RepairForRequest::parse(&form, true).unwrap()).await.unwrap().repair;
+    if stage == RepairStatus::Requested {
+        return repair;
+    }
+    let decision = DecisionForm { decision: "APPROVE".into(), comment: String::new(), proposed_change_hash: repair.proposed_change_hash.clone() };
+    let repair = decide_repair(pool, &services(), &approver, repair.repair_id, &RepairDecision::parse(&decision).unwrap()).await.unwrap();
+    if stage == RepairStatus::Approved {
+        return repair;
+    }
+    execute_repair(pool, &services(), &requester, repair.repair_id, None).await.unwrap().repair
+}
+
+/// release-stale-claims is HIGH risk for acme, so approvals apply to it.
+async fn high_risk_releases(pool: &PgPool) {
+    let form = PolicyForm {
+        tenant: ACME.to_string(),
+        repair_type: "release-stale-claims".into(),
+        min_risk: "HIGH".into(),
+        reason: "two people on every release".into(),
+    };
+    set_policy(pool, &Actor::system("matrix"), &PolicyForSet::parse(&form).unwrap()).await.unwrap();
+}
 
 /// An acme incident in the state `action` needs to succeed, made by the console itself.
 async fn prepared(pool: &PgPool, action: Action) -> (IncidentId, Option<ActionItemSaved>) {
@@ -176,6 +243,47 @@ async fn run(pool: &PgPool, world: &World, actor: &Actor, action: Action) -> Res
             let item = item.expect("prepared");
             set_action_item_status(pool, actor, item.action_item_id, item.version, ActionItemStatus::Done).await.map(drop)
         }
+        Action::RepairRead => {
+            let repair = prepared_repair(pool, world, id, RepairStatus::Requested).await;
+            repair_detail(pool, actor, repair.repair_id).await.map(drop)
+        }
+        Action::RepairRequest => {
+            let event = stale_claim(pool, world).await;
+            let form = RepairRequestForm {
+                repair_type: "release-stale-claims".into(),
+                tenant: ACME.to_string(),
+                entity_id: event.to_string(),
+                incident_id: id.to_string(),
+                reason: "relay died holding its claims after a crash".into(),
+                idempotency_key: uuid::Uuid::now_v7().to_string(),
+                mismatch_id: String::new(),
+            };
+            request_repair(pool, &services(), actor, &RepairForRequest::parse(&form, true).unwrap()).await.map(drop)
+        }
+        Action::RepairApprove | Action::RepairReject => {
+            let repair = prepared_repair(pool, world, id, RepairStatus::Requested).await;
+            let (decision, comment) =
+                if action == Action::RepairApprove { ("APPROVE", "") } else { ("REJECT", "the relay is alive after all") };
+            let form = DecisionForm { decision: decision.into(), comment: comment.into(), proposed_change_hash: repair.proposed_change_hash };
+            decide_repair(pool, &services(), actor, repair.repair_id, &RepairDecision::parse(&form).unwrap()).await.map(drop)
+        }
+        Action::RepairExecute => {
+            let repair = prepared_repair(pool, world, id, RepairStatus::Approved).await;
+            execute_repair(pool, &services(), actor, repair.repair_id, None).await.map(drop)
+        }
+        Action::RepairRecheck => {
+            let repair = prepared_repair(pool, world, id, RepairStatus::Executed).await;
+            recheck_repair(pool, &services(), actor, repair.repair_id).await.map(drop)
+        }
+        Action::RepairPolicySet => {
+            let form = PolicyForm {
+                tenant: ACME.to_string(),
+                repair_type: "release-stale-claims".into(),
+                min_risk: "HIGH".into(),
+                reason: format!("set by {}", actor.name),
+            };
+            set_policy(pool, actor, &PolicyForSet::parse(&form).unwrap()).await.map(drop)
+        }
     }
 }
 
@@ -186,6 +294,7 @@ async fn refused_lines(pool: &PgPool) -> Vec<AuditLine> {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn every_demo_user_may_run_exactly_the_commands_the_matrix_grants(pool: PgPool) {
     let world = world(&pool, ACME, "m").await;
+    high_risk_releases(&pool).await;
     let users = demo_users();
     assert_eq!(users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), USERS, "the realm's demo users");
     let covered: BTreeSet<&str> = MATRIX.iter().map(|(a, _)| a.name()).collect();

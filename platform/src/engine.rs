@@ -169,11 +169,7 @@ impl EngineClient {
         business_key: &BusinessKey,
         variables: &[(&str, String)],
     ) -> Result<ProcessInstance, EngineError> {
-        let vars: serde_json::Map<String, serde_json::Value> = variables
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), serde_json::json!({ "value": v, "type": "String" })))
-            .collect();
-        let body = serde_json::json!({ "businessKey": business_key.as_str(), "variables": vars });
+        let body = serde_json::json!({ "businessKey": business_key.as_str(), "variables": string_variables(variables) });
         let res = self
             .http
             .post(format!("{}/process-definition/key/{}/start", self.base, process_key))
@@ -181,6 +177,81 @@ impl EngineClient {
             .send()
             .await;
         decode(res).await
+    }
+
+    /// Starts the latest version of `process_key` under `business_key` at `activity_id`: what the order
+    /// already has is not done again (Operaton's `startInstructions`, `startBeforeActivity`).
+    pub async fn start_at(
+        &self,
+        process_key: &str,
+        business_key: &BusinessKey,
+        variables: &[(&str, String)],
+        activity_id: &str,
+    ) -> Result<ProcessInstance, EngineError> {
+        let body = serde_json::json!({
+            "businessKey": business_key.as_str(),
+            "variables": string_variables(variables),
+            "startInstructions": [{ "type": "startBeforeActivity", "activityId": activity_id }],
+            "skipCustomListeners": true,
+            "skipIoMappings": true,
+        });
+        let res = self
+            .http
+            .post(format!("{}/process-definition/key/{}/start", self.base, process_key))
+            .json(&body)
+            .send()
+            .await;
+        decode(res).await
+    }
+
+    /// Restarts a running instance at `start_before`, cancelling what runs at `cancel` (a failed activity):
+    /// Operaton's process-instance modification. The instance keeps its id and business key.
+    pub async fn restart_at(&self, process_instance_id: &str, cancel: &str, start_before: &str) -> Result<(), EngineError> {
+        let body = serde_json::json!({
+            "skipCustomListeners": true,
+            "skipIoMappings": true,
+            "annotation": "opsdeck repair: resume orchestration",
+            "instructions": [
+                { "type": "cancel", "activityId": cancel },
+                { "type": "startBeforeActivity", "activityId": start_before },
+            ],
+        });
+        let res = self
+            .http
+            .post(format!("{}/process-instance/{}/modification", self.base, process_instance_id))
+            .json(&body)
+            .send()
+            .await;
+        no_content(res).await
+    }
+
+    /// The activities an instance is waiting in now (leaves of its activity-instance tree).
+    pub async fn current_activities(&self, process_instance_id: &str) -> Result<Vec<String>, EngineError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Node {
+            activity_id: String,
+            #[serde(default)]
+            child_activity_instances: Vec<Node>,
+        }
+        fn leaves(node: Node, out: &mut Vec<String>) {
+            if node.child_activity_instances.is_empty() {
+                out.push(node.activity_id);
+            } else {
+                for child in node.child_activity_instances {
+                    leaves(child, out);
+                }
+            }
+        }
+        let root: Node = decode(
+            self.http.get(format!("{}/process-instance/{}/activity-instances", self.base, process_instance_id)).send().await,
+        )
+        .await?;
+        let mut out = Vec::new();
+        for child in root.child_activity_instances {
+            leaves(child, &mut out);
+        }
+        Ok(out)
     }
 
     /// Active (running or suspended) process instances carrying `business_key`.
@@ -280,6 +351,10 @@ impl EngineClient {
         let v: V = decode(self.http.get(format!("{}/version", self.base)).send().await).await?;
         Ok(v.version)
     }
+}
+
+fn string_variables(variables: &[(&str, String)]) -> serde_json::Map<String, serde_json::Value> {
+    variables.iter().map(|(k, v)| ((*k).to_string(), serde_json::json!({ "value": v, "type": "String" }))).collect()
 }
 
 async fn decode<T: serde::de::DeserializeOwned>(res: reqwest::Result<reqwest::Response>) -> Result<T, EngineError> {

@@ -16,6 +16,7 @@
 
 mod control;
 mod fulfillment;
+pub mod resume;
 mod start;
 pub mod starter;
 mod tasks;

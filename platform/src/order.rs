@@ -32,7 +32,8 @@ OrderCommand {
     CompleteFulfillment => "COMPLETE_FULFILLMENT",
     Fail => "FAIL",
     Cancel => "CANCEL",
-    /// Repair: start or restart orchestration of a captured, stalled or failed order.
+    /// Repair: start or restart orchestration of a captured, stalled or failed order. An order in progress
+    /// keeps its status: the transition is the evidence that its orchestration was restarted.
     ResumeOrchestration => "RESUME_ORCHESTRATION",
 });
 
@@ -58,9 +59,11 @@ impl Machine for Order {
             (S::InProgress, C::CompleteFulfillment, S::Fulfilled),
             (S::InProgress, C::Fail, S::Failed),
             (S::InProgress, C::Cancel, S::Cancelled),
+            (S::InProgress, C::ResumeOrchestration, S::InProgress),
             (S::PartiallyFulfilled, C::RecordPartialFulfillment, S::PartiallyFulfilled),
             (S::PartiallyFulfilled, C::CompleteFulfillment, S::Fulfilled),
             (S::PartiallyFulfilled, C::Fail, S::Failed),
+            (S::PartiallyFulfilled, C::ResumeOrchestration, S::PartiallyFulfilled),
             (S::Failed, C::ResumeOrchestration, S::Orchestrating),
             (S::Failed, C::Cancel, S::Cancelled),
         ]
@@ -134,9 +137,11 @@ mod tests {
             (S::InProgress, C::CompleteFulfillment, S::Fulfilled),
             (S::InProgress, C::Fail, S::Failed),
             (S::InProgress, C::Cancel, S::Cancelled),
+            (S::InProgress, C::ResumeOrchestration, S::InProgress),
             (S::PartiallyFulfilled, C::RecordPartialFulfillment, S::PartiallyFulfilled),
             (S::PartiallyFulfilled, C::CompleteFulfillment, S::Fulfilled),
             (S::PartiallyFulfilled, C::Fail, S::Failed),
+            (S::PartiallyFulfilled, C::ResumeOrchestration, S::PartiallyFulfilled),
             (S::Failed, C::ResumeOrchestration, S::Orchestrating),
             (S::Failed, C::Cancel, S::Cancelled),
         ]);

@@ -27,6 +27,7 @@ mod config;
 mod control;
 mod heartbeat;
 mod publish;
+pub mod release;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};

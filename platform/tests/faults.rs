@@ -78,7 +78,7 @@ async fn an_order_without_a_process_is_one_whose_start_was_given_up_and_stays_ca
     let fault = order_without_process(&pool, ACME, "drill:oscar").await.unwrap();
     assert_eq!(fault.entity_type.as_deref(), Some("order"));
     let order = platform::ids::OrderId::from_uuid(fault.entity_id.unwrap());
-    let detail = order_detail(&pool, ACME, &OrderLookup::Id(order)).await.unwrap().unwrap();
+    let detail = order_detail(&mut pool.acquire().await.unwrap(), ACME, &OrderLookup::Id(order)).await.unwrap().unwrap();
     assert_eq!(detail.order.status, "CAPTURED");
     let start = detail.orchestration_start.expect("the capture recorded a start");
     assert_eq!((start.status.as_str(), start.attempts, start.settled_by.as_deref()), ("GAVE_UP", 0, Some("drill:oscar")));

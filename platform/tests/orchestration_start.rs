@@ -74,7 +74,7 @@ async fn the_capture_records_the_start_and_the_starter_carries_it_out_once(pool:
     assert_eq!(transitions.len(), 1);
     assert_eq!(transitions[0].0, format!("{STARTER_KIND}:{}", starter.config().instance_id));
 
-    let detail = order_detail(&pool, ACME, &OrderLookup::Id(order)).await.unwrap().unwrap();
+    let detail = order_detail(&mut pool.acquire().await.unwrap(), ACME, &OrderLookup::Id(order)).await.unwrap().unwrap();
     let shown = detail.orchestration_start.expect("the order detail shows the start");
     assert_eq!((shown.status.as_str(), shown.process_instance_id), ("STARTED", Some(running[0].id.clone())));
     delete_instance(&running[0].id).await;
@@ -160,7 +160,7 @@ async fn paused_starts_wait_without_spending_attempts_and_go_once_the_switch_is_
 async fn a_start_whose_order_was_cancelled_meanwhile_is_skipped_with_the_reason(pool: PgPool) {
     let order = captured_order(&pool, "Q-7104").await;
     let mut tx = pool.begin().await.unwrap();
-    apply_order_command(&mut tx, ACME, order, None, OrderCommand::Cancel, &fixtures::ctx()).await.unwrap();
+    apply_order_command(&mut tx, ACME, order, None, OrderCommand::Cancel, &platform::testing::ctx()).await.unwrap();
     tx.commit().await.unwrap();
 
     let round = starter(&pool, starter_config()).start_due().await.unwrap();

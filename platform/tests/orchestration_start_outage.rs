@@ -215,7 +215,7 @@ async fn a_start_is_given_up_visibly_when_the_engine_stays_down_past_the_attempt
     assert_eq!((totals.failed, totals.gave_up), (6, 2), "{totals:?}");
     assert_eq!(counter("opsdeck_orchestration_start_given_up_total") - given_up_before, 2, "the metric counts them");
     for order in orders {
-        let detail = order_detail(&pool, ACME, &OrderLookup::Id(order)).await.unwrap().unwrap();
+        let detail = order_detail(&mut pool.acquire().await.unwrap(), ACME, &OrderLookup::Id(order)).await.unwrap().unwrap();
         assert_eq!(detail.order.status, "CAPTURED");
         let start = detail.orchestration_start.unwrap();
         assert!(start.given_up());

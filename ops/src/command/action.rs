@@ -26,6 +26,13 @@ Action {
     ActionItemAdd => "incident.action_item.add",
     ActionItemEdit => "incident.action_item.edit",
     ActionItemStatus => "incident.action_item.status",
+    RepairRead => "repair.read",
+    RepairRequest => "repair.request",
+    RepairApprove => "repair.approve",
+    RepairReject => "repair.reject",
+    RepairExecute => "repair.execute",
+    RepairRecheck => "repair.recheck",
+    RepairPolicySet => "repair.policy.set",
 });
 
 impl Action {
@@ -33,12 +40,15 @@ impl Action {
     pub fn permission(self) -> Permission {
         use Action::*;
         match self {
-            OrderRead | TenantList | IncidentList | IncidentRead => Permission::Read,
+            OrderRead | TenantList | IncidentList | IncidentRead | RepairRead => Permission::Read,
             IncidentDeclare => Permission::DeclareIncident,
             IncidentTriage | IncidentImpact | IncidentMitigate | IncidentResolve | IncidentClose | IncidentReopen
             | IncidentSeverity | IncidentNote => Permission::ManageIncident,
             StatusUpdatePost => Permission::PostStatusUpdate,
             ReviewSave | ReviewComplete | ActionItemAdd | ActionItemEdit | ActionItemStatus => Permission::ManageReview,
+            RepairRequest | RepairExecute | RepairRecheck => Permission::RequestRepair,
+            RepairApprove | RepairReject => Permission::ApproveRepair,
+            RepairPolicySet => Permission::Administer,
         }
     }
 

@@ -22,6 +22,8 @@ pub struct Cx<'a> {
     tenants: Vec<TenantId>,
     entity: Option<(&'static str, Uuid)>,
     detail: Value,
+    /// Set when the command commits the record of a failure (a repair that failed): audited as FAILED.
+    failed: Option<String>,
 }
 
 impl<'a> Cx<'a> {
@@ -51,6 +53,12 @@ impl<'a> Cx<'a> {
     /// What the command did, for the audit line's `detail.result`.
     pub fn record(&mut self, detail: Value) {
         self.detail = detail;
+    }
+
+    /// The command commits, but what it records is a failure (a repair whose execution failed is recorded
+    /// FAILED with its error): the audit line says FAILED with `why`.
+    pub fn fail(&mut self, why: impl Into<String>) {
+        self.failed = Some(why.into());
     }
 
     /// How the actor is written in histories (`name (subject)`).
@@ -99,6 +107,7 @@ async fn execute<T>(
     let span = tracing::info_span!("command", action = action.as_str(), actor = %envelope.actor.subject,
         entity = ?envelope.entity.map(|e| e.1), outcome = tracing::field::Empty);
 
+    let mut recorded_failure = false;
     let result = async {
         // 1. Authorise before anything is read.
         let permission = envelope.action.permission();
@@ -128,9 +137,10 @@ async fn execute<T>(
             tenants: envelope.tenants.clone().unwrap_or_default(),
             entity: envelope.entity,
             detail: Value::Null,
+            failed: None,
         };
         let outcome = body(&mut cx).await;
-        let Cx { mut tx, tenants, entity, detail, .. } = cx;
+        let Cx { mut tx, tenants, entity, detail, failed, .. } = cx;
 
         // 3. The audit line.
         match outcome {
@@ -142,18 +152,16 @@ async fn execute<T>(
                 Ok(value)
             }
             Ok(value) => {
-                audit::append(
-                    &mut *tx,
-                    entry(
-                        &envelope,
-                        Outcome::Succeeded,
-                        &tenants,
-                        entity,
-                        envelope.reason,
-                        detail_of(&envelope, &tenants, &detail, None),
-                    ),
-                )
-                .await?;
+                recorded_failure = failed.is_some();
+                let (outcome, reason) = match &failed {
+                    Some(why) => (Outcome::Failed, Some(why.as_str())),
+                    None => (Outcome::Succeeded, envelope.reason),
+                };
+                let mut detail = detail_of(&envelope, &tenants, &detail, None);
+                if let Some(why) = &failed {
+                    detail["error"] = Value::String(why.clone());
+                }
+                audit::append(&mut *tx, entry(&envelope, outcome, &tenants, entity, reason, detail)).await?;
                 tx.commit().await?;
                 Ok(value)
             }
@@ -181,6 +189,7 @@ async fn execute<T>(
     .await;
 
     let outcome = match &result {
+        Ok(_) if recorded_failure => "FAILED",
         Ok(_) if read_only && envelope.actor.kind != ActorKind::Service => "READ",
         Ok(_) => "SUCCEEDED",
         Err(e) => e.kind().as_str(),

@@ -25,6 +25,17 @@ pub mod timeline;
 pub mod triage;
 
 pub use affected::TenantRef;
+
+/// Names entities on an incident (repairs and reconciliation attach what they act on), inside the
+/// caller's transaction; an entity already named is left as it is.
+pub async fn attach_entities(
+    db: &mut sqlx::PgConnection,
+    incident: IncidentId,
+    entities: &[EntityRef],
+) -> Result<()> {
+    affected::insert_entities(db, incident, entities).await?;
+    Ok(())
+}
 pub use comms::customer_text::{check_customer_text, find_internal_details, Finding, InternalDetails};
 pub use comms::delivery::{
     deliver_pending, deliver_pending_with, deliveries_for_update, run_delivery_worker, Delivery, DeliveryPolicy,

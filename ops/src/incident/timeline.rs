@@ -34,6 +34,12 @@ pub mod event_type {
     pub const ACTION_ITEM_ADDED: &str = "ACTION_ITEM_ADDED";
     pub const ACTION_ITEM_CHANGED: &str = "ACTION_ITEM_CHANGED";
     pub const NOTE: &str = "NOTE";
+    pub const REPAIR_REQUESTED: &str = "REPAIR_REQUESTED";
+    pub const REPAIR_APPROVED: &str = "REPAIR_APPROVED";
+    pub const REPAIR_REJECTED: &str = "REPAIR_REJECTED";
+    pub const REPAIR_EXECUTED: &str = "REPAIR_EXECUTED";
+    pub const REPAIR_FAILED: &str = "REPAIR_FAILED";
+    pub const REPAIR_RECHECKED: &str = "REPAIR_RECHECKED";
 }
 
 /// An event to append.
