@@ -169,14 +169,7 @@ impl EngineClient {
         business_key: &BusinessKey,
         variables: &[(&str, String)],
     ) -> Result<ProcessInstance, EngineError> {
-        let body = serde_json::json!({ "businessKey": business_key.as_str(), "variables": string_variables(variables) });
-        let res = self
-            .http
-            .post(format!("{}/process-definition/key/{}/start", self.base, process_key))
-            .json(&body)
-            .send()
-            .await;
-        decode(res).await
+        self.start_with(process_key, business_key, variables, None).await
     }
 
     /// Starts the latest version of `process_key` under `business_key` at `activity_id`: what the order
@@ -188,13 +181,22 @@ impl EngineClient {
         variables: &[(&str, String)],
         activity_id: &str,
     ) -> Result<ProcessInstance, EngineError> {
-        let body = serde_json::json!({
-            "businessKey": business_key.as_str(),
-            "variables": string_variables(variables),
-            "startInstructions": [{ "type": "startBeforeActivity", "activityId": activity_id }],
-            "skipCustomListeners": true,
-            "skipIoMappings": true,
-        });
+        self.start_with(process_key, business_key, variables, Some(activity_id)).await
+    }
+
+    async fn start_with(
+        &self,
+        process_key: &str,
+        business_key: &BusinessKey,
+        variables: &[(&str, String)],
+        activity_id: Option<&str>,
+    ) -> Result<ProcessInstance, EngineError> {
+        let mut body = serde_json::json!({ "businessKey": business_key.as_str(), "variables": string_variables(variables) });
+        if let Some(activity_id) = activity_id {
+            body["startInstructions"] = serde_json::json!([{ "type": "startBeforeActivity", "activityId": activity_id }]);
+            body["skipCustomListeners"] = serde_json::json!(true);
+            body["skipIoMappings"] = serde_json::json!(true);
+        }
         let res = self
             .http
             .post(format!("{}/process-definition/key/{}/start", self.base, process_key))
