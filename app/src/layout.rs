@@ -19,9 +19,10 @@ struct Area {
     needs: Option<Permission>,
 }
 
-const AREAS: [Area; 3] = [
+const AREAS: [Area; 4] = [
     Area { label: "Orders", href: "/orders", needs: Some(Permission::Read) },
     Area { label: "Incidents", href: "/incidents", needs: Some(Permission::Read) },
+    Area { label: "Repairs", href: "/repairs", needs: Some(Permission::Read) },
     Area { label: "Who am I", href: "/me", needs: None },
 ];
 

@@ -18,6 +18,7 @@ pub mod incidents;
 mod layout;
 mod me;
 pub mod orders;
+pub mod repairs;
 pub mod sign_in;
 pub mod viewer;
 
@@ -30,6 +31,7 @@ use layout::{NotFound, Shell};
 use incidents::{DeclareIncidentPage, IncidentPage, IncidentsPage};
 use me::WhoAmIPage;
 use orders::{OrderPermalinkPage, OrdersPage};
+use repairs::{RepairPage, RepairsPage, RequestRepairPage};
 
 /// The HTML document around the app. Deliberately without `HydrationScripts`: nothing runs in the browser.
 pub fn shell(_options: LeptosOptions) -> impl IntoView {
@@ -80,6 +82,9 @@ fn Pages() -> impl IntoView {
                     <Route path=path!("/incidents") view=IncidentsPage/>
                     <Route path=path!("/incidents/new") view=DeclareIncidentPage/>
                     <Route path=path!("/incidents/:id") view=IncidentPage/>
+                    <Route path=path!("/repairs") view=RepairsPage/>
+                    <Route path=path!("/repairs/new") view=RequestRepairPage/>
+                    <Route path=path!("/repairs/:id") view=RepairPage/>
                     <Route path=path!("/me") view=WhoAmIPage/>
                 </Routes>
     }

@@ -20,7 +20,7 @@ pub const DEFAULT_FILE: &str = "opsdeck.toml";
 
 /// `OPSDECK_<KEY>` variables that set `<key>`. Only these are read, because the service scripts export
 /// other `OPSDECK_*` variables (ports, homes) that are not console settings.
-const ENV_KEYS: [&str; 17] = [
+const ENV_KEYS: [&str; 18] = [
     "listen",
     "public_url",
     "database_max_connections",
@@ -38,6 +38,7 @@ const ENV_KEYS: [&str; 17] = [
     "session_cookie_secure",
     "log_format",
     "style_dir",
+    "repair_approval_ttl_minutes",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +75,8 @@ pub struct Config {
     pub session_cookie_secure: Option<bool>,
     pub log_format: LogFormat,
     pub style_dir: PathBuf,
+    /// How long an approval of a HIGH-risk repair stands before it must be approved again.
+    pub repair_approval_ttl_minutes: u32,
     /// Where status updates are delivered (Slack-compatible JSON), from the file's `[[webhooks]]` tables.
     /// Their URLs are secrets: they never print.
     #[serde(default)]

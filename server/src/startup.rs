@@ -26,7 +26,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 use crate::auth::{csrf, gate, session, Auth};
 use crate::config::Config;
 use crate::error::{log_errors, Error, Result};
-use crate::routes::{auth, health, incidents, internal, metrics, pages};
+use crate::routes::{auth, health, incidents, internal, metrics, pages, repairs};
 use crate::telemetry;
 
 /// How often expired sessions are deleted from the store.
@@ -42,6 +42,8 @@ pub struct AppState {
     pub auth: Auth,
     /// Where incident status updates go; a delivery worker sends what the outbox queued.
     pub webhooks: ops::incident::Webhooks,
+    /// What repairs reach beyond PostgreSQL (the process engine) and their settings.
+    pub repairs: ops::repair::Services,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -85,6 +87,10 @@ impl Application {
             leptos_options: LeptosOptions::builder().output_name("opsdeck").site_addr(config.listen).build(),
             auth,
             webhooks,
+            repairs: ops::repair::Services {
+                engine: platform::engine::EngineClient::new(&config.engine_url),
+                approval_ttl: Duration::from_secs(u64::from(config.repair_approval_ttl_minutes) * 60),
+            },
         };
         let csp = content_security_policy(&config.oidc_issuer);
         Ok(Application { listener, router: router(state, &config.style_dir, sessions, csp) })
@@ -179,6 +185,7 @@ pub fn router(state: AppState, style_dir: &Path, sessions: PostgresStore, csp: H
         .route("/", get(|| async { Redirect::to("/orders") }))
         .merge(auth::router())
         .merge(incidents::router())
+        .merge(repairs::router())
         .leptos_routes_with_handler(page_routes, pages::render_page)
         .route_layer(from_fn(metrics::track_http))
         .fallback(pages::render_page)

@@ -116,6 +116,8 @@ pub enum Outcome {
     Found {
         tenant: Tenant,
         detail: Box<OrderDetail>,
+        /// Repairs of the order, newest first.
+        repairs: Vec<ops::repair::Repair>,
     },
     Failed(PageError),
 }
@@ -133,7 +135,10 @@ pub async fn load(
         None => Outcome::Blank,
         Some(Err(invalid)) => Outcome::Failed(invalid),
         Some(Ok(query)) => match find(&pool, actor, &tenants, &query).await {
-            Ok((tenant, detail)) => Outcome::Found { tenant, detail: Box::new(detail) },
+            Ok((tenant, detail)) => {
+                let repairs = ops::repair::repairs_of_entity(&pool, actor, detail.order.order_id.as_uuid()).await?;
+                Outcome::Found { tenant, detail: Box::new(detail), repairs }
+            }
             Err(error) => Outcome::Failed(error),
         },
     };

@@ -107,12 +107,22 @@ fn render_outcome(page: Result<OrdersPageData, PageError>, input: LookupInput) -
             }
             .into_any()
         }
-        Outcome::Found { tenant, detail } => {
+        Outcome::Found { tenant, detail, repairs } => {
             let title = format!("Order {}", detail.order.order_number);
+            let resume = format!(
+                "/repairs/new?type=resume-orchestration&tenant={}&entity={}",
+                detail.order.tenant_id, detail.order.order_id
+            );
             view! {
                 <Title text=title/>
                 <LookupForm tenants=tenants input=input error=None/>
                 <OrderDetailView tenant=tenant detail=*detail/>
+                <section class="panel" aria-labelledby="order-repairs-heading">
+                    <h2 id="order-repairs-heading">"Repairs"</h2>
+                    {crate::repairs::repair_rows(&repairs)}
+                    <p><a class="button" href=resume>"Resume orchestration…"</a>
+                        " " <span class="hint">"shows its dry-run first; nothing changes until it is requested and executed"</span></p>
+                </section>
             }
             .into_any()
         }

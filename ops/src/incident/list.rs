@@ -295,22 +295,56 @@ async fn list_in(db: &mut PgConnection, actor: &Actor, query: &IncidentListQuery
     let items = rows
         .into_iter()
         .map(|r| {
-            Ok(IncidentSummary {
-                tenants: tenant_map.remove(&r.incident_id).unwrap_or_default(),
-                incident_id: r.incident_id,
-                incident_number: r.incident_number,
-                severity: stored(&r.severity)?,
-                status: stored(&r.status)?,
-                summary: r.summary,
-                detected_at: r.detected_at,
-                detected_by: stored(&r.detected_by)?,
-                next_update_due_at: r.next_update_due_at,
-                update_overdue: r.update_overdue,
-                version: r.version,
-            })
+            let tenants = tenant_map.remove(&r.incident_id).unwrap_or_default();
+            summary(r, tenants)
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Page { items, next })
+}
+
+/// The OPEN and MITIGATED incidents that concern `tenant` (or every tenant), newest first: what a repair
+/// may be linked to. Uses `ix_incident_status_detected`.
+pub async fn open_incidents(pool: &PgPool, actor: &Actor, tenant: TenantId) -> Result<Vec<IncidentSummary>> {
+    let envelope = Envelope::new(actor, Action::IncidentList).tenant(tenant);
+    read(pool, envelope, async |cx| {
+        let db = cx.db();
+        let rows = sqlx::query_as::<_, Row>(&format!(
+            "select {ROW_COLUMNS} from ops.operational_incident i
+             where i.status in ('OPEN', 'MITIGATED')
+               and (exists (select 1 from ops.incident_tenant t where t.incident_id = i.incident_id and t.tenant_id = $1)
+                    or not exists (select 1 from ops.incident_tenant t where t.incident_id = i.incident_id))
+             order by i.detected_at desc, i.incident_id desc limit 50"
+        ))
+        .bind(tenant)
+        .fetch_all(&mut *db)
+        .await?;
+        let ids: Vec<IncidentId> = rows.iter().map(|r| r.incident_id).collect();
+        let mut tenant_map = tenants_of(db, &ids).await?;
+        rows.into_iter()
+            .map(|r| {
+                let tenants = tenant_map.remove(&r.incident_id).unwrap_or_default();
+                summary(r, tenants)
+            })
+            .filter(|s| !matches!(s, Ok(s) if s.tenants.is_empty() && actor.tenants != TenantScope::All))
+            .collect()
+    })
+    .await
+}
+
+fn summary(r: Row, tenants: Vec<TenantRef>) -> Result<IncidentSummary> {
+    Ok(IncidentSummary {
+        tenants,
+        incident_id: r.incident_id,
+        incident_number: r.incident_number,
+        severity: stored(&r.severity)?,
+        status: stored(&r.status)?,
+        summary: r.summary,
+        detected_at: r.detected_at,
+        detected_by: stored(&r.detected_by)?,
+        next_update_due_at: r.next_update_due_at,
+        update_overdue: r.update_overdue,
+        version: r.version,
+    })
 }
 
 /// Adds the filter and cursor conditions; `time` is the alias holding `detected_at`/`incident_id`,

@@ -57,7 +57,7 @@ pub use lifecycle::{
     SeverityForm, StatusChanged,
 };
 pub use list::{
-    list_incidents, Age, Cursor, IncidentFilter, IncidentListForm, IncidentListQuery, IncidentSummary, Page,
+    list_incidents, open_incidents, Age, Cursor, IncidentFilter, IncidentListForm, IncidentListQuery, IncidentSummary, Page,
 };
 pub use model::{
     severity_choices, BlastRadius, DetectedBy, EntityRef, EntityType, EventKind, IncidentCommand, IncidentStatus,

@@ -9,3 +9,4 @@ pub mod incidents;
 pub mod internal;
 pub mod metrics;
 pub mod pages;
+pub mod repairs;

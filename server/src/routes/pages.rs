@@ -45,6 +45,7 @@ pub async fn rerender(state: AppState, viewer: app::viewer::Viewer, page: &str, 
 /// Renders the page at the request's address, with a refused form submission handed back to it.
 async fn render_with(state: AppState, request: Request<Body>, submitted: Option<Submitted>) -> Response {
     let pool = state.pool.clone();
+    let repairs = state.repairs.clone();
     let options = state.leptos_options.clone();
     let viewer = request.extensions().get::<app::viewer::Viewer>().cloned();
     if let Some(viewer) = &viewer {
@@ -53,6 +54,7 @@ async fn render_with(state: AppState, request: Request<Body>, submitted: Option<
     leptos_axum::handle_response_inner(
         move || {
             provide_context(pool.clone());
+            provide_context(repairs.clone());
             if let Some(viewer) = viewer.clone() {
                 provide_context(viewer);
             }

@@ -9,5 +9,6 @@ mod helpers;
 mod incidents;
 mod local_idp;
 mod orders;
+mod repairs;
 mod service_tokens;
 mod sign_in;

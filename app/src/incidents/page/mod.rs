@@ -9,6 +9,7 @@ mod action_items;
 mod impact;
 mod lifecycle;
 mod now;
+mod repairs;
 mod review;
 mod severity;
 mod timeline;
@@ -34,16 +35,19 @@ pub(super) struct Shown {
     pub d: Arc<IncidentDetail>,
     /// The tenants the viewer may act on (the triage form offers these).
     pub tenants: Arc<Vec<Tenant>>,
+    /// Repairs linked to the incident, newest first.
+    pub repairs: Arc<Vec<ops::repair::Repair>>,
     pub may_manage: bool,
     pub may_post: bool,
     pub may_review: bool,
 }
 
 impl Shown {
-    fn new(viewer: &Viewer, d: IncidentDetail, tenants: Vec<Tenant>) -> Self {
+    fn new(viewer: &Viewer, d: IncidentDetail, tenants: Vec<Tenant>, repairs: Vec<ops::repair::Repair>) -> Self {
         Shown {
             d: Arc::new(d),
             tenants: Arc::new(tenants),
+            repairs: Arc::new(repairs),
             may_manage: viewer.actor.may(Permission::ManageIncident),
             may_post: viewer.actor.may(Permission::PostStatusUpdate),
             may_review: viewer.actor.may(Permission::ManageReview),
@@ -77,7 +81,8 @@ pub fn IncidentPage() -> impl IntoView {
             let pool = pool_or_internal()?;
             let detail = incident::incident_detail(&pool, &viewer.actor, incident_id, filter).await?;
             let tenants = ops::tenants::visible(&pool, &viewer.actor).await?;
-            Ok::<_, PageError>(Shown::new(&viewer, detail, tenants))
+            let repairs = ops::repair::repairs_of_incident(&pool, &viewer.actor, incident_id).await?;
+            Ok::<_, PageError>(Shown::new(&viewer, detail, tenants, repairs))
         }
     });
     view! {
@@ -113,6 +118,7 @@ fn render(shown: Shown, filter_param: Option<String>) -> AnyView {
             <updates::PostUpdate shown=shown.clone()/>
             <timeline::AddNote shown=shown.clone()/>
         </section>
+        <repairs::Repairs shown=shown.clone()/>
         <timeline::Timeline shown=shown.clone() filter=filter_param.unwrap_or_default()/>
         <updates::History shown=shown.clone()/>
         <triage::TriagePanel shown=shown.clone()/>
