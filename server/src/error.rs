@@ -79,6 +79,8 @@ impl Error {
     /// What the client is told. Domain errors explain themselves; everything else stays on the server.
     fn client_message(&self) -> String {
         match self {
+            // A program calling the API needs the field messages themselves, not "see the fields".
+            Error::Ops(ops::Error::Invalid(fields)) => format!("invalid input: {fields}"),
             Error::Ops(error) => error.public_message(),
             Error::IdentityUnavailable(_) => {
                 "the identity provider is unavailable, so tokens cannot be verified; try again shortly".to_string()

@@ -9,6 +9,7 @@ mod helpers;
 mod incidents;
 mod local_idp;
 mod orders;
+mod repair_api;
 mod repairs;
 mod service_tokens;
 mod sign_in;

@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use crate::helpers::{audit_lines, capture_order, env_or, idp_config, keycloak_issuer, spawn_app_with, test_config, TestApp};
 use crate::local_idp::{keys, LocalIdp};
 
-async fn keycloak_service_token(scope: Option<&str>) -> String {
+pub async fn keycloak_service_token(scope: Option<&str>) -> String {
     let mut form = vec![
         ("grant_type", "client_credentials".to_string()),
         ("client_id", "opsdeck-internal".to_string()),

@@ -1,6 +1,4 @@
-//! The internal API (`/internal/v1`), for services holding client-credentials tokens. Every handler takes
-//! the verified [`Service`] and passes it, as the actor, to the same `ops` commands the pages use: a
-//! service is authorised (its role, its token's scopes, its tenant scope) and audited as itself.
+//! `whoami` and order reads of the internal API.
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -13,21 +11,15 @@ use crate::auth::service::Service;
 use crate::error::{Error, Result};
 use crate::startup::AppState;
 
-/// The internal API's routes (nested under `/internal/v1`).
-pub fn router() -> axum::Router<AppState> {
-    axum::Router::new()
-        .route("/whoami", axum::routing::get(whoami))
-        .route("/orders/{tenant}/{order_id}", axum::routing::get(order))
-}
-
 /// Who the token says is calling, as the console understands it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WhoAmI {
     pub subject: String,
     pub name: String,
     pub kind: &'static str,
     pub roles: Vec<&'static str>,
     /// `"*"` or the tenant ids.
+    #[schema(value_type = Object)]
     pub tenants: serde_json::Value,
     pub permissions: Vec<&'static str>,
 }
@@ -49,12 +41,20 @@ impl From<&Actor> for WhoAmI {
 }
 
 /// `GET /internal/v1/whoami`.
+#[utoipa::path(get, path = "/whoami", tag = "identity",
+    responses((status = 200, description = "The calling service", body = WhoAmI), (status = 401, description = "No or a refused token")),
+    security(("serviceAuth" = [])))]
 #[tracing::instrument(name = "internal.whoami", skip_all, fields(actor = %service.0.subject))]
 pub async fn whoami(service: Service) -> Json<WhoAmI> {
     Json(WhoAmI::from(&service.0))
 }
 
 /// `GET /internal/v1/orders/{tenant}/{order_id}`: the order's summary, if the service may read the tenant.
+#[utoipa::path(get, path = "/orders/{tenant}/{order_id}", tag = "orders",
+    params(("tenant" = String, Path, description = "Tenant id"), ("order_id" = String, Path, description = "Order id")),
+    responses((status = 200, description = "The order", body = Object), (status = 403, description = "Outside the service's scope"),
+        (status = 404, description = "No such order"), (status = 422, description = "Ids that are not ids")),
+    security(("serviceAuth" = ["ops.read"])))]
 #[tracing::instrument(name = "internal.order", skip_all, fields(actor = %service.0.subject, %tenant, %order_id))]
 pub async fn order(
     State(state): State<AppState>,
