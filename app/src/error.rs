@@ -166,3 +166,31 @@ mod tests {
         assert!(page.is_invalid());
     }
 }
+
+/// A page that could not be shown: its title and heading, the error, and the error's HTTP status.
+pub fn error_page(title: &'static str, error: PageError) -> AnyView {
+    set_status(error.status());
+    view! { <leptos_meta::Title text=title/> <h1>{title}</h1> <ErrorNotice error=error/> }.into_any()
+}
+
+/// A page's loading boundary: `render` the loaded data, or [`error_page`] under `title`. The page is
+/// complete before it is sent (there is no client to fill it in later).
+pub fn loaded<T, R>(title: &'static str, data: AsyncDerived<Result<T, PageError>>, render: R) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    R: Fn(T) -> AnyView + Clone + Send + Sync + 'static,
+{
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                let render = render.clone();
+                Suspend::new(async move {
+                    match data.await {
+                        Ok(data) => render(data),
+                        Err(error) => error_page(title, error),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}

@@ -10,6 +10,7 @@
 #[cfg(not(feature = "ssr"))]
 compile_error!("the app crate is server-rendered only: build it with its `ssr` feature (the default)");
 
+pub mod admin;
 pub mod error;
 pub mod fields;
 pub mod form;
@@ -27,6 +28,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
+use admin::AdminPage;
 use layout::{NotFound, Shell};
 use incidents::{DeclareIncidentPage, IncidentPage, IncidentsPage};
 use me::WhoAmIPage;
@@ -85,6 +87,7 @@ fn Pages() -> impl IntoView {
                     <Route path=path!("/repairs") view=RepairsPage/>
                     <Route path=path!("/repairs/new") view=RequestRepairPage/>
                     <Route path=path!("/repairs/:id") view=RepairPage/>
+                    <Route path=path!("/admin") view=AdminPage/>
                     <Route path=path!("/me") view=WhoAmIPage/>
                 </Routes>
     }

@@ -28,7 +28,7 @@ const USERS: [&str; 7] =
 /// every tenant; ada: approver; cora: comms; adam: admin; olga: operator + approver of acme and globex;
 /// gwen: operator of globex only.
 #[rustfmt::skip]
-const MATRIX: [(Action, [bool; 7]); 26] = [
+const MATRIX: [(Action, [bool; 7]); 27] = [
     //                                 vera   oscar  ada    cora   adam   olga   gwen
     (Action::OrderRead,              [true,  true,  true,  true,  true,  true,  false]),
     (Action::TenantList,             [true,  true,  true,  true,  true,  true,  true ]),
@@ -56,6 +56,7 @@ const MATRIX: [(Action, [bool; 7]); 26] = [
     (Action::RepairExecute,          [false, true,  false, false, false, true,  false]),
     (Action::RepairRecheck,          [false, true,  false, false, false, true,  false]),
     (Action::RepairPolicySet,        [false, false, false, false, true,  false, false]),
+    (Action::AuditVerify,            [false, false, false, false, true,  false, false]),
 ];
 
 fn services() -> Services {
@@ -283,6 +284,11 @@ async fn run(pool: &PgPool, world: &World, actor: &Actor, action: Action) -> Res
                 reason: format!("set by {}", actor.name),
             };
             set_policy(pool, actor, &PolicyForSet::parse(&form).unwrap()).await.map(drop)
+        }
+        Action::AuditVerify => {
+            let report = ops::audit::verify_chain(pool, actor).await?;
+            assert!(report.holds(), "{report:?}");
+            Ok(())
         }
     }
 }

@@ -33,6 +33,15 @@ pub enum Command {
     /// The reference platform: run its workers, inject faults, flip mitigation switches.
     #[command(subcommand)]
     Platform(crate::platform_cmd::PlatformCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain; prints a JSON report and fails when a line was changed, removed or inserted.
+    Verify,
 }
 
 /// Defaults are the seed module's own ([`SeedParams::default`]), which also validates the ranges.
@@ -77,6 +86,11 @@ pub async fn run() -> ExitCode {
         Command::Migrate => migrate(&config).await,
         Command::Seed(args) => seed(&config, args).await,
         Command::Platform(command) => crate::platform_cmd::run(&config, command).await,
+        Command::Audit(AuditCommand::Verify) => match audit_verify(&config).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::from(3),
+            Err(error) => Err(error),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,4 +151,16 @@ mod tests {
         assert_eq!((args.orders, args.extra_tenants, args.rng_seed), (3000, SeedParams::default().extra_tenants, 7));
         assert!(Cli::try_parse_from(["opsdeck", "seed", "--anomaly-rate", "1.5"]).is_err());
     }
+}
+
+/// Prints the chain's report; whether it holds. Runs as the SYSTEM actor `cli`, and is audited.
+#[tracing::instrument(skip_all, fields(database = %config.database_target()))]
+async fn audit_verify(config: &Config) -> Result<bool> {
+    let pool = platform::db::connect(config.database_url.expose(), 2).await?;
+    let report = ops::audit::verify_chain(&pool, &ops::identity::Actor::system("cli")).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if let Some(broken) = &report.broken {
+        eprintln!("opsdeck: the audit chain is broken at line {}: {}", broken.audit_id, broken.problem.describe());
+    }
+    Ok(report.holds())
 }

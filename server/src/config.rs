@@ -20,7 +20,7 @@ pub const DEFAULT_FILE: &str = "opsdeck.toml";
 
 /// `OPSDECK_<KEY>` variables that set `<key>`. Only these are read, because the service scripts export
 /// other `OPSDECK_*` variables (ports, homes) that are not console settings.
-const ENV_KEYS: [&str; 18] = [
+const ENV_KEYS: [&str; 19] = [
     "listen",
     "public_url",
     "database_max_connections",
@@ -39,6 +39,7 @@ const ENV_KEYS: [&str; 18] = [
     "log_format",
     "style_dir",
     "repair_approval_ttl_minutes",
+    "audit_verify_minutes",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +78,8 @@ pub struct Config {
     pub style_dir: PathBuf,
     /// How long an approval of a HIGH-risk repair stands before it must be approved again.
     pub repair_approval_ttl_minutes: u32,
+    /// How often the console recomputes the audit log's hash chain (0: never on its own).
+    pub audit_verify_minutes: u32,
     /// Where status updates are delivered (Slack-compatible JSON), from the file's `[[webhooks]]` tables.
     /// Their URLs are secrets: they never print.
     #[serde(default)]

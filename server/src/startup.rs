@@ -26,7 +26,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 use crate::auth::{csrf, gate, session, Auth};
 use crate::config::Config;
 use crate::error::{log_errors, Error, Result};
-use crate::routes::{auth, health, incidents, internal, metrics, pages, repairs};
+use crate::routes::{admin, auth, health, incidents, internal, metrics, pages, repairs};
 use crate::telemetry;
 
 /// How often expired sessions are deleted from the store.
@@ -80,6 +80,9 @@ impl Application {
         if !config.webhooks.is_empty() {
             spawn_delivery_worker(pool.clone(), webhooks.clone());
         }
+        if config.audit_verify_minutes > 0 {
+            spawn_chain_verifier(pool.clone(), Duration::from_secs(u64::from(config.audit_verify_minutes) * 60));
+        }
         let state = AppState {
             probes: Probes::new(pool.clone(), config.probe_targets()),
             pool,
@@ -122,6 +125,24 @@ fn spawn_delivery_worker(pool: PgPool, webhooks: ops::incident::Webhooks) {
             stop,
         )
         .await;
+    });
+}
+
+/// Recomputes the audit log's hash chain every `every` (the first time after one period), so
+/// `opsdeck_audit_chain_holds` says whether the evidence was rewritten. Each run is audited as SYSTEM.
+fn spawn_chain_verifier(pool: PgPool, every: Duration) {
+    tokio::spawn(async move {
+        let actor = ops::identity::Actor::system("audit-verifier");
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match ops::audit::verify_chain(&pool, &actor).await {
+                Ok(report) if report.holds() => tracing::info!(lines = report.lines_checked, "the audit chain holds"),
+                Ok(_) => {} // verify_chain logged the break as an error
+                Err(error) => tracing::warn!(%error, "the audit chain could not be verified"),
+            }
+        }
     });
 }
 
@@ -186,6 +207,7 @@ pub fn router(state: AppState, style_dir: &Path, sessions: PostgresStore, csp: H
         .merge(auth::router())
         .merge(incidents::router())
         .merge(repairs::router())
+        .merge(admin::router())
         .leptos_routes_with_handler(page_routes, pages::render_page)
         .route_layer(from_fn(metrics::track_http))
         .fallback(pages::render_page)

@@ -7,7 +7,8 @@ use ops::identity::Permission;
 use ops::incident::{self, DeclareForm};
 use platform::tenants::Tenant;
 
-use super::{choices, error_page, pool_or_internal};
+use super::{choices, pool_or_internal};
+use crate::error::loaded;
 use crate::error::PageError;
 use crate::fields::{CheckboxGroup, SelectField, TextArea, TextField};
 use crate::form::{form_or, message_at, notice, rejected};
@@ -30,14 +31,7 @@ pub fn DeclareIncidentPage() -> impl IntoView {
     });
     view! {
         <Title text="Declare incident"/>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(tenants) => view! { <Declare tenants=tenants/> }.into_any(),
-                    Err(error) => error_page("Declare incident", error),
-                }
-            })}
-        </Suspense>
+        {loaded("Declare incident", data, |tenants| view! { <Declare tenants=tenants/> }.into_any())}
     }
 }
 

@@ -12,7 +12,8 @@ use ops::incident::{
 use platform::machine::Named;
 use platform::tenants::Tenant;
 
-use super::{choices, encode, error_page, incident_path, pool_or_internal, severity_badge, status_badge};
+use crate::error::loaded;
+use super::{choices, encode, incident_path, pool_or_internal, severity_badge, status_badge};
 use crate::error::{set_status, ErrorNotice, PageError};
 use crate::fields::SelectField;
 use crate::form::{notice, rejected};
@@ -63,14 +64,7 @@ pub fn IncidentsPage() -> impl IntoView {
     });
     view! {
         <Title text="Incidents"/>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(data) => render(data),
-                    Err(error) => error_page("Incidents", error),
-                }
-            })}
-        </Suspense>
+        {loaded("Incidents", data, render)}
     }
 }
 

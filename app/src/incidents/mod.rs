@@ -15,12 +15,11 @@ pub use list::IncidentsPage;
 pub use page::IncidentPage;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 use ops::incident::{self, IncidentId};
 use platform::machine::Named;
 use sqlx::PgPool;
 
-use crate::error::{set_status, ErrorNotice, PageError};
+use crate::error::PageError;
 
 /// The address of one incident's page.
 pub fn incident_path(id: IncidentId) -> String {
@@ -53,10 +52,6 @@ fn status_badge(status: incident::IncidentStatus) -> AnyView {
     view! { <span class=format!("badge {tone}")>{status.name()}</span> }.into_any()
 }
 
-fn error_page(title: &'static str, error: PageError) -> AnyView {
-    set_status(error.status());
-    view! { <Title text=title/> <h1>{title}</h1> <ErrorNotice error=error/> }.into_any()
-}
 
 /// `(value, label)` choices of a closed set, with an empty first choice when `blank` is given.
 fn choices<T: Named>(label: impl Fn(T) -> String, blank: Option<&str>) -> Vec<(String, String)> {

@@ -12,7 +12,8 @@ use platform::machine::Named;
 use sqlx::PgPool;
 
 use super::parts::{checklist, json_view, risk_badge};
-use crate::error::{set_status, ErrorNotice, PageError};
+use crate::error::loaded;
+use crate::error::PageError;
 use crate::fields::TextArea;
 use crate::form::{notice, rejected};
 use crate::format::instant;
@@ -41,17 +42,7 @@ pub fn RepairPage() -> impl IntoView {
         }
     });
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok((viewer, repair)) => render(viewer, repair),
-                    Err(error) => {
-                        set_status(error.status());
-                        view! { <Title text="Repair"/> <h1>"Repair"</h1> <ErrorNotice error=error/> }.into_any()
-                    }
-                }
-            })}
-        </Suspense>
+        {loaded("Repair", data, |(viewer, repair)| render(viewer, repair))}
     }
 }
 

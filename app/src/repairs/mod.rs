@@ -7,6 +7,7 @@ mod parts;
 mod request;
 
 pub use detail::{repair_path, RepairPage};
+pub use parts::{repair_choices, tenant_choices};
 pub use request::RequestRepairPage;
 
 use chrono::Utc;
@@ -17,7 +18,8 @@ use ops::repair::{self, Repair, RepairStatus, Risk, Waiting};
 use platform::machine::Named;
 use sqlx::PgPool;
 
-use crate::error::{set_status, ErrorNotice, PageError};
+use crate::error::loaded;
+use crate::error::PageError;
 use crate::format::instant;
 use crate::viewer::{require_viewer, Viewer};
 
@@ -78,17 +80,7 @@ pub fn RepairsPage() -> impl IntoView {
     });
     view! {
         <Title text="Repairs"/>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(data) => render(data),
-                    Err(error) => {
-                        set_status(error.status());
-                        view! { <h1>"Repairs"</h1> <ErrorNotice error=error/> }.into_any()
-                    }
-                }
-            })}
-        </Suspense>
+        {loaded("Repairs", data, render)}
     }
 }
 

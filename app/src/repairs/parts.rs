@@ -83,3 +83,17 @@ mod tests {
         assert!(!html.contains('{'), "{html}");
     }
 }
+
+/// The repairs of the catalogue as `(value, label)` choices, with an empty first choice.
+pub fn repair_choices() -> Vec<(String, String)> {
+    std::iter::once((String::new(), "Choose a repair…".to_string()))
+        .chain(ops::repair::catalogue().into_iter().map(|i| (i.repair_type.name().to_string(), i.title.to_string())))
+        .collect()
+}
+
+/// Tenants as `(value, label)` choices, with an empty first choice.
+pub fn tenant_choices(tenants: &[platform::tenants::Tenant]) -> Vec<(String, String)> {
+    std::iter::once((String::new(), "Choose a tenant…".to_string()))
+        .chain(tenants.iter().map(|t| (t.tenant_id.to_string(), format!("{} ({})", t.name, t.slug))))
+        .collect()
+}

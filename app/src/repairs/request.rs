@@ -15,7 +15,7 @@ use platform::tenants::Tenant;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::parts::{checklist, json_view, risk_badge};
+use super::parts::{checklist, json_view, repair_choices, risk_badge, tenant_choices};
 use crate::error::{set_status, ErrorNotice, PageError};
 use crate::fields::{SelectField, TextArea, TextField};
 use crate::form::{form_or, notice, rejected};
@@ -98,12 +98,8 @@ pub fn RequestRepairPage() -> impl IntoView {
 fn render(data: RequestData, form: RepairRequestForm, refused: Option<crate::form::Rejected<RepairRequestForm>>) -> AnyView {
     let f = RepairRequestForm::FIELDS;
     let at = |field: &str| refused.as_ref().and_then(|r| r.at(field));
-    let types = std::iter::once((String::new(), "Choose a repair…".to_string()))
-        .chain(repair::catalogue().into_iter().map(|i| (i.repair_type.name().to_string(), i.title.to_string())))
-        .collect();
-    let tenants = std::iter::once((String::new(), "Choose a tenant…".to_string()))
-        .chain(data.tenants.iter().map(|t| (t.tenant_id.to_string(), format!("{} ({})", t.name, t.slug))))
-        .collect();
+    let types = repair_choices();
+    let tenants = tenant_choices(&data.tenants);
     let incidents: Vec<(String, String)> = std::iter::once((String::new(), "Choose the incident it belongs to…".to_string()))
         .chain(data.incidents.iter().map(|i| {
             (i.incident_id.to_string(), format!("INC-{} · {} · {} · {}", i.incident_number, i.severity.label(), i.status.name(), i.summary))

@@ -33,6 +33,7 @@ Action {
     RepairExecute => "repair.execute",
     RepairRecheck => "repair.recheck",
     RepairPolicySet => "repair.policy.set",
+    AuditVerify => "audit.verify",
 });
 
 impl Action {
@@ -48,7 +49,7 @@ impl Action {
             ReviewSave | ReviewComplete | ActionItemAdd | ActionItemEdit | ActionItemStatus => Permission::ManageReview,
             RepairRequest | RepairExecute | RepairRecheck => Permission::RequestRepair,
             RepairApprove | RepairReject => Permission::ApproveRepair,
-            RepairPolicySet => Permission::Administer,
+            RepairPolicySet | AuditVerify => Permission::Administer,
         }
     }
 

@@ -2,6 +2,7 @@
 //! [`auth`]; the internal API for services is [`internal`]; the rest are the operational endpoints every
 //! replica serves.
 
+pub mod admin;
 pub mod auth;
 pub mod form;
 pub mod health;

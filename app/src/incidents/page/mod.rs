@@ -25,7 +25,8 @@ use ops::identity::Permission;
 use ops::incident::{self, IncidentDetail, IncidentId, IncidentStatus, TimelineFilter};
 use platform::tenants::Tenant;
 
-use super::{error_page, incident_path, pool_or_internal, severity_badge, status_badge};
+use super::{incident_path, pool_or_internal, severity_badge, status_badge};
+use crate::error::loaded;
 use crate::error::PageError;
 use crate::viewer::{require_viewer, Viewer};
 
@@ -86,17 +87,7 @@ pub fn IncidentPage() -> impl IntoView {
         }
     });
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || {
-                let filter_param = filter_param.clone();
-                Suspend::new(async move {
-                    match data.await {
-                        Ok(shown) => render(shown, filter_param),
-                        Err(error) => error_page("Incident", error),
-                    }
-                })
-            }}
-        </Suspense>
+        {loaded("Incident", data, move |shown| render(shown, filter_param.clone()))}
     }
 }
 
