@@ -91,8 +91,9 @@ async fn a_repair_request_cannot_be_rewritten_or_deleted_and_only_moves_forward(
     .unwrap();
     sqlx::query(
         "insert into ops.repair_command_log (repair_id, incident_id, tenant_id, entity_type, entity_id, command_type, dry_run,
-            risk, idempotency_key, requested_by, reason, entity_version, before_state, proposed_change, proposed_change_hash, status)
-         values (gen_random_uuid(), $1, $2, 'ORDER', $3, 'RESUME_ORDER_ORCHESTRATION', true, 'HIGH', 'idem-1', 'u1',
+            risk, idempotency_key, requested_by, requested_by_subject, reason, entity_version, before_state, proposed_change,
+            proposed_change_hash, status)
+         values (gen_random_uuid(), $1, $2, 'ORDER', $3, 'RESUME_ORDER_ORCHESTRATION', true, 'HIGH', 'idem-1', 'u1', 'u1',
                  'order stuck in orchestration after vendor outage', 1, '{}', '{}', 'h', 'REQUESTED')",
     )
     .bind(incident)
@@ -118,8 +119,9 @@ async fn a_reason_shorter_than_twenty_characters_is_refused_by_the_schema(pool: 
            insert into ops.operational_incident (incident_id, severity, status, detected_at, detected_by, summary, created_by)
            values (gen_random_uuid(), 'SEV3', 'OPEN', now(), 'OPERATOR', 's', 'u') returning incident_id)
          insert into ops.repair_command_log (repair_id, incident_id, tenant_id, entity_type, entity_id, command_type, dry_run,
-            risk, idempotency_key, requested_by, reason, before_state, proposed_change, proposed_change_hash, status)
-         select gen_random_uuid(), incident_id, gen_random_uuid(), 'ORDER', gen_random_uuid(), 'X', true, 'LOW', 'k', 'u',
+            risk, idempotency_key, requested_by, requested_by_subject, reason, before_state, proposed_change,
+            proposed_change_hash, status)
+         select gen_random_uuid(), incident_id, gen_random_uuid(), 'ORDER', gen_random_uuid(), 'X', true, 'LOW', 'k', 'u', 'u',
                 'too short', '{}', '{}', 'h', 'REQUESTED' from i",
     )
     .execute(&pool)
