@@ -41,5 +41,16 @@ IFS='|' read -r OPSDECK_E2E_TENANT OPSDECK_E2E_TENANT_SLUG OPSDECK_E2E_ORDER_ID 
 [ -n "$OPSDECK_E2E_ORDER_ID" ] || die "the seed produced no stuck order to test with"
 export OPSDECK_E2E_TENANT OPSDECK_E2E_TENANT_SLUG OPSDECK_E2E_ORDER_ID OPSDECK_E2E_ORDER_NUMBER \
   OPSDECK_E2E_ORDER_STATUS OPSDECK_E2E_LINES OPSDECK_E2E_TRANSITIONS
+# Another seeded stuck order, stalled in ORCHESTRATING with no process instance, for the repair flow to
+# resume through the real engine: "tenant|order id|order number".
+IFS='|' read -r OPSDECK_E2E_REPAIR_TENANT OPSDECK_E2E_REPAIR_ORDER_ID OPSDECK_E2E_REPAIR_ORDER_NUMBER < <(psql -qtA "$DATABASE_URL" -c "
+  select o.tenant_id, o.order_id, o.order_number
+  from platform.seed_anomaly a join oms.sales_order o on o.order_id = a.entity_id
+  where a.anomaly_type = 'STUCK_ORDER' and o.status = 'ORCHESTRATING' and o.order_id <> '$OPSDECK_E2E_ORDER_ID'
+  order by o.order_number limit 1")
+[ -n "$OPSDECK_E2E_REPAIR_ORDER_ID" ] || die "the seed produced no order stuck in ORCHESTRATING to repair"
+export OPSDECK_E2E_REPAIR_TENANT OPSDECK_E2E_REPAIR_ORDER_ID OPSDECK_E2E_REPAIR_ORDER_NUMBER
+# The process model the resumed order starts in (what `platform run` deploys at start).
+"$bin" platform deploy >/dev/null
 ( cd end2end && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || npm install --silent --no-audit --no-fund >/dev/null )
 node --test --test-concurrency=1 end2end/tests/

@@ -41,6 +41,9 @@ pub enum PlatformCommand {
     /// Mitigation switches the platform honours within seconds.
     #[command(subcommand)]
     Control(ControlCommand),
+    /// Deploy the order-orchestration process model to the engine (what `run` does at start; unchanged
+    /// models are not deployed again).
+    Deploy,
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +128,11 @@ pub async fn run(config: &Config, command: PlatformCommand) -> crate::Result<()>
         PlatformCommand::Run(args) => run_all(config, args).await.map_err(Into::into),
         PlatformCommand::Fault(fault) => run_fault(config, fault).await.map_err(Into::into),
         PlatformCommand::Control(control) => run_control(config, control).await.map_err(Into::into),
+        PlatformCommand::Deploy => {
+            let deployment = ensure_deployed(&EngineClient::new(&config.engine_url)).await.map_err(Error::from)?;
+            println!("{}", serde_json::json!({ "deployment": deployment.id, "name": deployment.name }));
+            Ok(())
+        }
     }
 }
 
