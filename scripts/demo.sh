@@ -54,5 +54,8 @@ cat <<INFO
     $bin platform fault vendor-outage | crash-relay | poison-event | pause-relay | pause-consumer
     $bin platform fault order-without-process --tenant ${example%% *}
     $bin platform control set relay on --reason "why, at least ten characters"
+  Repair it the governed way: open the stuck order as oscar.operator, "Resume orchestration…" shows the
+  dry-run; declare an incident, request it with a reason; as adam.admin make it two-person at /admin;
+  ada.approver approves at /repairs; oscar executes. /admin also verifies the audit log's hash chain.
 INFO
 "$bin" serve
