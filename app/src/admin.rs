@@ -9,14 +9,12 @@ use ops::identity::Permission;
 use ops::repair::{self, Policy, PolicyForm};
 use platform::machine::Named;
 use platform::tenants::Tenant;
-use sqlx::PgPool;
 
-use crate::error::{loaded, PageError};
+use crate::error::{load_for_viewer, loaded, PageError};
 use crate::fields::{SelectField, TextArea};
 use crate::form::{form_or, notice, rejected};
 use crate::repairs::{repair_choices, tenant_choices};
 use crate::format::instant;
-use crate::viewer::require_viewer;
 
 #[derive(Debug, Clone)]
 struct AdminData {
@@ -28,20 +26,14 @@ struct AdminData {
 /// `/admin`.
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    let viewer = require_viewer();
-    let data = AsyncDerived::new(move || {
-        let viewer = viewer.clone();
-        async move {
-            let viewer = viewer?;
+    let data = load_for_viewer(|viewer, pool| async move {
             if !viewer.actor.may(Permission::Administer) {
                 return Err(PageError::new(ops::ErrorKind::NotAllowed, "Only an administrator may open the admin page."));
             }
-            let pool = use_context::<PgPool>().ok_or_else(PageError::internal)?;
             let verification = audit::last_verification(&pool, &viewer.actor).await?;
             let policies = repair::policies(&pool, &viewer.actor).await?;
             let tenants = ops::tenants::visible(&pool, &viewer.actor).await?;
             Ok::<_, PageError>(AdminData { verification, policies, tenants })
-        }
     });
     view! {
         <Title text="Admin"/>

@@ -194,3 +194,19 @@ where
         </Suspense>
     }
 }
+
+/// A page's data, loaded for the signed-in viewer with the database pool: `load(viewer, pool)` runs on the
+/// server while the page renders. No viewer or no pool is an internal error (the server provides both).
+pub fn load_for_viewer<T, F, Fut>(load: F) -> AsyncDerived<Result<T, PageError>>
+where
+    T: Send + Sync + 'static,
+    F: Fn(crate::viewer::Viewer, sqlx::PgPool) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<T, PageError>> + Send + 'static,
+{
+    let viewer = crate::viewer::require_viewer();
+    AsyncDerived::new(move || {
+        let ready = viewer.clone().and_then(|v| Ok((v, use_context::<sqlx::PgPool>().ok_or_else(PageError::internal)?)));
+        let future = ready.map(|(viewer, pool)| load(viewer, pool));
+        async move { future?.await }
+    })
+}

@@ -19,10 +19,11 @@ struct Area {
     needs: Option<Permission>,
 }
 
-const AREAS: [Area; 5] = [
+const AREAS: [Area; 6] = [
     Area { label: "Orders", href: "/orders", needs: Some(Permission::Read) },
     Area { label: "Incidents", href: "/incidents", needs: Some(Permission::Read) },
     Area { label: "Repairs", href: "/repairs", needs: Some(Permission::Read) },
+    Area { label: "Controls", href: "/controls", needs: Some(Permission::Read) },
     Area { label: "Admin", href: "/admin", needs: Some(Permission::Administer) },
     Area { label: "Who am I", href: "/me", needs: None },
 ];
@@ -40,6 +41,7 @@ pub fn Shell(children: Children) -> impl IntoView {
             <Navigation viewer=viewer.clone()/>
             {viewer.map(|viewer| view! { <SignedIn viewer=viewer/> })}
         </header>
+        <crate::controls::ControlsBanner/>
         <main id="main" class="content">{children()}</main>
         <footer class="footer">
             <span>"opsdeck — operations console for the CPQ/OMS platform"</span>

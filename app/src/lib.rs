@@ -11,6 +11,7 @@
 compile_error!("the app crate is server-rendered only: build it with its `ssr` feature (the default)");
 
 pub mod admin;
+pub mod controls;
 pub mod error;
 pub mod fields;
 pub mod form;
@@ -29,6 +30,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use admin::AdminPage;
+use controls::ControlsPage;
 use layout::{NotFound, Shell};
 use incidents::{DeclareIncidentPage, IncidentPage, IncidentsPage};
 use me::WhoAmIPage;
@@ -87,6 +89,7 @@ fn Pages() -> impl IntoView {
                     <Route path=path!("/repairs") view=RepairsPage/>
                     <Route path=path!("/repairs/new") view=RequestRepairPage/>
                     <Route path=path!("/repairs/:id") view=RepairPage/>
+                    <Route path=path!("/controls") view=ControlsPage/>
                     <Route path=path!("/admin") view=AdminPage/>
                     <Route path=path!("/me") view=WhoAmIPage/>
                 </Routes>

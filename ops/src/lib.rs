@@ -7,6 +7,7 @@
 pub mod access;
 pub mod audit;
 pub mod command;
+pub mod control;
 pub mod error;
 pub mod form;
 pub mod health;

@@ -28,7 +28,7 @@ const USERS: [&str; 7] =
 /// every tenant; ada: approver; cora: comms; adam: admin; olga: operator + approver of acme and globex;
 /// gwen: operator of globex only.
 #[rustfmt::skip]
-const MATRIX: [(Action, [bool; 7]); 27] = [
+const MATRIX: [(Action, [bool; 7]); 29] = [
     //                                 vera   oscar  ada    cora   adam   olga   gwen
     (Action::OrderRead,              [true,  true,  true,  true,  true,  true,  false]),
     (Action::TenantList,             [true,  true,  true,  true,  true,  true,  true ]),
@@ -57,6 +57,8 @@ const MATRIX: [(Action, [bool; 7]); 27] = [
     (Action::RepairRecheck,          [false, true,  false, false, false, true,  false]),
     (Action::RepairPolicySet,        [false, false, false, false, true,  false, false]),
     (Action::AuditVerify,            [false, false, false, false, true,  false, false]),
+    (Action::ControlList,            [true,  true,  true,  true,  true,  true,  true ]),
+    (Action::ControlSet,             [false, true,  false, false, true,  true,  false]),
 ];
 
 fn services() -> Services {
@@ -284,6 +286,19 @@ async fn run(pool: &PgPool, world: &World, actor: &Actor, action: Action) -> Res
                 reason: format!("set by {}", actor.name),
             };
             set_policy(pool, actor, &PolicyForSet::parse(&form).unwrap()).await.map(drop)
+        }
+        Action::ControlList => ops::control::switches(pool, actor, false).await.map(drop),
+        Action::ControlSet => {
+            let incident = prepared(pool, action).await.0;
+            let form = ops::control::ControlForm {
+                switch: "quote-acceptance".into(),
+                tenant: ACME.to_string(),
+                state: if ops::control::switches(pool, &ops::identity::Actor::system("t"), true).await?.is_empty() { "on" } else { "off" }.into(),
+                reason: format!("mitigation by {}", actor.name),
+                incident_id: incident.to_string(),
+                ..Default::default()
+            };
+            ops::control::set_control(pool, actor, &ops::control::ControlForSet::parse(&form).unwrap()).await.map(drop)
         }
         Action::AuditVerify => {
             let report = ops::audit::verify_chain(pool, actor).await?;

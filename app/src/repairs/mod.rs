@@ -16,12 +16,11 @@ use leptos_meta::Title;
 use ops::identity::Permission;
 use ops::repair::{self, Repair, RepairStatus, Risk, Waiting};
 use platform::machine::Named;
-use sqlx::PgPool;
 
-use crate::error::loaded;
+use crate::error::{load_for_viewer, loaded};
 use crate::error::PageError;
 use crate::format::instant;
-use crate::viewer::{require_viewer, Viewer};
+use crate::viewer::Viewer;
 
 /// A list of repairs as rows: what, status, risk, entity, who, when.
 pub fn repair_rows(repairs: &[Repair]) -> AnyView {
@@ -63,12 +62,7 @@ struct ListData {
 /// `/repairs`.
 #[component]
 pub fn RepairsPage() -> impl IntoView {
-    let viewer = require_viewer();
-    let data = AsyncDerived::new(move || {
-        let viewer = viewer.clone();
-        async move {
-            let viewer = viewer?;
-            let pool = use_context::<PgPool>().ok_or_else(PageError::internal)?;
+    let data = load_for_viewer(|viewer, pool| async move {
             let waiting = if viewer.actor.may(Permission::ApproveRepair) {
                 repair::waiting_for(&pool, &viewer.actor, 50).await?
             } else {
@@ -76,7 +70,6 @@ pub fn RepairsPage() -> impl IntoView {
             };
             let recent = repair::recent_repairs(&pool, &viewer.actor, 50).await?;
             Ok::<_, PageError>(ListData { viewer, waiting, recent })
-        }
     });
     view! {
         <Title text="Repairs"/>

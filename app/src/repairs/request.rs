@@ -61,7 +61,7 @@ pub fn RequestRepairPage() -> impl IntoView {
             let tenant = TenantId::parse(&form.tenant).ok();
             let entity = Uuid::parse_str(form.entity_id.trim()).ok();
             let incidents = match tenant {
-                Some(t) => ops::incident::open_incidents(&pool, &viewer.actor, t).await.unwrap_or_default(),
+                Some(t) => ops::incident::open_incidents(&pool, &viewer.actor, Some(t)).await.unwrap_or_default(),
                 None => Vec::new(),
             };
             let preview = match (repair_type, tenant, entity) {

@@ -34,6 +34,8 @@ Action {
     RepairRecheck => "repair.recheck",
     RepairPolicySet => "repair.policy.set",
     AuditVerify => "audit.verify",
+    ControlList => "control.list",
+    ControlSet => "control.set",
 });
 
 impl Action {
@@ -41,7 +43,7 @@ impl Action {
     pub fn permission(self) -> Permission {
         use Action::*;
         match self {
-            OrderRead | TenantList | IncidentList | IncidentRead | RepairRead => Permission::Read,
+            OrderRead | TenantList | IncidentList | IncidentRead | RepairRead | ControlList => Permission::Read,
             IncidentDeclare => Permission::DeclareIncident,
             IncidentTriage | IncidentImpact | IncidentMitigate | IncidentResolve | IncidentClose | IncidentReopen
             | IncidentSeverity | IncidentNote => Permission::ManageIncident,
@@ -50,6 +52,7 @@ impl Action {
             RepairRequest | RepairExecute | RepairRecheck => Permission::RequestRepair,
             RepairApprove | RepairReject => Permission::ApproveRepair,
             RepairPolicySet | AuditVerify => Permission::Administer,
+            ControlSet => Permission::ChangeControl,
         }
     }
 

@@ -89,14 +89,15 @@ pub fn optional_text(errors: &mut FieldErrors, field: &'static str, input: &str,
     Some(text.to_string())
 }
 
-/// One of a closed set of names; `what` names the choice in the message ("a severity").
+/// One of a closed set of names (as spelled, or in capitals: `sev2` is SEV2); `what` names the choice in
+/// the message ("a severity").
 pub fn choice<T: Named>(errors: &mut FieldErrors, field: &'static str, input: &str, what: &str) -> Option<T> {
     let name = input.trim();
     if name.is_empty() {
         errors.add(field, format!("Choose {what}"));
         return None;
     }
-    match T::parse_name(&name.to_ascii_uppercase()) {
+    match T::parse_name(name).or_else(|| T::parse_name(&name.to_ascii_uppercase())) {
         Some(value) => Some(value),
         None => {
             let allowed: Vec<&str> = T::ALL.iter().map(|v| v.name()).collect();

@@ -104,6 +104,33 @@ pub(crate) async fn visible_incident(cx: &mut Cx<'_>, incident_id: IncidentId) -
     Ok(tenants)
 }
 
+/// What a mitigation (a repair, a control change) is linked to: an incident that exists, that the actor
+/// may see, that is OPEN or MITIGATED, and that concerns `tenant` (or every tenant). Problems are said at
+/// the form's `field`. Returns the incident's tenants.
+pub(crate) async fn require_active_incident(
+    cx: &mut Cx<'_>,
+    incident: IncidentId,
+    field: &'static str,
+    tenant: Option<TenantId>,
+) -> Result<Vec<TenantId>> {
+    let status: Option<String> = sqlx::query_scalar("select status from ops.operational_incident where incident_id = $1")
+        .bind(incident)
+        .fetch_optional(cx.db())
+        .await?;
+    let status = status.ok_or_else(|| Error::invalid(field, format!("There is no incident {incident}")))?;
+    let tenants = incident_tenants(cx.db(), incident).await?;
+    cx.require_visible(&tenants)?;
+    if !matches!(status.as_str(), "OPEN" | "MITIGATED") {
+        return Err(Error::invalid(field, format!("The incident is {status}: link an OPEN or MITIGATED incident")));
+    }
+    if let Some(tenant) = tenant {
+        if !tenants.is_empty() && !tenants.contains(&tenant) {
+            return Err(Error::invalid(field, "The incident does not concern this tenant"));
+        }
+    }
+    Ok(tenants)
+}
+
 pub(crate) async fn incident_tenants(db: &mut PgConnection, incident_id: IncidentId) -> Result<Vec<TenantId>> {
     Ok(sqlx::query_scalar("select tenant_id from ops.incident_tenant where incident_id = $1 order by tenant_id")
         .bind(incident_id)

@@ -303,15 +303,20 @@ async fn list_in(db: &mut PgConnection, actor: &Actor, query: &IncidentListQuery
 }
 
 /// The OPEN and MITIGATED incidents that concern `tenant` (or every tenant), newest first: what a repair
-/// may be linked to. Uses `ix_incident_status_detected`.
-pub async fn open_incidents(pool: &PgPool, actor: &Actor, tenant: TenantId) -> Result<Vec<IncidentSummary>> {
-    let envelope = Envelope::new(actor, Action::IncidentList).tenant(tenant);
+/// or a control change may be linked to. Without a tenant: every active incident the actor may see. Uses
+/// `ix_incident_status_detected`.
+pub async fn open_incidents(pool: &PgPool, actor: &Actor, tenant: Option<TenantId>) -> Result<Vec<IncidentSummary>> {
+    let mut envelope = Envelope::new(actor, Action::IncidentList);
+    if let Some(tenant) = tenant {
+        envelope = envelope.tenant(tenant);
+    }
     read(pool, envelope, async |cx| {
         let db = cx.db();
         let rows = sqlx::query_as::<_, Row>(&format!(
             "select {ROW_COLUMNS} from ops.operational_incident i
              where i.status in ('OPEN', 'MITIGATED')
-               and (exists (select 1 from ops.incident_tenant t where t.incident_id = i.incident_id and t.tenant_id = $1)
+               and ($1::uuid is null
+                    or exists (select 1 from ops.incident_tenant t where t.incident_id = i.incident_id and t.tenant_id = $1)
                     or not exists (select 1 from ops.incident_tenant t where t.incident_id = i.incident_id))
              order by i.detected_at desc, i.incident_id desc limit 50"
         ))
@@ -325,7 +330,11 @@ pub async fn open_incidents(pool: &PgPool, actor: &Actor, tenant: TenantId) -> R
                 let tenants = tenant_map.remove(&r.incident_id).unwrap_or_default();
                 summary(r, tenants)
             })
-            .filter(|s| !matches!(s, Ok(s) if s.tenants.is_empty() && actor.tenants != TenantScope::All))
+            .filter(|s| match s {
+                Ok(s) if s.tenants.is_empty() => actor.tenants == TenantScope::All,
+                Ok(s) => s.tenants.iter().any(|t| actor.can_see_tenant(t.tenant_id)),
+                Err(_) => true,
+            })
             .collect()
     })
     .await

@@ -162,28 +162,9 @@ fn replay(cx: &mut Cx<'_>, first: Repair, input: &RepairForRequest) -> Result<Re
 /// The incident a repair is linked to must be open or mitigated, visible to the actor, and concern the
 /// repair's tenant (or every tenant).
 async fn check_incident(cx: &mut Cx<'_>, incident: IncidentId, target: &Target) -> Result<()> {
-    let status: Option<String> = sqlx::query_scalar("select status from ops.operational_incident where incident_id = $1")
-        .bind(incident)
-        .fetch_optional(cx.db())
-        .await?;
-    let status = status.ok_or_else(|| Error::invalid("incident_id", format!("There is no incident {incident}")))?;
-    let tenants: Vec<platform::ids::TenantId> =
-        sqlx::query_scalar("select tenant_id from ops.incident_tenant where incident_id = $1")
-            .bind(incident)
-            .fetch_all(cx.db())
-            .await?;
-    cx.require_visible(&tenants)?;
+    crate::incident::require_active_incident(cx, incident, "incident_id", Some(target.tenant)).await?;
     // The audit line is filed under the repair's tenant.
     cx.require_tenants(&[target.tenant])?;
-    if !matches!(status.as_str(), "OPEN" | "MITIGATED") {
-        return Err(Error::invalid(
-            "incident_id",
-            format!("The incident is {status}: a repair is linked to an OPEN or MITIGATED incident"),
-        ));
-    }
-    if !tenants.is_empty() && !tenants.contains(&target.tenant) {
-        return Err(Error::invalid("incident_id", "The incident does not concern the tenant of the entity to repair"));
-    }
     Ok(())
 }
 

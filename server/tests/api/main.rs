@@ -4,6 +4,7 @@
 
 mod access;
 mod admin;
+mod controls;
 mod csrf;
 mod health;
 mod helpers;
