@@ -16,6 +16,7 @@ pub enum EntityKind {
     OrderLine,
     OutboxEvent,
     FulfillmentRequest,
+    CatalogPrice,
 }
 
 impl EntityKind {
@@ -29,6 +30,7 @@ impl EntityKind {
             EntityKind::OrderLine => "order line",
             EntityKind::OutboxEvent => "outbox event",
             EntityKind::FulfillmentRequest => "fulfillment request",
+            EntityKind::CatalogPrice => "catalog price",
         }
     }
 }

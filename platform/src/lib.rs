@@ -20,6 +20,7 @@ pub mod order;
 pub mod orchestration;
 pub mod projection;
 pub mod outbox;
+pub mod pricing;
 pub mod query;
 pub mod quote;
 pub mod relay;

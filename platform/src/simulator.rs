@@ -23,20 +23,14 @@ use uuid::Uuid;
 use crate::approval_timer::{active_policy, approve, request_approval, ApprovalPolicy};
 use crate::command::{accept_quote, apply_quote_command, create_quote, CommandContext, QuoteForCreate, QuoteLineInput};
 use crate::ids::{ApprovalRequestId, QuoteId, TenantId};
+use crate::pricing::PriceBook;
 use crate::quote::QuoteCommand;
+use crate::seed::PRODUCTS;
 use crate::{Error, Result};
 
 /// The simulator's actor, on every transition it causes.
 pub const ACTOR: &str = "simulator";
 
-const CATALOG: [(&str, &str, i64); 6] = [
-    ("LIC-STD", "Standard licence", 12_000),
-    ("LIC-PRO", "Professional licence", 29_900),
-    ("SUP-GOLD", "Gold support", 45_000),
-    ("HW-GW", "Gateway appliance", 189_900),
-    ("SVC-ONB", "Onboarding service", 75_000),
-    ("TRN-DAY", "Training day", 110_000),
-];
 
 /// What to simulate.
 #[derive(Debug, Clone)]
@@ -52,6 +46,8 @@ pub struct SimConfig {
     pub seed: u64,
     /// Ends the run after this many quotes (tests, bounded benchmarks).
     pub max_quotes: Option<u64>,
+    /// Where line prices come from: the price book, through its Redis cache when it has one.
+    pub prices: PriceBook,
 }
 
 /// What a run did.
@@ -121,7 +117,7 @@ pub async fn run_traffic(pool: &PgPool, mut config: SimConfig) -> Result<SimCoun
 
         let tenant = config.tenants[rng.random_range(0..config.tenants.len())];
         let wants_review = rng.random_bool(config.approval_share);
-        let lines = quote_lines(&mut rng);
+        let Some(lines) = tally(&mut counts, quote_lines(&config.prices, &mut rng).await) else { continue };
         match tally(&mut counts, create_and_route(pool, tenant, lines, wants_review, &mut rng).await) {
             Some(Routed::Approved(quote)) => {
                 counts.quotes_created += 1;
@@ -166,19 +162,21 @@ fn tally<T>(counts: &mut SimCounts, result: Result<T>) -> Option<T> {
     }
 }
 
-fn quote_lines(rng: &mut StdRng) -> Vec<QuoteLineInput> {
-    (0..rng.random_range(1..=4))
-        .map(|_| {
-            let (sku, description, price) = CATALOG[rng.random_range(0..CATALOG.len())];
-            QuoteLineInput {
-                product_sku: sku.into(),
-                description: description.into(),
-                quantity: rng.random_range(1..=5),
-                unit_list_minor: price,
-                discount_bp: rng.random_range(0..=5) * 100,
-            }
-        })
-        .collect()
+/// 1–4 lines of catalog products, priced by the price book (its cache when Redis answers).
+async fn quote_lines(prices: &PriceBook, rng: &mut StdRng) -> Result<Vec<QuoteLineInput>> {
+    let mut lines = Vec::new();
+    for _ in 0..rng.random_range(1..=4) {
+        let (sku, _, _) = PRODUCTS[rng.random_range(0..PRODUCTS.len())];
+        let (price, _) = prices.price(sku, "EUR").await?;
+        lines.push(QuoteLineInput {
+            product_sku: price.sku,
+            description: price.description,
+            quantity: rng.random_range(1..=5),
+            unit_list_minor: price.unit_list_minor,
+            discount_bp: rng.random_range(0..=5) * 100,
+        });
+    }
+    Ok(lines)
 }
 
 /// Creates and prices a quote, then routes it by policy: approval request, or approval without review.

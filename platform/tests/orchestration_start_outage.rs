@@ -120,6 +120,7 @@ async fn orders_captured_while_the_engine_is_down_reach_their_process_within_a_m
             stop: traffic_stop,
             seed: 15,
             max_quotes: None,
+            prices: platform::pricing::PriceBook::new(pool.clone(), None),
         };
         tokio::spawn(async move { run_traffic(&pool, sim).await })
     };

@@ -16,7 +16,7 @@ async fn a_bounded_run_creates_quotes_and_orders_through_commands_only(pool: PgP
     let (_stop_tx, stop) = watch::channel(false);
     let counts = run_traffic(
         &pool,
-        SimConfig { tenants: vec![ACME, GLOBEX], rate_per_sec: 500.0, approval_share: 0.5, stop, seed: 7, max_quotes: Some(30) },
+        SimConfig { tenants: vec![ACME, GLOBEX], rate_per_sec: 500.0, approval_share: 0.5, stop, seed: 7, max_quotes: Some(30), prices: platform::pricing::PriceBook::new(pool.clone(), None) },
     )
     .await
     .unwrap();
@@ -56,7 +56,7 @@ async fn a_bounded_run_creates_quotes_and_orders_through_commands_only(pool: PgP
 async fn a_run_without_tenants_is_refused() {
     let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://unused@127.0.0.1:1/none").unwrap();
     let (_tx, stop) = watch::channel(false);
-    let err = run_traffic(&pool, SimConfig { tenants: vec![], rate_per_sec: 1.0, approval_share: 0.0, stop, seed: 1, max_quotes: None })
+    let err = run_traffic(&pool, SimConfig { tenants: vec![], rate_per_sec: 1.0, approval_share: 0.0, stop, seed: 1, max_quotes: None, prices: platform::pricing::PriceBook::new(pool.clone(), None) })
         .await
         .unwrap_err();
     assert!(err.to_string().contains("tenants"));

@@ -303,6 +303,7 @@ async fn run_all(config: &Config, args: RunArgs) -> Result<(), Error> {
     if args.traffic_rate > 0.0 {
         let (pool, stop) = (pool.clone(), stop.clone());
         let rate = args.traffic_rate;
+        let redis_url = config.redis_url.expose().clone();
         tasks.spawn(async move {
             let tenants = match platform::tenants::list(&pool).await {
                 Ok(t) => t.into_iter().map(|t| t.tenant_id).collect(),
@@ -318,6 +319,7 @@ async fn run_all(config: &Config, args: RunArgs) -> Result<(), Error> {
                 stop,
                 seed: 42,
                 max_quotes: None,
+                prices: platform::pricing::PriceBook::new(pool.clone(), Some(redis_url)),
             };
             match platform::simulator::run_traffic(&pool, sim).await {
                 Ok(counts) => tracing::info!(?counts, "traffic simulator stopped"),

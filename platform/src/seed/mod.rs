@@ -72,7 +72,7 @@ use uuid::Uuid;
 
 pub use anomaly::AnomalyType;
 pub use generate::FRESH_PENDING;
-pub use world::POLICY_NAME;
+pub use world::{POLICY_NAME, PRODUCTS};
 
 use crate::machine::Named;
 use crate::{Error, Result};

@@ -230,7 +230,7 @@ async fn ensure_policy(
 }
 
 /// (sku, description, list price in minor units).
-pub(super) const PRODUCTS: [(&str, &str, i64); 20] = [
+pub const PRODUCTS: [(&str, &str, i64); 20] = [
     ("SKU-RTR-100", "Edge router R100", 45_000),
     ("SKU-RTR-300", "Core router R300", 189_000),
     ("SKU-SW-24", "Managed switch 24-port", 32_000),
