@@ -60,6 +60,11 @@ impl PageError {
         PageError::new(ErrorKind::NotFound, message)
     }
 
+    /// "There is no repair 0192…." for an address naming nothing (what was asked, cut to 80 characters).
+    pub fn no_such(what: &str, asked: &str) -> Self {
+        PageError::not_found(format!("There is no {what} {}.", asked.chars().take(80).collect::<String>()))
+    }
+
     /// Already logged where it happened; the reader is told only that something failed.
     pub fn internal() -> Self {
         PageError::new(

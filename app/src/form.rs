@@ -33,6 +33,11 @@ impl Submitted {
     pub fn new<F: Any + Send + Sync>(form: F, key: Option<String>, error: PageError) -> Self {
         Submitted { form: Arc::new(form), key, error }
     }
+
+    /// Which of several forms of one type came back.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
 }
 
 /// The refused submission of one form, typed.
@@ -88,4 +93,26 @@ pub fn notice<F>(rejected: &Option<Rejected<F>>) -> Option<AnyView> {
         }
         .into_any(),
     )
+}
+
+/// What a command answered that the page shows in place (a diagnostic's rows): the page is the answer,
+/// not a redirect, because what it shows is not stored.
+#[derive(Clone)]
+pub struct Shown(Arc<dyn Any + Send + Sync>);
+
+impl std::fmt::Debug for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Shown(..)")
+    }
+}
+
+impl Shown {
+    pub fn new<T: Any + Send + Sync>(value: T) -> Self {
+        Shown(Arc::new(value))
+    }
+}
+
+/// The outcome of type `T` handed to this render, if any.
+pub fn shown<T: Clone + 'static>() -> Option<T> {
+    use_context::<Shown>()?.0.downcast_ref::<T>().cloned()
 }

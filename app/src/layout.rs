@@ -19,10 +19,11 @@ struct Area {
     needs: Option<Permission>,
 }
 
-const AREAS: [Area; 6] = [
+const AREAS: [Area; 7] = [
     Area { label: "Orders", href: "/orders", needs: Some(Permission::Read) },
     Area { label: "Incidents", href: "/incidents", needs: Some(Permission::Read) },
     Area { label: "Repairs", href: "/repairs", needs: Some(Permission::Read) },
+    Area { label: "Runbooks", href: "/runbooks", needs: Some(Permission::Read) },
     Area { label: "Controls", href: "/controls", needs: Some(Permission::Read) },
     Area { label: "Admin", href: "/admin", needs: Some(Permission::Administer) },
     Area { label: "Who am I", href: "/me", needs: None },

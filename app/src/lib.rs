@@ -21,6 +21,7 @@ mod layout;
 mod me;
 pub mod orders;
 pub mod repairs;
+pub mod runbooks;
 pub mod sign_in;
 pub mod viewer;
 
@@ -36,6 +37,7 @@ use incidents::{DeclareIncidentPage, IncidentPage, IncidentsPage};
 use me::WhoAmIPage;
 use orders::{OrderPermalinkPage, OrdersPage};
 use repairs::{RepairPage, RepairsPage, RequestRepairPage};
+use runbooks::{RunbookPage, RunbooksPage};
 
 /// The HTML document around the app. Deliberately without `HydrationScripts`: nothing runs in the browser.
 pub fn shell(_options: LeptosOptions) -> impl IntoView {
@@ -89,6 +91,8 @@ fn Pages() -> impl IntoView {
                     <Route path=path!("/repairs") view=RepairsPage/>
                     <Route path=path!("/repairs/new") view=RequestRepairPage/>
                     <Route path=path!("/repairs/:id") view=RepairPage/>
+                    <Route path=path!("/runbooks") view=RunbooksPage/>
+                    <Route path=path!("/runbooks/:id") view=RunbookPage/>
                     <Route path=path!("/controls") view=ControlsPage/>
                     <Route path=path!("/admin") view=AdminPage/>
                     <Route path=path!("/me") view=WhoAmIPage/>

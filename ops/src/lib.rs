@@ -16,6 +16,7 @@ pub mod ids;
 pub mod incident;
 pub mod orders;
 pub mod repair;
+pub mod runbook;
 pub mod tenants;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

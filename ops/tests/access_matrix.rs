@@ -28,7 +28,7 @@ const USERS: [&str; 7] =
 /// every tenant; ada: approver; cora: comms; adam: admin; olga: operator + approver of acme and globex;
 /// gwen: operator of globex only.
 #[rustfmt::skip]
-const MATRIX: [(Action, [bool; 7]); 29] = [
+const MATRIX: [(Action, [bool; 7]); 30] = [
     //                                 vera   oscar  ada    cora   adam   olga   gwen
     (Action::OrderRead,              [true,  true,  true,  true,  true,  true,  false]),
     (Action::TenantList,             [true,  true,  true,  true,  true,  true,  true ]),
@@ -59,6 +59,7 @@ const MATRIX: [(Action, [bool; 7]); 29] = [
     (Action::AuditVerify,            [false, false, false, false, true,  false, false]),
     (Action::ControlList,            [true,  true,  true,  true,  true,  true,  true ]),
     (Action::ControlSet,             [false, true,  false, false, true,  true,  false]),
+    (Action::DiagnosticRun,          [false, true,  false, false, true,  true,  false]),
 ];
 
 fn services() -> Services {
@@ -289,16 +290,26 @@ async fn run(pool: &PgPool, world: &World, actor: &Actor, action: Action) -> Res
         }
         Action::ControlList => ops::control::switches(pool, actor, false).await.map(drop),
         Action::ControlSet => {
-            let incident = prepared(pool, action).await.0;
             let form = ops::control::ControlForm {
                 switch: "quote-acceptance".into(),
                 tenant: ACME.to_string(),
                 state: if ops::control::switches(pool, &ops::identity::Actor::system("t"), true).await?.is_empty() { "on" } else { "off" }.into(),
                 reason: format!("mitigation by {}", actor.name),
-                incident_id: incident.to_string(),
+                incident_id: id.to_string(),
                 ..Default::default()
             };
             ops::control::set_control(pool, actor, &ops::control::ControlForSet::parse(&form).unwrap()).await.map(drop)
+        }
+        Action::DiagnosticRun => {
+            // A block bound to acme: acme's operators may run it (a cross-tenant one needs every tenant).
+            let form = ops::runbook::DiagnosticForm {
+                param_tenant_id: ACME.to_string(),
+                param_order_id: world.order.to_string(),
+                incident_id: id.to_string(),
+                ..Default::default()
+            };
+            let input = ops::runbook::DiagnosticForRun::parse("engine-incident", 0, &form).unwrap();
+            ops::runbook::run_diagnostic(pool, actor, &input).await.map(drop)
         }
         Action::AuditVerify => {
             let report = ops::audit::verify_chain(pool, actor).await?;

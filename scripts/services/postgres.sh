@@ -38,7 +38,12 @@ postgres_start() {
     runuser -u postgres -- "${psql[@]}" -c "create role opsdeck login createdb password 'opsdeck'"
   runuser -u postgres -- "${psql[@]}" -c "select 1 from pg_database where datname='opsdeck'" | grep -q 1 ||
     runuser -u postgres -- "${psql[@]}" -c "create database opsdeck owner opsdeck"
-  runuser -u postgres -- "${psql[@]}" -d opsdeck -c "create extension if not exists pg_stat_statements"
+  # In template1 too, so every database created later (the tests' own) has the view the postgres-locks
+  # runbook reads.
+  local db
+  for db in opsdeck template1; do
+    runuser -u postgres -- "${psql[@]}" -d "$db" -c "create extension if not exists pg_stat_statements"
+  done
 }
 
 postgres_ready() {

@@ -63,7 +63,7 @@ fn choices<T: Named>(label: impl Fn(T) -> String, blank: Option<&str>) -> Vec<(S
 }
 
 /// Percent-encodes a query parameter value.
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

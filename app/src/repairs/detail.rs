@@ -35,7 +35,7 @@ pub fn RepairPage() -> impl IntoView {
         async move {
             let viewer = viewer?;
             let repair_id =
-                RepairId::parse(&id).map_err(|_| PageError::not_found(format!("There is no repair {}.", id.chars().take(80).collect::<String>())))?;
+                RepairId::parse(&id).map_err(|_| PageError::no_such("repair", &id))?;
             let pool = use_context::<PgPool>().ok_or_else(PageError::internal)?;
             let repair = repair::repair_detail(&pool, &viewer.actor, repair_id).await?;
             Ok::<_, PageError>((viewer, repair))

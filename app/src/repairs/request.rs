@@ -122,7 +122,7 @@ fn render(data: RequestData, form: RepairRequestForm, refused: Option<crate::for
                     <div><dt>"It changes"</dt><dd>{info.changes}</dd></div>
                     <div><dt>"Base risk"</dt><dd>{info.base_risk.name()}</dd></div>
                     <div><dt>"Approved by"</dt><dd>{info.approvers}</dd></div>
-                    <div><dt>"Runbook"</dt><dd><span class="mono">{format!("runbooks/{}.md", info.runbook)}</span> " (lesson " {info.lesson} ")"</dd></div>
+                    <div><dt>"Runbook"</dt><dd><a href=format!("/runbooks/{}", info.runbook)>{ops::runbook::get(info.runbook).map(|r| r.front.title.clone()).unwrap_or_else(|| info.runbook.to_string())}</a> " (lesson " {info.lesson} ")"</dd></div>
                 </dl>
             </section>
         }

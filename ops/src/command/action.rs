@@ -36,6 +36,7 @@ Action {
     AuditVerify => "audit.verify",
     ControlList => "control.list",
     ControlSet => "control.set",
+    DiagnosticRun => "runbook.diagnostic.run",
 });
 
 impl Action {
@@ -46,7 +47,7 @@ impl Action {
             OrderRead | TenantList | IncidentList | IncidentRead | RepairRead | ControlList => Permission::Read,
             IncidentDeclare => Permission::DeclareIncident,
             IncidentTriage | IncidentImpact | IncidentMitigate | IncidentResolve | IncidentClose | IncidentReopen
-            | IncidentSeverity | IncidentNote => Permission::ManageIncident,
+            | IncidentSeverity | IncidentNote | DiagnosticRun => Permission::ManageIncident,
             StatusUpdatePost => Permission::PostStatusUpdate,
             ReviewSave | ReviewComplete | ActionItemAdd | ActionItemEdit | ActionItemStatus => Permission::ManageReview,
             RepairRequest | RepairExecute | RepairRecheck => Permission::RequestRepair,

@@ -41,6 +41,7 @@ pub mod event_type {
     pub const REPAIR_FAILED: &str = "REPAIR_FAILED";
     pub const REPAIR_RECHECKED: &str = "REPAIR_RECHECKED";
     pub const CONTROL_CHANGED: &str = "CONTROL_CHANGED";
+    pub const DIAGNOSTIC_RUN: &str = "DIAGNOSTIC_RUN";
 }
 
 /// An event to append.

@@ -12,3 +12,4 @@ pub mod internal;
 pub mod metrics;
 pub mod pages;
 pub mod repairs;
+pub mod runbooks;

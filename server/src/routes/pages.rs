@@ -14,7 +14,7 @@ use axum::response::Response;
 use futures::{Stream, StreamExt};
 use leptos::prelude::*;
 
-use app::form::Submitted;
+use app::form::{Shown, Submitted};
 
 use crate::startup::AppState;
 
@@ -24,7 +24,7 @@ type HtmlStream = Pin<Box<dyn Stream<Item = String> + Send>>;
 /// signed-in viewer the session gate put in the request.
 #[tracing::instrument(name = "page", skip_all, fields(path = %request.uri().path(), actor = tracing::field::Empty))]
 pub async fn render_page(State(state): State<AppState>, request: Request<Body>) -> Response {
-    render_with(state, request, None).await
+    render_with(state, request, None, None).await
 }
 
 /// Renders the console page at `page` for `viewer` again, with a refused form handed back to it, and
@@ -34,7 +34,7 @@ pub async fn rerender(state: AppState, viewer: app::viewer::Viewer, page: &str, 
     let status = submitted.error.status();
     let mut request = Request::builder().uri(page).body(Body::empty()).expect("a console page path is a valid URI");
     request.extensions_mut().insert(viewer);
-    let mut response = render_with(state, request, Some(submitted)).await;
+    let mut response = render_with(state, request, Some(submitted), None).await;
     // The page itself may have failed harder (the incident is gone): that status stands.
     if response.status().is_success() {
         *response.status_mut() = status;
@@ -42,8 +42,16 @@ pub async fn rerender(state: AppState, viewer: app::viewer::Viewer, page: &str, 
     response
 }
 
-/// Renders the page at the request's address, with a refused form submission handed back to it.
-async fn render_with(state: AppState, request: Request<Body>, submitted: Option<Submitted>) -> Response {
+/// Renders the console page at `page` for `viewer` with what a command answered (`app::form::shown`):
+/// when the answer is shown rather than stored (a diagnostic's rows). Status 200.
+pub async fn show(state: AppState, viewer: app::viewer::Viewer, page: &str, answer: Shown) -> Response {
+    let mut request = Request::builder().uri(page).body(Body::empty()).expect("a console page path is a valid URI");
+    request.extensions_mut().insert(viewer);
+    render_with(state, request, None, Some(answer)).await
+}
+
+/// Renders the page at the request's address, with a refused form submission or a shown answer.
+async fn render_with(state: AppState, request: Request<Body>, submitted: Option<Submitted>, answer: Option<Shown>) -> Response {
     let pool = state.pool.clone();
     let repairs = state.repairs.clone();
     let options = state.leptos_options.clone();
@@ -60,6 +68,9 @@ async fn render_with(state: AppState, request: Request<Body>, submitted: Option<
             }
             if let Some(submitted) = submitted.clone() {
                 provide_context(submitted);
+            }
+            if let Some(answer) = answer.clone() {
+                provide_context(answer);
             }
         },
         move || app::shell(options),

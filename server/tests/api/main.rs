@@ -13,5 +13,6 @@ mod local_idp;
 mod orders;
 mod repair_api;
 mod repairs;
+mod runbooks;
 mod service_tokens;
 mod sign_in;

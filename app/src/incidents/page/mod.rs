@@ -11,6 +11,7 @@ mod lifecycle;
 mod now;
 mod repairs;
 mod review;
+mod runbooks;
 mod severity;
 mod timeline;
 mod triage;
@@ -77,8 +78,7 @@ pub fn IncidentPage() -> impl IntoView {
         let id = id.clone();
         async move {
             let viewer = viewer?;
-            let incident_id = IncidentId::parse(&id)
-                .map_err(|_| PageError::not_found(format!("There is no incident {}.", id.chars().take(80).collect::<String>())))?;
+            let incident_id = IncidentId::parse(&id).map_err(|_| PageError::no_such("incident", &id))?;
             let pool = pool_or_internal()?;
             let detail = incident::incident_detail(&pool, &viewer.actor, incident_id, filter).await?;
             let tenants = ops::tenants::visible(&pool, &viewer.actor).await?;
@@ -103,6 +103,7 @@ fn render(shown: Shown, filter_param: Option<String>) -> AnyView {
             <p class="lede">{d.summary.clone()}</p>
         </div>
         <now::Now shown=shown.clone()/>
+        <runbooks::Runbooks shown=shown.clone()/>
         <section class="panel actions" aria-labelledby="actions-heading">
             <h2 id="actions-heading">"Act"</h2>
             <lifecycle::Lifecycle shown=shown.clone()/>
