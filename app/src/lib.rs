@@ -11,6 +11,7 @@
 compile_error!("the app crate is server-rendered only: build it with its `ssr` feature (the default)");
 
 pub mod admin;
+pub mod checklists;
 pub mod controls;
 pub mod error;
 pub mod fields;
@@ -31,6 +32,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use admin::AdminPage;
+use checklists::ChecklistsPage;
 use controls::ControlsPage;
 use layout::{NotFound, Shell};
 use incidents::{DeclareIncidentPage, IncidentPage, IncidentsPage};
@@ -93,6 +95,7 @@ fn Pages() -> impl IntoView {
                     <Route path=path!("/repairs/:id") view=RepairPage/>
                     <Route path=path!("/runbooks") view=RunbooksPage/>
                     <Route path=path!("/runbooks/:id") view=RunbookPage/>
+                    <Route path=path!("/checklists") view=ChecklistsPage/>
                     <Route path=path!("/controls") view=ControlsPage/>
                     <Route path=path!("/admin") view=AdminPage/>
                     <Route path=path!("/me") view=WhoAmIPage/>

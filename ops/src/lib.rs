@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod checklist;
 pub mod command;
 pub mod control;
 pub mod error;

@@ -28,7 +28,7 @@ const USERS: [&str; 7] =
 /// every tenant; ada: approver; cora: comms; adam: admin; olga: operator + approver of acme and globex;
 /// gwen: operator of globex only.
 #[rustfmt::skip]
-const MATRIX: [(Action, [bool; 7]); 30] = [
+const MATRIX: [(Action, [bool; 7]); 31] = [
     //                                 vera   oscar  ada    cora   adam   olga   gwen
     (Action::OrderRead,              [true,  true,  true,  true,  true,  true,  false]),
     (Action::TenantList,             [true,  true,  true,  true,  true,  true,  true ]),
@@ -60,6 +60,7 @@ const MATRIX: [(Action, [bool; 7]); 30] = [
     (Action::ControlList,            [true,  true,  true,  true,  true,  true,  true ]),
     (Action::ControlSet,             [false, true,  false, false, true,  true,  false]),
     (Action::DiagnosticRun,          [false, true,  false, false, true,  true,  false]),
+    (Action::ChecklistRecord,        [false, true,  false, false, true,  true,  false]),
 ];
 
 fn services() -> Services {
@@ -310,6 +311,17 @@ async fn run(pool: &PgPool, world: &World, actor: &Actor, action: Action) -> Res
             };
             let input = ops::runbook::DiagnosticForRun::parse("engine-incident", 0, &form).unwrap();
             ops::runbook::run_diagnostic(pool, actor, &input).await.map(drop)
+        }
+        Action::ChecklistRecord => {
+            let mut answers: std::collections::BTreeMap<String, String> = ops::checklist::Checklist::Replay
+                .items()
+                .iter()
+                .map(|i| (i.key.to_string(), "UNKNOWN".to_string()))
+                .collect();
+            answers.insert("incident_id".into(), id.to_string());
+            let form = ops::checklist::ChecklistForm(answers);
+            let input = ops::checklist::ChecklistForRecord::parse(ops::checklist::Checklist::Replay, &form).unwrap();
+            ops::checklist::record_checklist(pool, actor, &input).await.map(drop)
         }
         Action::AuditVerify => {
             let report = ops::audit::verify_chain(pool, actor).await?;

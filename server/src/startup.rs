@@ -26,7 +26,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 use crate::auth::{csrf, gate, session, Auth};
 use crate::config::Config;
 use crate::error::{log_errors, Error, Result};
-use crate::routes::{admin, auth, controls, health, incidents, internal, metrics, pages, repairs, runbooks};
+use crate::routes::{admin, auth, checklists, controls, health, incidents, internal, metrics, pages, repairs, runbooks};
 use crate::telemetry;
 
 /// How often expired sessions are deleted from the store.
@@ -209,6 +209,7 @@ pub fn router(state: AppState, style_dir: &Path, sessions: PostgresStore, csp: H
         .merge(repairs::router())
         .merge(admin::router())
         .merge(controls::router())
+        .merge(checklists::router())
         .merge(runbooks::router())
         .leptos_routes_with_handler(page_routes, pages::render_page)
         .route_layer(from_fn(metrics::track_http))

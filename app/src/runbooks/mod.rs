@@ -55,6 +55,8 @@ pub fn RunbooksPage() -> impl IntoView {
                 <thead><tr><th>"Runbook"</th><th>"Severity hint"</th><th>"Alerts"</th><th>"Diagnostics"</th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
+            <p><a href="/checklists">"Production readiness checklist (§24)"</a>
+               " — what the console can check itself is filled in."</p>
         </section>
         <details class="panel">
             <summary><h2>"Rules every runbook assumes"</h2></summary>

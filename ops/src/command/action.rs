@@ -37,6 +37,7 @@ Action {
     ControlList => "control.list",
     ControlSet => "control.set",
     DiagnosticRun => "runbook.diagnostic.run",
+    ChecklistRecord => "checklist.record",
 });
 
 impl Action {
@@ -47,7 +48,7 @@ impl Action {
             OrderRead | TenantList | IncidentList | IncidentRead | RepairRead | ControlList => Permission::Read,
             IncidentDeclare => Permission::DeclareIncident,
             IncidentTriage | IncidentImpact | IncidentMitigate | IncidentResolve | IncidentClose | IncidentReopen
-            | IncidentSeverity | IncidentNote | DiagnosticRun => Permission::ManageIncident,
+            | IncidentSeverity | IncidentNote | DiagnosticRun | ChecklistRecord => Permission::ManageIncident,
             StatusUpdatePost => Permission::PostStatusUpdate,
             ReviewSave | ReviewComplete | ActionItemAdd | ActionItemEdit | ActionItemStatus => Permission::ManageReview,
             RepairRequest | RepairExecute | RepairRecheck => Permission::RequestRepair,

@@ -25,7 +25,7 @@ pub mod timeline;
 pub mod triage;
 
 pub use affected::TenantRef;
-pub(crate) use command::require_active_incident;
+pub(crate) use command::{incident_tenants, require_active_incident};
 
 /// Names entities on an incident (repairs and reconciliation attach what they act on), inside the
 /// caller's transaction; an entity already named is left as it is.

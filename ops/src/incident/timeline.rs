@@ -42,6 +42,7 @@ pub mod event_type {
     pub const REPAIR_RECHECKED: &str = "REPAIR_RECHECKED";
     pub const CONTROL_CHANGED: &str = "CONTROL_CHANGED";
     pub const DIAGNOSTIC_RUN: &str = "DIAGNOSTIC_RUN";
+    pub const CHECKLIST_RECORDED: &str = "CHECKLIST_RECORDED";
 }
 
 /// An event to append.

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod checklists;
 pub mod controls;
 pub mod form;
 pub mod health;

@@ -3,13 +3,10 @@
 
 use sqlx::PgPool;
 
-use crate::helpers::{idp_config, location, spawn_app_with, TestApp, CONSOLE_URL};
+use crate::helpers::{idp_config, spawn_app_with, TestApp};
 
 async fn post(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
-    let response = app.post_form(path, fields, Some(CONSOLE_URL)).await;
-    let status = response.status().as_u16();
-    let body = if status == 303 { location(&response) } else { response.text().await.unwrap() };
-    (status, body)
+    app.submit(path, fields).await
 }
 
 async fn policies(pool: &PgPool) -> i64 {

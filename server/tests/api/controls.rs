@@ -8,13 +8,10 @@ use ops::incident::{declare_incident, DeclareForm, IncidentForDeclare};
 use platform::tenants::ACME;
 use sqlx::PgPool;
 
-use crate::helpers::{idp_config, location, spawn_app_with, TestApp, CONSOLE_URL};
+use crate::helpers::{idp_config, spawn_app_with, TestApp};
 
 async fn post(app: &TestApp, fields: &[(&str, &str)]) -> (u16, String) {
-    let response = app.post_form("/controls", fields, Some(CONSOLE_URL)).await;
-    let status = response.status().as_u16();
-    let body = if status == 303 { location(&response) } else { response.text().await.unwrap() };
-    (status, body)
+    app.submit("/controls", fields).await
 }
 
 async fn incident(pool: &PgPool) -> String {

@@ -79,6 +79,15 @@ impl TestApp {
         request.send().await.expect("the app answers")
     }
 
+    /// A console form posted from one of its pages: the status, and where a 303 sends the browser (the
+    /// page's HTML otherwise).
+    pub async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let response = self.post_form(path, fields, Some(CONSOLE_URL)).await;
+        let status = response.status().as_u16();
+        let body = if status == 303 { location(&response) } else { response.text().await.expect("a body") };
+        (status, body)
+    }
+
     /// Signs `username` in the way a browser does: the console's /auth/login sends it to Keycloak's login
     /// page, the form there is filled in and posted, and Keycloak's redirect back (to [`CONSOLE_URL`]) is
     /// followed to this app's /auth/callback. Returns the callback's response (a redirect to `next`).

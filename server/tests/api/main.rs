@@ -4,6 +4,7 @@
 
 mod access;
 mod admin;
+mod checklists;
 mod controls;
 mod csrf;
 mod health;

@@ -13,7 +13,7 @@ use platform::tenants::ACME;
 use platform::testing::{captured_order, engine_url};
 use sqlx::PgPool;
 
-use crate::helpers::{idp_config, location, spawn_app_with, TestApp, CONSOLE_URL};
+use crate::helpers::{idp_config, spawn_app_with, TestApp};
 
 async fn stuck_order(pool: &PgPool) -> OrderId {
     let order = captured_order(pool, ACME, "Q-REPAIR-1").await.order_id;
@@ -44,10 +44,7 @@ async fn two_people_for_resumes(pool: &PgPool) {
 }
 
 async fn post(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
-    let response = app.post_form(path, fields, Some(CONSOLE_URL)).await;
-    let status = response.status().as_u16();
-    let body = if status == 303 { location(&response) } else { response.text().await.unwrap() };
-    (status, body)
+    app.submit(path, fields).await
 }
 
 /// The value of a hidden input named `name` on a page.

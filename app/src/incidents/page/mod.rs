@@ -6,6 +6,7 @@
 //! itself when it is what the incident needs next (the review once resolved, an overdue action item).
 
 mod action_items;
+mod checklists;
 mod impact;
 mod lifecycle;
 mod now;
@@ -39,17 +40,26 @@ pub(super) struct Shown {
     pub tenants: Arc<Vec<Tenant>>,
     /// Repairs linked to the incident, newest first.
     pub repairs: Arc<Vec<ops::repair::Repair>>,
+    /// The latest record of each checklist recorded on the incident.
+    pub checklists: Arc<Vec<ops::checklist::ChecklistRecord>>,
     pub may_manage: bool,
     pub may_post: bool,
     pub may_review: bool,
 }
 
 impl Shown {
-    fn new(viewer: &Viewer, d: IncidentDetail, tenants: Vec<Tenant>, repairs: Vec<ops::repair::Repair>) -> Self {
+    fn new(
+        viewer: &Viewer,
+        d: IncidentDetail,
+        tenants: Vec<Tenant>,
+        repairs: Vec<ops::repair::Repair>,
+        checklists: Vec<ops::checklist::ChecklistRecord>,
+    ) -> Self {
         Shown {
             d: Arc::new(d),
             tenants: Arc::new(tenants),
             repairs: Arc::new(repairs),
+            checklists: Arc::new(checklists),
             may_manage: viewer.actor.may(Permission::ManageIncident),
             may_post: viewer.actor.may(Permission::PostStatusUpdate),
             may_review: viewer.actor.may(Permission::ManageReview),
@@ -83,7 +93,8 @@ pub fn IncidentPage() -> impl IntoView {
             let detail = incident::incident_detail(&pool, &viewer.actor, incident_id, filter).await?;
             let tenants = ops::tenants::visible(&pool, &viewer.actor).await?;
             let repairs = ops::repair::repairs_of_incident(&pool, &viewer.actor, incident_id).await?;
-            Ok::<_, PageError>(Shown::new(&viewer, detail, tenants, repairs))
+            let checklists = ops::checklist::latest_records(&pool, &viewer.actor, Some(incident_id)).await?;
+            Ok::<_, PageError>(Shown::new(&viewer, detail, tenants, repairs, checklists))
         }
     });
     view! {
@@ -116,6 +127,7 @@ fn render(shown: Shown, filter_param: Option<String>) -> AnyView {
         <triage::TriagePanel shown=shown.clone()/>
         <impact::ImpactPanel shown=shown.clone()/>
         <severity::SeverityPanel shown=shown.clone()/>
+        <checklists::Checklists shown=shown.clone()/>
         <review::ReviewPanel shown=shown.clone() open=review_open/>
         <action_items::ActionItems shown=shown/>
     }
