@@ -133,5 +133,5 @@ test('oscar confirms the dry-run and executes it; the order moves and the eviden
   await oscar.goto(`${BASE}/orders/${order.tenant}/${order.id}`);
   const transitions = await oscar.textContent('section[aria-labelledby="transitions-heading"]');
   assert.ok(transitions.includes('RESUME_ORCHESTRATION'), transitions);
-  assert.ok((await oscar.textContent('section[aria-labelledby="order-repairs-heading"]')).includes('EXECUTED'));
+  assert.ok((await oscar.textContent('section[aria-labelledby="concerns-heading"]')).includes('EXECUTED'));
 });

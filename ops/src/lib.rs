@@ -15,6 +15,7 @@ pub mod health;
 pub mod identity;
 pub mod ids;
 pub mod incident;
+pub mod order360;
 pub mod orders;
 pub mod repair;
 pub mod runbook;

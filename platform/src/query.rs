@@ -8,6 +8,10 @@
 //!
 //! One named query per part; each names the index it relies on.
 
+mod quote;
+
+pub use quote::{quote_story, ApprovalRow, QuoteRow, QuoteStory, SiblingOrder, StepRow};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -20,11 +24,14 @@ use crate::Result;
 /// Order numbers are short codes (`SO-…`); anything longer is not worth a query.
 const MAX_ORDER_NUMBER_LEN: usize = 64;
 
-/// How an operator names an order: by its id or by its order number. Parsed once at the edge.
+/// How an operator names an order: by its id (or its source quote's id), by its order number (or its
+/// source quote's number), or by the engine's business key `tenantId:orderId`. Parsed once at the edge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OrderLookup {
     Id(OrderId),
     Number(String),
+    /// `tenantId:orderId`, as the engine and its incidents name an order.
+    BusinessKey { tenant: TenantId, order: OrderId },
 }
 
 /// Why an operator's text cannot name an order.
@@ -55,6 +62,9 @@ impl OrderLookup {
         if let Ok(id) = OrderId::parse(input) {
             return Ok(OrderLookup::Id(id));
         }
+        if let Some((tenant, order)) = crate::engine::BusinessKey::parse(input) {
+            return Ok(OrderLookup::BusinessKey { tenant, order });
+        }
         if looks_like_an_id(input) {
             return Err(InvalidOrderLookup::MalformedId { input: input.chars().take(80).collect() });
         }
@@ -73,6 +83,7 @@ impl std::fmt::Display for OrderLookup {
         match self {
             OrderLookup::Id(id) => write!(f, "{id}"),
             OrderLookup::Number(number) => f.write_str(number),
+            OrderLookup::BusinessKey { tenant, order } => write!(f, "{tenant}:{order}"),
         }
     }
 }
@@ -267,18 +278,29 @@ macro_rules! order_summary_select {
     };
 }
 
-/// By id: primary key of `oms.sales_order`. By number: `unique (tenant_id, order_number)`.
+/// By id: primary key of `oms.sales_order`, else the order of that source quote (the oldest, when the
+/// quote has duplicates: the canonical one). By number: `unique (tenant_id, order_number)`, else the source
+/// quote's number. A business key names its tenant: another tenant's key finds nothing.
 async fn find_order(db: &mut PgConnection, tenant_id: TenantId, lookup: &OrderLookup) -> Result<Option<OrderSummary>> {
     let query = match lookup {
         OrderLookup::Id(order_id) => sqlx::query_as::<_, OrderSummary>(concat!(
             order_summary_select!(),
-            " where o.tenant_id = $1 and o.order_id = $2"
+            " where o.tenant_id = $1 and (o.order_id = $2 or o.source_quote_id = $2)
+             order by (o.order_id = $2) desc, o.created_at limit 1"
         ))
         .bind(tenant_id)
         .bind(*order_id),
+        OrderLookup::BusinessKey { tenant, order } if *tenant == tenant_id => sqlx::query_as::<_, OrderSummary>(concat!(
+            order_summary_select!(),
+            " where o.tenant_id = $1 and o.order_id = $2"
+        ))
+        .bind(tenant_id)
+        .bind(*order),
+        OrderLookup::BusinessKey { .. } => return Ok(None),
         OrderLookup::Number(number) => sqlx::query_as::<_, OrderSummary>(concat!(
             order_summary_select!(),
-            " where o.tenant_id = $1 and o.order_number = $2"
+            " where o.tenant_id = $1 and (o.order_number = $2 or q.quote_number = $2)
+             order by (o.order_number = $2) desc, o.created_at limit 1"
         ))
         .bind(tenant_id)
         .bind(number.as_str()),

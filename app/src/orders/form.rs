@@ -41,13 +41,13 @@ pub fn LookupForm(tenants: Vec<Tenant>, input: LookupInput, error: Option<PageEr
                 {tenant_error.map(|message| view! { <p class="field-error" id="lookup-tenant-error">{message}</p> })}
             </div>
             <div class="field field-grow" class:field-invalid=query_invalid>
-                <label for="lookup-q">"Order id or order number"</label>
+                <label for="lookup-q">"Order or quote id / number, or business key"</label>
                 <input
                     id="lookup-q"
                     name=QUERY_FIELD
                     type="text"
                     value=input.q.unwrap_or_default()
-                    placeholder="e.g. SO-2026-000042 or 0193a5c2-…"
+                    placeholder="SO-2026-000042, Q-…, 0193a5c2-…, or tenantId:orderId"
                     autocomplete="off"
                     spellcheck="false"
                     maxlength="200"

@@ -2,7 +2,8 @@
 
 use ops::identity::Actor;
 use platform::ids::TenantId;
-use platform::query::{InvalidOrderLookup, OrderDetail, OrderLookup};
+use platform::engine::EngineClient;
+use platform::query::{InvalidOrderLookup, OrderLookup};
 use platform::tenants::Tenant;
 use sqlx::PgPool;
 
@@ -51,7 +52,6 @@ impl LookupInput {
 
     /// Both fields are checked, so every mistake is reported at once.
     pub fn parse(&self) -> Result<OrderQuery, PageError> {
-        let tenant = parse_tenant(self.tenant.as_deref().unwrap_or_default());
         let lookup = OrderLookup::parse(self.q.as_deref().unwrap_or_default()).map_err(|e| FieldError {
             field: QUERY_FIELD,
             message: match e {
@@ -62,6 +62,11 @@ impl LookupInput {
                 }
             },
         });
+        // A business key names its tenant: the tenant field may stay empty.
+        let tenant = match (&lookup, self.tenant.as_deref().unwrap_or_default().trim()) {
+            (Ok(OrderLookup::BusinessKey { tenant, .. }), "") => Ok(*tenant),
+            (_, given) => parse_tenant(given),
+        };
         match (tenant, lookup) {
             (Ok(tenant_id), Ok(lookup)) => Ok(OrderQuery { tenant_id, lookup }),
             (tenant, lookup) => Err(invalid(tenant.err().into_iter().chain(lookup.err()))),
@@ -115,9 +120,8 @@ pub enum Outcome {
     Blank,
     Found {
         tenant: Tenant,
-        detail: Box<OrderDetail>,
-        /// Repairs of the order, newest first.
-        repairs: Vec<ops::repair::Repair>,
+        /// The order seen whole, with the verdict of where its chain stopped.
+        seen: Box<ops::order360::Order360>,
     },
     Failed(PageError),
 }
@@ -127,6 +131,7 @@ pub enum Outcome {
 #[tracing::instrument(skip(pool, actor), fields(actor = %actor.subject))]
 pub async fn load(
     pool: PgPool,
+    engine: &EngineClient,
     actor: &Actor,
     query: Option<Result<OrderQuery, PageError>>,
 ) -> Result<OrdersPageData, PageError> {
@@ -134,11 +139,8 @@ pub async fn load(
     let outcome = match query {
         None => Outcome::Blank,
         Some(Err(invalid)) => Outcome::Failed(invalid),
-        Some(Ok(query)) => match find(&pool, actor, &tenants, &query).await {
-            Ok((tenant, detail)) => {
-                let repairs = ops::repair::repairs_of_entity(&pool, actor, detail.order.order_id.as_uuid()).await?;
-                Outcome::Found { tenant, detail: Box::new(detail), repairs }
-            }
+        Some(Ok(query)) => match find(&pool, engine, actor, &tenants, &query).await {
+            Ok((tenant, seen)) => Outcome::Found { tenant, seen: Box::new(seen) },
             Err(error) => Outcome::Failed(error),
         },
     };
@@ -149,11 +151,12 @@ pub async fn load(
 /// or not it exists), then the tenant and the order are looked up.
 async fn find(
     pool: &PgPool,
+    engine: &EngineClient,
     actor: &Actor,
     tenants: &[Tenant],
     query: &OrderQuery,
-) -> Result<(Tenant, OrderDetail), PageError> {
-    let detail = ops::orders::order_detail(pool, actor, query.tenant_id, &query.lookup).await?;
+) -> Result<(Tenant, ops::order360::Order360), PageError> {
+    let detail = ops::order360::order_360(pool, engine, actor, query.tenant_id, &query.lookup).await?;
     let tenant = tenants
         .iter()
         .find(|t| t.tenant_id == query.tenant_id)
@@ -161,8 +164,9 @@ async fn find(
         .ok_or_else(|| PageError::not_found(format!("No tenant with id {}.", query.tenant_id)))?;
     let detail = detail.ok_or_else(|| {
         let what = match &query.lookup {
-            OrderLookup::Id(id) => format!("with id {id}"),
-            OrderLookup::Number(number) => format!("“{number}”"),
+            OrderLookup::Id(id) => format!("or quote with id {id}"),
+            OrderLookup::Number(number) => format!("or quote numbered “{number}”"),
+            OrderLookup::BusinessKey { tenant, order } => format!("with business key {tenant}:{order}"),
         };
         PageError::not_found(format!("No order {what} in tenant {} ({}).", tenant.name, tenant.slug))
     })?;

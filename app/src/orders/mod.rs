@@ -8,16 +8,16 @@
 mod detail;
 mod form;
 mod lookup;
+mod story;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
-use sqlx::PgPool;
 
 pub use lookup::{LookupInput, OrderQuery, QUERY_FIELD, TENANT_FIELD};
 
 use crate::error::{set_status, ErrorNotice, PageError};
-use crate::viewer::require_viewer;
+use crate::error::load_for_viewer;
 use detail::OrderDetailView;
 use form::LookupForm;
 use lookup::{OrdersPageData, Outcome};
@@ -44,31 +44,24 @@ pub fn OrderPermalinkPage() -> impl IntoView {
 
 #[component]
 fn OrderLookup(input: LookupInput, query: Option<Result<OrderQuery, PageError>>) -> impl IntoView {
-    let pool = use_context::<PgPool>();
-    let viewer = require_viewer();
+    let services = use_context::<ops::repair::Services>();
     // Loaded once per request; the Suspense below waits for it before the page is sent, so the status code
     // set while rendering the outcome is the one the response carries.
-    let page = AsyncDerived::new(move || {
-        let pool = pool.clone();
-        let viewer = viewer.clone();
+    let page = load_for_viewer(move |viewer, pool| {
         let query = query.clone();
+        let engine = services.as_ref().map(|s| s.engine.clone());
         async move {
-            let viewer = viewer?;
-            match pool {
-                Some(pool) => lookup::load(pool, &viewer.actor, query).await,
-                None => {
-                    tracing::error!("no PgPool in the rendering context");
-                    Err(PageError::internal())
-                }
-            }
+            let engine = engine.ok_or_else(PageError::internal)?;
+            lookup::load(pool, &engine, &viewer.actor, query).await
         }
     });
     view! {
         <div class="page-head">
             <h1>"Orders"</h1>
             <p class="lede">
-                "Look up one order by id or order number: its lines, transition history, outbox events, "
-                "fulfillment requests and projection, as recorded now."
+                "Order 360: one order seen whole — where its chain stopped and what fits to repair it, then its "
+                "quote and approvals, lines, transitions, outbox events, projection, process instances and "
+                "fulfillment requests, as recorded now."
             </p>
         </div>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -92,7 +85,7 @@ fn render_outcome(page: Result<OrdersPageData, PageError>, input: LookupInput) -
         Outcome::Blank => view! {
             <Title text="Orders"/>
             <LookupForm tenants=tenants input=input error=None/>
-            <p class="hint">"Choose a tenant and enter an order id (UUID) or an order number such as SO-…"</p>
+            <p class="hint">"Choose a tenant and enter an order id or number (SO-…), its quote's id or number (Q-…), or the engine's business key tenantId:orderId (then the tenant may stay empty)."</p>
         }
         .into_any(),
         Outcome::Failed(error) => {
@@ -107,22 +100,17 @@ fn render_outcome(page: Result<OrdersPageData, PageError>, input: LookupInput) -
             }
             .into_any()
         }
-        Outcome::Found { tenant, detail, repairs } => {
-            let title = format!("Order {}", detail.order.order_number);
-            let resume = format!(
-                "/repairs/new?type=resume-orchestration&tenant={}&entity={}",
-                detail.order.tenant_id, detail.order.order_id
-            );
+        Outcome::Found { tenant, seen } => {
+            let seen = *seen;
+            let title = format!("Order {}", seen.detail.order.order_number);
             view! {
                 <Title text=title/>
                 <LookupForm tenants=tenants input=input error=None/>
-                <OrderDetailView tenant=tenant detail=*detail/>
-                <section class="panel" aria-labelledby="order-repairs-heading">
-                    <h2 id="order-repairs-heading">"Repairs"</h2>
-                    {crate::repairs::repair_rows(&repairs)}
-                    <p><a class="button" href=resume>"Resume orchestration…"</a>
-                        " " <span class="hint">"shows its dry-run first; nothing changes until it is requested and executed"</span></p>
-                </section>
+                {story::verdict_panel(&seen)}
+                <OrderDetailView tenant=tenant detail=seen.detail.clone()/>
+                {story::engine_panel(&seen)}
+                {story::quote_panel(&seen)}
+                {story::concerns_panel(&seen)}
             }
             .into_any()
         }

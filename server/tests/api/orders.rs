@@ -90,7 +90,7 @@ async fn an_unknown_order_id_answers_404_naming_the_tenant(pool: PgPool) {
     let (status, body) = app.page(&lookup(&ACME.to_string(), &unknown.to_string())).await;
 
     assert_eq!(status, 404);
-    assert!(body.contains(&format!("No order with id {unknown} in tenant Acme Corporation (acme).")), "{body}");
+    assert!(body.contains(&format!("No order or quote with id {unknown} in tenant Acme Corporation (acme).")), "{body}");
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
@@ -101,7 +101,7 @@ async fn an_unknown_order_number_answers_404(pool: PgPool) {
     let (status, body) = app.page(&lookup(&ACME.to_string(), "SO-NOPE-1")).await;
 
     assert_eq!(status, 404);
-    assert!(body.contains("No order “SO-NOPE-1” in tenant Acme Corporation (acme)."), "{body}");
+    assert!(body.contains("No order or quote numbered “SO-NOPE-1” in tenant Acme Corporation (acme)."), "{body}");
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
@@ -232,4 +232,28 @@ async fn the_root_leads_to_the_orders_page(pool: PgPool) {
     let response = app.get("/").await;
     assert!(response.status().is_redirection());
     assert_eq!(response.headers()["location"], "/orders");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn order_360_opens_with_where_the_chain_stopped_and_the_repair_that_fits(pool: PgPool) {
+    let order = platform::testing::captured_order(&pool, ACME, "Q-360-9").await.order_id;
+    platform::orchestration::give_up_start(&mut pool.acquire().await.unwrap(), order, "gave up: engine unreachable for 7 min", "test")
+        .await
+        .unwrap();
+    let app = signed_in_app(pool, OPERATOR).await;
+
+    // By the engine's business key, without choosing the tenant.
+    let (status, body) = app.page(&lookup("", &format!("{ACME}:{order}"))).await;
+    assert_eq!(status, 200, "{body}");
+    let verdict = body.find("Captured, orchestration start given up").expect("the verdict");
+    assert!(verdict < body.find(r#"id="order-heading""#).expect("the order"), "the verdict comes before the order's record");
+    assert!(body.contains(&format!("/repairs/new?type=resume-orchestration&amp;tenant={ACME}&amp;entity={order}")), "{body}");
+    assert!(body.contains("Runbook: Stuck order"), "{body}");
+    assert!(body.contains("Quote <span class=\"mono\">Q-360-9</span>"), "the quote panel: {body}");
+    assert!(body.contains("Process engine"), "{body}");
+
+    // By the quote's number.
+    let (status, body) = app.page(&lookup(&ACME.to_string(), "Q-360-9")).await;
+    assert_eq!(status, 200);
+    assert!(body.contains(&order.to_string()));
 }
