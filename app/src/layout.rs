@@ -19,7 +19,8 @@ struct Area {
     needs: Option<Permission>,
 }
 
-const AREAS: [Area; 7] = [
+const AREAS: [Area; 8] = [
+    Area { label: "Dashboards", href: "/dashboards", needs: Some(Permission::Read) },
     Area { label: "Orders", href: "/orders", needs: Some(Permission::Read) },
     Area { label: "Incidents", href: "/incidents", needs: Some(Permission::Read) },
     Area { label: "Repairs", href: "/repairs", needs: Some(Permission::Read) },

@@ -13,6 +13,7 @@ compile_error!("the app crate is server-rendered only: build it with its `ssr` f
 pub mod admin;
 pub mod checklists;
 pub mod controls;
+pub mod dashboards;
 pub mod error;
 pub mod fields;
 pub mod form;
@@ -34,6 +35,7 @@ use leptos_router::path;
 use admin::AdminPage;
 use checklists::ChecklistsPage;
 use controls::ControlsPage;
+use dashboards::DashboardPage;
 use layout::{NotFound, Shell};
 use incidents::{DeclareIncidentPage, IncidentPage, IncidentsPage};
 use me::WhoAmIPage;
@@ -97,6 +99,8 @@ fn Pages() -> impl IntoView {
                     <Route path=path!("/runbooks/:id") view=RunbookPage/>
                     <Route path=path!("/checklists") view=ChecklistsPage/>
                     <Route path=path!("/controls") view=ControlsPage/>
+                    <Route path=path!("/dashboards") view=DashboardPage/>
+                    <Route path=path!("/dashboards/:board") view=DashboardPage/>
                     <Route path=path!("/admin") view=AdminPage/>
                     <Route path=path!("/me") view=WhoAmIPage/>
                 </Routes>

@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod checklist;
 pub mod command;
+pub mod dashboard;
 pub mod control;
 pub mod error;
 pub mod form;

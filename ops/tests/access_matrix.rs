@@ -28,7 +28,7 @@ const USERS: [&str; 7] =
 /// every tenant; ada: approver; cora: comms; adam: admin; olga: operator + approver of acme and globex;
 /// gwen: operator of globex only.
 #[rustfmt::skip]
-const MATRIX: [(Action, [bool; 7]); 31] = [
+const MATRIX: [(Action, [bool; 7]); 32] = [
     //                                 vera   oscar  ada    cora   adam   olga   gwen
     (Action::OrderRead,              [true,  true,  true,  true,  true,  true,  false]),
     (Action::TenantList,             [true,  true,  true,  true,  true,  true,  true ]),
@@ -61,6 +61,7 @@ const MATRIX: [(Action, [bool; 7]); 31] = [
     (Action::ControlSet,             [false, true,  false, false, true,  true,  false]),
     (Action::DiagnosticRun,          [false, true,  false, false, true,  true,  false]),
     (Action::ChecklistRecord,        [false, true,  false, false, true,  true,  false]),
+    (Action::DashboardRead,          [true,  true,  true,  true,  true,  true,  false]),
 ];
 
 fn services() -> Services {
@@ -322,6 +323,11 @@ async fn run(pool: &PgPool, world: &World, actor: &Actor, action: Action) -> Res
             let form = ops::checklist::ChecklistForm(answers);
             let input = ops::checklist::ChecklistForRecord::parse(ops::checklist::Checklist::Replay, &form).unwrap();
             ops::checklist::record_checklist(pool, actor, &input).await.map(drop)
+        }
+        Action::DashboardRead => {
+            let view = ops::dashboard::board(pool, actor, ops::dashboard::Board::Executive, Some(ACME), 1).await?;
+            assert_eq!(view.tenant, Some(ACME));
+            Ok(())
         }
         Action::AuditVerify => {
             let report = ops::audit::verify_chain(pool, actor).await?;

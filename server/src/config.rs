@@ -20,7 +20,7 @@ pub const DEFAULT_FILE: &str = "opsdeck.toml";
 
 /// `OPSDECK_<KEY>` variables that set `<key>`. Only these are read, because the service scripts export
 /// other `OPSDECK_*` variables (ports, homes) that are not console settings.
-const ENV_KEYS: [&str; 19] = [
+const ENV_KEYS: [&str; 21] = [
     "listen",
     "public_url",
     "database_max_connections",
@@ -40,6 +40,8 @@ const ENV_KEYS: [&str; 19] = [
     "style_dir",
     "repair_approval_ttl_minutes",
     "audit_verify_minutes",
+    "dashboard_sample_seconds",
+    "dashboard_retention_hours",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -80,6 +82,10 @@ pub struct Config {
     pub repair_approval_ttl_minutes: u32,
     /// How often the console recomputes the audit log's hash chain (0: never on its own).
     pub audit_verify_minutes: u32,
+    /// How often the dashboards' figures are sampled into PostgreSQL (0: never; the boards show no history).
+    pub dashboard_sample_seconds: u32,
+    /// How long dashboard samples are kept.
+    pub dashboard_retention_hours: u32,
     /// Where status updates are delivered (Slack-compatible JSON), from the file's `[[webhooks]]` tables.
     /// Their URLs are secrets: they never print.
     #[serde(default)]
@@ -148,6 +154,9 @@ impl Config {
         }
         if reqwest::Url::parse(&self.public_url).is_ok_and(|url| !matches!(url.path(), "" | "/")) {
             return invalid("public_url", "must be an origin (scheme, host, port) without a path");
+        }
+        if self.dashboard_sample_seconds > 0 && self.dashboard_retention_hours == 0 {
+            return invalid("dashboard_retention_hours", "must be at least 1 while dashboards are sampled");
         }
         for (key, path) in [("oidc_roles_claim", &self.oidc_roles_claim), ("oidc_tenants_claim", &self.oidc_tenants_claim)] {
             if path.trim().is_empty() {

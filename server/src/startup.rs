@@ -83,6 +83,13 @@ impl Application {
         if config.audit_verify_minutes > 0 {
             spawn_chain_verifier(pool.clone(), Duration::from_secs(u64::from(config.audit_verify_minutes) * 60));
         }
+        if config.dashboard_sample_seconds > 0 {
+            tokio::spawn(ops::dashboard::run_sampler(
+                pool.clone(),
+                Duration::from_secs(u64::from(config.dashboard_sample_seconds)),
+                Duration::from_secs(u64::from(config.dashboard_retention_hours) * 3600),
+            ));
+        }
         let state = AppState {
             probes: Probes::new(pool.clone(), config.probe_targets()),
             pool,

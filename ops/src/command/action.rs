@@ -38,6 +38,7 @@ Action {
     ControlSet => "control.set",
     DiagnosticRun => "runbook.diagnostic.run",
     ChecklistRecord => "checklist.record",
+    DashboardRead => "dashboard.read",
 });
 
 impl Action {
@@ -45,7 +46,7 @@ impl Action {
     pub fn permission(self) -> Permission {
         use Action::*;
         match self {
-            OrderRead | TenantList | IncidentList | IncidentRead | RepairRead | ControlList => Permission::Read,
+            OrderRead | TenantList | IncidentList | IncidentRead | RepairRead | ControlList | DashboardRead => Permission::Read,
             IncidentDeclare => Permission::DeclareIncident,
             IncidentTriage | IncidentImpact | IncidentMitigate | IncidentResolve | IncidentClose | IncidentReopen
             | IncidentSeverity | IncidentNote | DiagnosticRun | ChecklistRecord => Permission::ManageIncident,

@@ -7,6 +7,7 @@ mod admin;
 mod checklists;
 mod controls;
 mod csrf;
+mod dashboards;
 mod health;
 mod helpers;
 mod incidents;
