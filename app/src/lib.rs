@@ -28,7 +28,7 @@ pub mod sign_in;
 pub mod viewer;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
     let refused = use_context::<form::Submitted>().filter(|s| s.error.kind == ops::ErrorKind::NotAllowed);
     view! {
         <Stylesheet id="opsdeck" href="/style/opsdeck.css"/>
+        <Link rel="icon" type_="image/svg+xml" href="/public/favicon.svg"/>
         <Title formatter=|text: String| if text.is_empty() { "opsdeck".to_string() } else { format!("{text} · opsdeck") }/>
         <Router>
             <Shell>

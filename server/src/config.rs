@@ -20,7 +20,7 @@ pub const DEFAULT_FILE: &str = "opsdeck.toml";
 
 /// `OPSDECK_<KEY>` variables that set `<key>`. Only these are read, because the service scripts export
 /// other `OPSDECK_*` variables (ports, homes) that are not console settings.
-const ENV_KEYS: [&str; 21] = [
+const ENV_KEYS: [&str; 22] = [
     "listen",
     "public_url",
     "database_max_connections",
@@ -38,6 +38,7 @@ const ENV_KEYS: [&str; 21] = [
     "session_cookie_secure",
     "log_format",
     "style_dir",
+    "public_dir",
     "repair_approval_ttl_minutes",
     "audit_verify_minutes",
     "dashboard_sample_seconds",
@@ -78,6 +79,8 @@ pub struct Config {
     pub session_cookie_secure: Option<bool>,
     pub log_format: LogFormat,
     pub style_dir: PathBuf,
+    /// Directory served at /public/* (favicon, images).
+    pub public_dir: PathBuf,
     /// How long an approval of a HIGH-risk repair stands before it must be approved again.
     pub repair_approval_ttl_minutes: u32,
     /// How often the console recomputes the audit log's hash chain (0: never on its own).

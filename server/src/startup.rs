@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::set_header::{SetResponseHeader, SetResponseHeaderLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_sessions_sqlx_store::PostgresStore;
 
@@ -103,7 +103,7 @@ impl Application {
             },
         };
         let csp = content_security_policy(&config.oidc_issuer);
-        Ok(Application { listener, router: router(state, &config.style_dir, sessions, csp) })
+        Ok(Application { listener, router: router(state, &config.style_dir, &config.public_dir, sessions, csp) })
     }
 
     /// The address actually bound (port 0 becomes a real port).
@@ -179,7 +179,7 @@ pub fn content_security_policy(oidc_issuer: &str) -> HeaderValue {
 ///   then the session gate (every page needs a signed-in session; `/auth/*` is how to get one).
 ///
 /// [`Service`]: crate::auth::service::Service
-pub fn router(state: AppState, style_dir: &Path, sessions: PostgresStore, csp: HeaderValue) -> Router {
+pub fn router(state: AppState, style_dir: &Path, public_dir: &Path, sessions: PostgresStore, csp: HeaderValue) -> Router {
     // Leptos' reactive system spawns page data loads on this executor; idempotent.
     let _ = any_spawner::Executor::init_tokio();
     let page_routes = leptos_axum::generate_route_list(app::App);
@@ -235,10 +235,18 @@ pub fn router(state: AppState, style_dir: &Path, sessions: PostgresStore, csp: H
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .route_layer(from_fn(metrics::track_http))
-        // Static files are not counted: they would drown the pages in the request metrics.
-        .nest_service("/style", ServeDir::new(style_dir));
+        // Static files are not counted: they would drown the pages in the request metrics. They are not
+        // fingerprinted, so browsers keep them an hour and revalidate (ServeDir answers If-Modified-Since).
+        .nest_service("/style", static_files(style_dir))
+        .nest_service("/public", static_files(public_dir))
+        .route("/favicon.ico", get(|| async { Redirect::permanent("/public/favicon.svg") }));
 
     operational.nest("/internal/v1", internal_api).merge(console).layer(http_layers).with_state(state)
+}
+
+/// A directory of static files with caching headers.
+fn static_files(dir: &Path) -> SetResponseHeader<ServeDir, HeaderValue> {
+    SetResponseHeader::overriding(ServeDir::new(dir), header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"))
 }
 
 async fn shutdown_signal() {

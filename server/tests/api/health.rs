@@ -129,4 +129,18 @@ async fn the_stylesheet_is_served(pool: PgPool) {
     let response = app.get("/style/opsdeck.css").await;
     assert_eq!(response.status().as_u16(), 200);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert_eq!(response.headers()["cache-control"], "public, max-age=3600");
+    assert!(response.headers().contains_key("last-modified"), "a browser can revalidate");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn the_favicon_is_served_from_public_with_caching_headers(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let response = app.get("/public/favicon.svg").await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("image/svg+xml"));
+    assert_eq!(response.headers()["cache-control"], "public, max-age=3600");
+    // An escaped separator (a plain `..` is resolved by the client before it is sent).
+    let response = app.get("/public/..%2f..%2fCargo.toml").await;
+    assert_eq!(response.status().as_u16(), 404, "nothing outside public/ is served");
 }

@@ -177,6 +177,7 @@ pub fn test_config() -> Config {
     config.oidc_client_secret = Some(Secret::new("no-identity-provider-here".to_string()));
     config.public_url = CONSOLE_URL.to_string();
     config.style_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../style");
+    config.public_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../public");
     config
 }
 
