@@ -4,6 +4,7 @@
 //! Prometheus gauges (`opsdeck_<figure>`); pages read the samples, never the live tables.
 
 mod figures;
+pub mod grafana;
 mod sample;
 mod view;
 
