@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod pricing;
 pub mod query;
 pub mod quote;
+pub mod redis_link;
 pub mod relay;
 pub mod seed;
 pub mod simulator;

@@ -10,20 +10,18 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
-use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::ids::EntityKind;
+pub use crate::redis_link::REDIS_TIMEOUT;
+use crate::redis_link::RedisLink;
 use crate::{Error, Result};
 
 /// How long a cached price is trusted.
 pub const CACHE_TTL: Duration = Duration::from_secs(300);
-/// The longest a Redis call may take before the lookup goes to PostgreSQL.
-pub const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// One catalog price.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
@@ -56,21 +54,11 @@ impl Source {
     }
 }
 
-/// The price book of one process: the pool and a lazily built Redis connection (the platform starts
-/// without Redis and uses it once it answers).
-#[derive(Clone)]
+/// The price book of one process: the pool and the process's [`RedisLink`].
+#[derive(Clone, Debug)]
 pub struct PriceBook {
     pool: PgPool,
-    redis_url: Option<String>,
-    redis: std::sync::Arc<OnceCell<ConnectionManager>>,
-    /// After a Redis failure, lookups go straight to PostgreSQL until then (no timeout paid per lookup).
-    down_until: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
-}
-
-impl std::fmt::Debug for PriceBook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PriceBook").field("cached", &self.redis_url.is_some()).finish_non_exhaustive()
-    }
+    redis: RedisLink,
 }
 
 fn cache_key(sku: &str, currency: &str) -> String {
@@ -80,63 +68,25 @@ fn cache_key(sku: &str, currency: &str) -> String {
 impl PriceBook {
     /// `redis_url`: `None` reads PostgreSQL only.
     pub fn new(pool: PgPool, redis_url: Option<String>) -> Self {
-        PriceBook { pool, redis_url, redis: Default::default(), down_until: Default::default() }
+        PriceBook { pool, redis: RedisLink::new(redis_url) }
     }
 
     /// How long Redis is left alone after it failed.
-    pub const RETRY_AFTER: Duration = Duration::from_secs(5);
-
-    async fn connection(&self) -> std::result::Result<ConnectionManager, String> {
-        let url = self.redis_url.as_deref().ok_or("no cache configured")?;
-        if self.cache_resting() {
-            return Err("redis failed recently".to_string());
-        }
-        let manager = self
-            .redis
-            .get_or_try_init(|| async {
-                let client = redis::Client::open(url).map_err(|e| e.to_string())?;
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(REDIS_TIMEOUT))
-                    .set_response_timeout(Some(REDIS_TIMEOUT))
-                    .set_number_of_retries(1);
-                tokio::time::timeout(REDIS_TIMEOUT * 4, ConnectionManager::new_with_config(client, config))
-                    .await
-                    .map_err(|_| "redis connection timed out".to_string())?
-                    .map_err(|e| e.to_string())
-            })
-            .await;
-        Ok(self.failed(manager)?.clone())
-    }
+    pub const RETRY_AFTER: Duration = RedisLink::RETRY_AFTER;
 
     /// Whether lookups skip Redis for now, because it failed within [`Self::RETRY_AFTER`].
     pub fn cache_resting(&self) -> bool {
-        self.down_until.lock().map(|d| d.is_some_and(|until| std::time::Instant::now() < until)).unwrap_or(false)
-    }
-
-    /// Remembers a Redis failure (see [`Self::RETRY_AFTER`]) and passes it on.
-    fn failed<T>(&self, result: std::result::Result<T, String>) -> std::result::Result<T, String> {
-        if result.is_err() {
-            if let Ok(mut down) = self.down_until.lock() {
-                *down = Some(std::time::Instant::now() + Self::RETRY_AFTER);
-            }
-        }
-        result
+        self.redis.resting()
     }
 
     async fn cached(&self, key: &str) -> std::result::Result<Option<CatalogPrice>, String> {
-        let mut redis = self.connection().await?;
-        let value: std::result::Result<Option<String>, String> =
-            tokio::time::timeout(REDIS_TIMEOUT, redis.get(key)).await.map_err(|_| "redis timed out".to_string()).and_then(|r| r.map_err(|e| e.to_string()));
-        Ok(self.failed(value)?.and_then(|v| serde_json::from_str(&v).ok()))
+        let value: Option<String> = self.redis.run(|mut c| async move { c.get(key).await }).await?;
+        Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
     }
 
     async fn fill(&self, key: &str, price: &CatalogPrice) -> std::result::Result<(), String> {
-        let mut redis = self.connection().await?;
         let value = serde_json::to_string(price).map_err(|e| e.to_string())?;
-        tokio::time::timeout(REDIS_TIMEOUT, redis.set_ex::<_, _, ()>(key, value, CACHE_TTL.as_secs()))
-            .await
-            .map_err(|_| "redis timed out".to_string())?
-            .map_err(|e| e.to_string())
+        self.redis.run(|mut c| async move { c.set_ex::<_, _, ()>(key, value, CACHE_TTL.as_secs()).await }).await
     }
 
     /// The list price of `sku` in `currency`, and where it came from.
@@ -149,7 +99,7 @@ impl PriceBook {
             }
             Ok(None) => Source::Database,
             Err(error) => {
-                if self.redis_url.is_some() {
+                if self.redis.is_configured() {
                     tracing::debug!(%error, "price cache unavailable; reading PostgreSQL");
                 }
                 Source::Fallback
@@ -171,11 +121,7 @@ impl PriceBook {
     /// logged: the TTL ends the stale entry.
     pub async fn invalidate(&self, sku: &str, currency: &str) {
         let key = cache_key(sku, currency);
-        let dropped = async {
-            let mut redis = self.connection().await?;
-            tokio::time::timeout(REDIS_TIMEOUT, redis.del::<_, ()>(&key)).await.map_err(|_| "redis timed out".to_string())?.map_err(|e| e.to_string())
-        }
-        .await;
+        let dropped = self.redis.run(|mut c| async move { c.del::<_, ()>(&key).await }).await;
         if let Err(error) = dropped {
             metrics::counter!("opsdeck_redis_fallback_total", "use" => "price_invalidation").increment(1);
             tracing::warn!(%error, sku, currency, "a changed price stays cached until its TTL ends");

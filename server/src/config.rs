@@ -20,7 +20,7 @@ pub const DEFAULT_FILE: &str = "opsdeck.toml";
 
 /// `OPSDECK_<KEY>` variables that set `<key>`. Only these are read, because the service scripts export
 /// other `OPSDECK_*` variables (ports, homes) that are not console settings.
-const ENV_KEYS: [&str; 22] = [
+const ENV_KEYS: [&str; 23] = [
     "listen",
     "public_url",
     "database_max_connections",
@@ -43,6 +43,7 @@ const ENV_KEYS: [&str; 22] = [
     "audit_verify_minutes",
     "dashboard_sample_seconds",
     "dashboard_retention_hours",
+    "internal_api_per_minute",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -89,6 +90,9 @@ pub struct Config {
     pub dashboard_sample_seconds: u32,
     /// How long dashboard samples are kept.
     pub dashboard_retention_hours: u32,
+    /// Requests per minute each client of the internal API may make (counted across replicas in Redis;
+    /// 0: unlimited).
+    pub internal_api_per_minute: u32,
     /// Where status updates are delivered (Slack-compatible JSON), from the file's `[[webhooks]]` tables.
     /// Their URLs are secrets: they never print.
     #[serde(default)]

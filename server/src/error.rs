@@ -51,6 +51,10 @@ pub enum Error {
     #[error("{0}")]
     NotFound(String),
 
+    /// A client of the internal API over its budget: retry after this many seconds.
+    #[error("too many requests: retry after {0} s")]
+    RateLimited(u64),
+
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
 
@@ -72,6 +76,7 @@ impl Error {
             Error::IdentityUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Invalid(_) => app::error::status(ops::ErrorKind::Invalid),
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -113,6 +118,9 @@ impl IntoResponse for Error {
                 r#"Bearer realm="opsdeck""#
             };
             response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static(challenge));
+        }
+        if let Error::RateLimited(seconds) = self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
         }
         response.extensions_mut().insert(Arc::new(self));
         response

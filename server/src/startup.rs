@@ -44,6 +44,8 @@ pub struct AppState {
     pub webhooks: ops::incident::Webhooks,
     /// What repairs reach beyond PostgreSQL (the process engine) and their settings.
     pub repairs: ops::repair::Services,
+    /// The internal API's per-client budget.
+    pub rate_limit: crate::auth::rate_limit::RateLimit,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -97,6 +99,10 @@ impl Application {
             leptos_options: LeptosOptions::builder().output_name("opsdeck").site_addr(config.listen).build(),
             auth,
             webhooks,
+            rate_limit: crate::auth::rate_limit::RateLimit::new(
+                config.internal_api_per_minute,
+                platform::redis_link::RedisLink::new(Some(config.redis_url.expose().clone())),
+            ),
             repairs: ops::repair::Services {
                 engine: platform::engine::EngineClient::new(&config.engine_url),
                 approval_ttl: Duration::from_secs(u64::from(config.repair_approval_ttl_minutes) * 60),

@@ -14,6 +14,7 @@ pub mod gate;
 pub mod idp;
 pub mod jwks;
 pub mod jwt;
+pub mod rate_limit;
 pub mod service;
 pub mod session;
 

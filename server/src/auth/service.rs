@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use ops::identity::Actor;
 use serde_json::json;
 
+use super::rate_limit::Verdict;
 use super::ServiceTokenError;
 use crate::error::Error;
 use crate::startup::AppState;
@@ -26,7 +27,14 @@ impl FromRequestParts<AppState> for Service {
             return Err(Error::Unauthenticated("a bearer token (client credentials) is required".to_string()));
         };
         match state.auth.verify_service_token(token).await {
-            Ok(actor) => Ok(Service(actor)),
+            Ok(actor) => match state.rate_limit.check(&actor.subject).await {
+                Verdict::Allowed => Ok(Service(actor)),
+                Verdict::Limited { retry_after } => {
+                    metrics::counter!("opsdeck_internal_api_limited_total", "client" => actor.name.clone()).increment(1);
+                    tracing::info!(client = %actor.name, retry_after, "internal API client over its budget");
+                    Err(Error::RateLimited(retry_after))
+                }
+            },
             Err(ServiceTokenError::Unavailable(unavailable)) => Err(Error::IdentityUnavailable(unavailable.to_string())),
             Err(ServiceTokenError::Refused { refusal, claimed_client }) => {
                 let detail = json!({ "why": refusal.code(), "claimed_client_unverified": claimed_client, "path": path(parts) });

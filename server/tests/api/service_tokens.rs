@@ -268,3 +268,42 @@ async fn the_internal_api_answers_503_when_the_provider_cannot_be_reached(pool: 
     let response = call(&app, "/internal/v1/whoami", &key.sign(&json!({ "iss": "x" }))).await;
     assert_eq!(response.status().as_u16(), 503);
 }
+
+/// The stack's Redis, as `scripts/stack.sh env` exports it.
+fn redis_url() -> String {
+    env_or("OPSDECK_REDIS_URL", "redis://127.0.0.1:56379")
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_client_over_its_budget_is_told_to_retry_later_counted_in_redis_across_replicas(pool: PgPool) {
+    let mut config = idp_config();
+    config.redis_url = server::secret::Secret::new(redis_url());
+    config.internal_api_per_minute = 3;
+    // Two replicas sharing one Redis: one budget per client between them.
+    let first = spawn_app_with(pool.clone(), config.clone()).await;
+    let second = spawn_app_with(pool.clone(), config).await;
+    let token = keycloak_service_token(None).await;
+    let subject = payload(&token)["sub"].as_str().unwrap().to_string();
+
+    // Stay inside one window: start at the beginning of a minute if this one is nearly over.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    if now % 60 > 45 {
+        tokio::time::sleep(std::time::Duration::from_secs(61 - now % 60)).await;
+    }
+    let window = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 60;
+    let key = format!("opsdeck:ratelimit:{subject}:{window}");
+    let mut redis = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("DEL").arg(&key).query_async(&mut redis).await.unwrap();
+
+    for app in [&first, &second, &first] {
+        assert_eq!(call(app, "/internal/v1/whoami", &token).await.status().as_u16(), 200);
+    }
+    let refused = call(&second, "/internal/v1/whoami", &token).await;
+    assert_eq!(refused.status().as_u16(), 429, "the fourth request in the minute, on the other replica");
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let counted: u64 = redis::cmd("GET").arg(&key).query_async(&mut redis).await.unwrap();
+    assert_eq!(counted, 4, "every request was counted in Redis");
+    let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut redis).await.unwrap();
+    assert!(ttl > 0, "the window's counter expires");
+}
