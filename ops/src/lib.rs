@@ -9,6 +9,7 @@ pub mod audit;
 pub mod checklist;
 pub mod command;
 pub mod dashboard;
+pub mod drill;
 pub mod control;
 pub mod error;
 pub mod form;

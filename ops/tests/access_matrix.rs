@@ -28,7 +28,7 @@ const USERS: [&str; 7] =
 /// every tenant; ada: approver; cora: comms; adam: admin; olga: operator + approver of acme and globex;
 /// gwen: operator of globex only.
 #[rustfmt::skip]
-const MATRIX: [(Action, [bool; 7]); 32] = [
+const MATRIX: [(Action, [bool; 7]); 36] = [
     //                                 vera   oscar  ada    cora   adam   olga   gwen
     (Action::OrderRead,              [true,  true,  true,  true,  true,  true,  false]),
     (Action::TenantList,             [true,  true,  true,  true,  true,  true,  true ]),
@@ -62,6 +62,11 @@ const MATRIX: [(Action, [bool; 7]); 32] = [
     (Action::DiagnosticRun,          [false, true,  false, false, true,  true,  false]),
     (Action::ChecklistRecord,        [false, true,  false, false, true,  true,  false]),
     (Action::DashboardRead,          [true,  true,  true,  true,  true,  true,  false]),
+    (Action::DrillRead,              [true,  true,  true,  true,  true,  true,  true ]),
+    // Drills break things in the drill tenant: only operators with that tenant in scope.
+    (Action::DrillStart,             [false, true,  false, false, true,  false, false]),
+    (Action::DrillFaultEnd,          [false, true,  false, false, true,  false, false]),
+    (Action::DrillEnd,               [false, true,  false, false, true,  false, false]),
 ];
 
 fn services() -> Services {
@@ -121,6 +126,24 @@ async fn high_risk_releases(pool: &PgPool) {
         reason: "two people on every release".into(),
     };
     set_policy(pool, &Actor::system("matrix"), &PolicyForSet::parse(&form).unwrap()).await.unwrap();
+}
+
+/// Ends every drill still running (as the system), so the next one may start.
+async fn clear_drills(pool: &PgPool) {
+    let system = Actor::system("matrix-drills");
+    let end = ops::drill::DrillForEnd { runbook_accurate: true, runbook_gap: None, notes: String::new() };
+    for d in ops::drill::list_drills(pool, &system, 200).await.unwrap().into_iter().filter(|d| d.is_active()) {
+        ops::drill::end_drill(pool, &ops::drill::FaultKit::default(), &system, d.drill_id, &end).await.unwrap();
+    }
+}
+
+/// A manual-repair drill started by the system, its fault in place.
+async fn fresh_drill(pool: &PgPool) -> uuid::Uuid {
+    clear_drills(pool).await;
+    let form = ops::drill::DrillStartForm { drill: "manual-repair-dry-run".into() };
+    let drill = ops::drill::start_drill(pool, &ops::drill::FaultKit::default(), &Actor::system("matrix-drills"), &form).await.unwrap();
+    assert_eq!(drill.status, ops::drill::DrillStatus::Broken, "{drill:?}");
+    drill.drill_id
 }
 
 /// An acme incident in the state `action` needs to succeed, made by the console itself.
@@ -328,6 +351,21 @@ async fn run(pool: &PgPool, world: &World, actor: &Actor, action: Action) -> Res
             let view = ops::dashboard::board(pool, actor, ops::dashboard::Board::Executive, Some(ACME), 1).await?;
             assert_eq!(view.tenant, Some(ACME));
             Ok(())
+        }
+        Action::DrillRead => ops::drill::list_drills(pool, actor, 10).await.map(drop),
+        Action::DrillStart => {
+            clear_drills(pool).await;
+            let form = ops::drill::DrillStartForm { drill: "manual-repair-dry-run".into() };
+            ops::drill::start_drill(pool, &ops::drill::FaultKit::default(), actor, &form).await.map(drop)
+        }
+        Action::DrillFaultEnd => {
+            let drill = fresh_drill(pool).await;
+            ops::drill::stop_fault(pool, &ops::drill::FaultKit::default(), actor, drill).await.map(drop)
+        }
+        Action::DrillEnd => {
+            let drill = fresh_drill(pool).await;
+            let end = ops::drill::DrillForEnd { runbook_accurate: true, runbook_gap: None, notes: String::new() };
+            ops::drill::end_drill(pool, &ops::drill::FaultKit::default(), actor, drill, &end).await.map(drop)
         }
         Action::AuditVerify => {
             let report = ops::audit::verify_chain(pool, actor).await?;

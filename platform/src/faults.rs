@@ -36,6 +36,9 @@ FaultType {
     ApprovalWithoutAssignee => "APPROVAL_WITHOUT_ASSIGNEE",
     DuplicateAcceptance => "DUPLICATE_ACCEPTANCE",
     PauseConsumer => "PAUSE_CONSUMER",
+    LockContention => "LOCK_CONTENTION",
+    RedisOutage => "REDIS_OUTAGE",
+    ApprovalSlaBreach => "APPROVAL_SLA_BREACH",
 });
 
 /// A recorded fault.
@@ -122,6 +125,45 @@ async fn end_fault_in(tx: &mut PgConnection, fault_id: Uuid, actor: &str) -> Res
         .await?;
     }
     Ok(ended)
+}
+
+/// Ends a fault of any kind through its own door: the vendor is told, the lock holder's session ended,
+/// Redis unpaused, switches switched off.
+pub async fn end_any(pool: &PgPool, fault_id: Uuid, vendor: Option<&VendorClient>, redis_url: Option<&str>, actor: &str) -> Result<FaultRecord> {
+    let fault = list_faults(pool, true)
+        .await?
+        .into_iter()
+        .find(|f| f.fault_id == fault_id)
+        .ok_or_else(|| Error::refused(format!("fault {fault_id} does not exist or has already ended")))?;
+    match fault.fault_type.parse::<FaultType>()? {
+        FaultType::VendorOutage => {
+            let vendor = vendor.ok_or_else(|| Error::refused("no vendor is configured to end its outage"))?;
+            end_vendor_outage(pool, vendor, fault_id, actor).await
+        }
+        FaultType::LockContention => {
+            let name = fault.detail["application_name"].as_str().unwrap_or_default().to_string();
+            sqlx::query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1")
+                .bind(&name)
+                .execute(pool)
+                .await?;
+            end_fault(pool, fault_id, actor).await
+        }
+        FaultType::RedisOutage => {
+            let url = redis_url.ok_or_else(|| Error::refused("no Redis is configured to unpause"))?;
+            redis_command(url, redis::cmd("CLIENT").arg("UNPAUSE")).await?;
+            end_fault(pool, fault_id, actor).await
+        }
+        _ => end_fault(pool, fault_id, actor).await,
+    }
+}
+
+async fn redis_command(url: &str, command: &redis::Cmd) -> Result<()> {
+    let client = redis::Client::open(url).map_err(|e| Error::refused(format!("redis: {e}")))?;
+    let mut conn = tokio::time::timeout(StdDuration::from_secs(2), client.get_multiplexed_async_connection())
+        .await
+        .map_err(|_| Error::refused("redis did not answer"))?
+        .map_err(|e| Error::refused(format!("redis: {e}")))?;
+    command.query_async::<()>(&mut conn).await.map_err(|e| Error::refused(format!("redis: {e}")))
 }
 
 /// Faults, newest first; only the ones still on when `active_only`.
@@ -429,4 +471,141 @@ pub async fn duplicate_acceptance(pool: &PgPool, tenant: TenantId, actor: &str) 
     .await?;
     tx.commit().await?;
     Ok(record)
+}
+
+/// The drill tenant: where failure drills break things, away from customers' data. Created on first use
+/// with an approval policy of its own (reviews by `drill-approvers` within 60 minutes).
+pub const DRILL_TENANT: TenantId = TenantId::from_uuid(Uuid::from_u128(0x30000000_0000_4000_8000_000000000001));
+
+/// Makes sure the drill tenant and its approval policy exist.
+pub async fn ensure_drill_tenant(pool: &PgPool) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "insert into platform.tenant (tenant_id, slug, name, tier) values ($1, 'drill', 'Drill practice', 'TRIAL')
+         on conflict (tenant_id) do nothing",
+    )
+    .bind(DRILL_TENANT)
+    .execute(&mut *tx)
+    .await?;
+    if active_policy(&mut tx, DRILL_TENANT).await?.is_none() {
+        sqlx::query(
+            "insert into cpq.approval_policy (policy_id, policy_version, tenant_id, name, max_discount_pct, max_total_minor,
+                                              approver_group, sla_minutes, created_by)
+             values ($1, 1, $2, 'standard', 10, 5000000, 'drill-approvers', 60, 'drill-setup')",
+        )
+        .bind(Uuid::now_v7())
+        .bind(DRILL_TENANT)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A session holding a row lock on a new order for up to `hold`: the platform's own work on that order
+/// (its orchestration start, its worker) waits behind it, and `pg_stat_activity` shows who blocks whom —
+/// lesson §14. The holder runs on a connection of its own named `opsdeck-fault-lock-<fault id>`, so the
+/// diagnostics can name it and [`end_any`] can end exactly it. It lets go by itself after `hold`.
+#[tracing::instrument(skip(pool), err(Display))]
+pub async fn lock_contention(pool: &PgPool, tenant: TenantId, hold: StdDuration, actor: &str) -> Result<FaultRecord> {
+    let ctx = fault_ctx(FaultType::LockContention, actor);
+    let mut tx = pool.begin().await?;
+    let quote = fault_quote(&mut tx, tenant, 0, &ctx).await?;
+    apply_quote_command(&mut tx, tenant, quote, None, QuoteCommand::ApproveWithoutReview, &ctx).await?;
+    let accepted = accept_quote(&mut tx, tenant, quote, &format!("fault-accept-{quote}"), &ctx).await?;
+    let application_name = format!("opsdeck-fault-lock-{}", &Uuid::now_v7().simple().to_string()[20..]);
+    let record = record_fault(
+        &mut tx,
+        NewFault {
+            fault_type: FaultType::LockContention,
+            tenant_id: Some(tenant),
+            entity_type: Some("order"),
+            entity_id: Some(accepted.order_id.as_uuid()),
+            detail: serde_json::json!({ "order_number": accepted.order_number, "application_name": application_name,
+                                        "hold_seconds": hold.as_secs(), "table": "oms.sales_order" }),
+            injected_by: actor.to_string(),
+        },
+    )
+    .await?;
+    // Take the lock before the order is visible to the starter: the holder commits nothing.
+    let mut holder = pool.acquire().await?.detach();
+    sqlx::query(&format!("set application_name = '{application_name}'")).execute(&mut holder).await?;
+    sqlx::query("begin").execute(&mut holder).await?;
+    tx.commit().await?;
+    sqlx::query("select 1 from oms.sales_order where order_id = $1 for update")
+        .bind(accepted.order_id)
+        .execute(&mut holder)
+        .await?;
+    let order_id = accepted.order_id;
+    tokio::spawn(async move {
+        let held = sqlx::query("select pg_sleep($1)").bind(hold.as_secs_f64()).execute(&mut holder).await;
+        let _ = sqlx::query("rollback").execute(&mut holder).await;
+        let _ = sqlx::Connection::close(holder).await;
+        tracing::info!(%order_id, ended_early = held.is_err(), "fault lock released");
+    });
+    Ok(record)
+}
+
+/// Redis stops answering for `outage` (`CLIENT PAUSE … ALL`: every client's commands wait, as when Redis
+/// hangs) — the price book and the console's rate limits must fall back to PostgreSQL and lose nothing.
+/// Ends by itself after `outage`, or at once through [`end_any`] (`CLIENT UNPAUSE`).
+#[tracing::instrument(skip(pool, redis_url), err(Display))]
+pub async fn redis_outage(pool: &PgPool, redis_url: &str, outage: StdDuration, actor: &str) -> Result<FaultRecord> {
+    let mut conn = pool.acquire().await?;
+    let record = record_fault(
+        &mut conn,
+        NewFault {
+            fault_type: FaultType::RedisOutage,
+            tenant_id: None,
+            entity_type: Some("redis"),
+            entity_id: None,
+            detail: serde_json::json!({ "command": "CLIENT PAUSE ALL", "outage_seconds": outage.as_secs() }),
+            injected_by: actor.to_string(),
+        },
+    )
+    .await?;
+    redis_command(redis_url, redis::cmd("CLIENT").arg("PAUSE").arg(outage.as_millis() as u64).arg("ALL")).await?;
+    Ok(record)
+}
+
+/// An approval whose SLA has already passed: a quote is submitted for approval under the tenant's active
+/// policy, its clock started `overdue` ago — as if the approver group had left it in the queue. The
+/// platform's approval timer must escalate it, and the dashboards must show it overdue.
+#[tracing::instrument(skip(pool), err(Display))]
+pub async fn approval_sla_breach(pool: &PgPool, tenant: TenantId, overdue: StdDuration, actor: &str) -> Result<FaultRecord> {
+    let ctx = fault_ctx(FaultType::ApprovalSlaBreach, actor);
+    let mut tx = pool.begin().await?;
+    let mut policy = active_policy(&mut tx, tenant)
+        .await?
+        .ok_or_else(|| Error::refused(format!("tenant {tenant} has no active approval policy")))?;
+    let quote = fault_quote(&mut tx, tenant, 10_000.min(policy.max_discount_bp + 500), &ctx).await?;
+    // The request's clock, started long enough ago that its due time has passed.
+    policy.sla_minutes = -((overdue.as_secs() / 60).max(1) as i32);
+    let requested = request_approval(&mut tx, tenant, quote, &policy, &ctx).await?;
+    let record = record_fault(
+        &mut tx,
+        NewFault {
+            fault_type: FaultType::ApprovalSlaBreach,
+            tenant_id: Some(tenant),
+            entity_type: Some("approval_request"),
+            entity_id: Some(requested.approval_request_id.as_uuid()),
+            detail: serde_json::json!({ "quote_id": quote, "assignee": requested.assignee, "due_at": requested.due_at }),
+            injected_by: actor.to_string(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(record)
+}
+
+/// A normal order in `tenant`, accepted as a customer would: the platform orchestrates it. What a drill
+/// needs when the fault is elsewhere (the vendor) and an order must run into it.
+pub async fn drill_order(pool: &PgPool, tenant: TenantId, actor: &str) -> Result<crate::command::AcceptedQuote> {
+    let ctx = CommandContext::new(actor).with_reason("failure drill order");
+    let mut tx = pool.begin().await?;
+    let quote = fault_quote(&mut tx, tenant, 0, &ctx).await?;
+    apply_quote_command(&mut tx, tenant, quote, None, QuoteCommand::ApproveWithoutReview, &ctx).await?;
+    let accepted = accept_quote(&mut tx, tenant, quote, &format!("drill-accept-{quote}"), &ctx).await?;
+    tx.commit().await?;
+    Ok(accepted)
 }

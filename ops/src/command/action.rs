@@ -39,6 +39,10 @@ Action {
     DiagnosticRun => "runbook.diagnostic.run",
     ChecklistRecord => "checklist.record",
     DashboardRead => "dashboard.read",
+    DrillRead => "drill.read",
+    DrillStart => "drill.start",
+    DrillFaultEnd => "drill.fault.end",
+    DrillEnd => "drill.end",
 });
 
 impl Action {
@@ -46,10 +50,12 @@ impl Action {
     pub fn permission(self) -> Permission {
         use Action::*;
         match self {
-            OrderRead | TenantList | IncidentList | IncidentRead | RepairRead | ControlList | DashboardRead => Permission::Read,
+            OrderRead | TenantList | IncidentList | IncidentRead | RepairRead | ControlList | DashboardRead | DrillRead => Permission::Read,
             IncidentDeclare => Permission::DeclareIncident,
             IncidentTriage | IncidentImpact | IncidentMitigate | IncidentResolve | IncidentClose | IncidentReopen
-            | IncidentSeverity | IncidentNote | DiagnosticRun | ChecklistRecord => Permission::ManageIncident,
+            | IncidentSeverity | IncidentNote | DiagnosticRun | ChecklistRecord | DrillStart | DrillFaultEnd | DrillEnd => {
+                Permission::ManageIncident
+            }
             StatusUpdatePost => Permission::PostStatusUpdate,
             ReviewSave | ReviewComplete | ActionItemAdd | ActionItemEdit | ActionItemStatus => Permission::ManageReview,
             RepairRequest | RepairExecute | RepairRecheck => Permission::RequestRepair,

@@ -109,6 +109,12 @@ pub const FIGURES: &[Figure] = &[
         sql: "select tenant_id, '' as facet, count(*)::float8 as value from oms.sales_order
               where status in ('CAPTURED', 'ORCHESTRATING', 'IN_PROGRESS', 'PARTIALLY_FULFILLED')
                 and updated_at < now() - interval '30 minutes' group by tenant_id" },
+    Figure { name: "orders_start_given_up", board: Board::Executive, title: "Orders whose orchestration start was given up", unit: "",
+        total: Total::Sum, alarm: Alarm::Above(1.0), link: None, runbook: Some("stuck-order"),
+        // ix_orchestration_start_gave_up
+        sql: "select s.tenant_id, '' as facet, count(*)::float8 as value from oms.orchestration_start s
+              join oms.sales_order o on o.order_id = s.order_id
+              where s.status = 'GAVE_UP' and o.status = 'CAPTURED' group by s.tenant_id" },
     Figure { name: "approvals_overdue", board: Board::Executive, title: "Approvals past their SLA", unit: "",
         total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/runbooks/stuck-approval"), runbook: Some("stuck-approval"),
         // ix_approval_request_open_due

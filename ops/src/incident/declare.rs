@@ -94,7 +94,7 @@ pub async fn declare_incident(pool: &PgPool, actor: &Actor, input: &IncidentForD
     run(pool, envelope, async |cx| declare_in(cx, input).await).await
 }
 
-async fn declare_in(cx: &mut Cx<'_>, input: &IncidentForDeclare) -> Result<Declared> {
+pub(crate) async fn declare_in(cx: &mut Cx<'_>, input: &IncidentForDeclare) -> Result<Declared> {
     let who = cx.actor_display();
     let tx = cx.db();
     let entities = affected::resolve(tx, &input.tenants, &input.orders, &input.quotes).await?;

@@ -43,6 +43,9 @@ pub mod event_type {
     pub const CONTROL_CHANGED: &str = "CONTROL_CHANGED";
     pub const DIAGNOSTIC_RUN: &str = "DIAGNOSTIC_RUN";
     pub const CHECKLIST_RECORDED: &str = "CHECKLIST_RECORDED";
+    pub const DRILL_STARTED: &str = "DRILL_STARTED";
+    pub const DRILL_FAULT: &str = "DRILL_FAULT";
+    pub const DRILL_ENDED: &str = "DRILL_ENDED";
 }
 
 /// An event to append.

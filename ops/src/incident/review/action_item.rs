@@ -232,7 +232,7 @@ pub async fn add_action_item(
     run(pool, envelope, async |cx| add_in(cx, incident_id, input).await).await
 }
 
-async fn add_in(cx: &mut Cx<'_>, incident_id: IncidentId, input: &ActionItemForSave) -> Result<ActionItemSaved> {
+pub(crate) async fn add_in(cx: &mut Cx<'_>, incident_id: IncidentId, input: &ActionItemForSave) -> Result<ActionItemSaved> {
     let locked = lock_incident(cx, incident_id).await?;
     check_closed_rules(&locked, input)?;
     let who = cx.actor_display();
