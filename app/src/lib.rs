@@ -13,6 +13,7 @@ compile_error!("the app crate is server-rendered only: build it with its `ssr` f
 pub mod admin;
 pub mod checklists;
 pub mod controls;
+pub mod drills;
 pub mod dashboards;
 pub mod error;
 pub mod fields;
@@ -36,6 +37,7 @@ use admin::AdminPage;
 use checklists::ChecklistsPage;
 use controls::ControlsPage;
 use dashboards::DashboardPage;
+use drills::{DrillPage, DrillsPage};
 use layout::{NotFound, Shell};
 use incidents::{DeclareIncidentPage, IncidentPage, IncidentsPage};
 use me::WhoAmIPage;
@@ -101,6 +103,8 @@ fn Pages() -> impl IntoView {
                     <Route path=path!("/checklists") view=ChecklistsPage/>
                     <Route path=path!("/controls") view=ControlsPage/>
                     <Route path=path!("/dashboards") view=DashboardPage/>
+                    <Route path=path!("/drills") view=DrillsPage/>
+                    <Route path=path!("/drills/:id") view=DrillPage/>
                     <Route path=path!("/dashboards/:board") view=DashboardPage/>
                     <Route path=path!("/admin") view=AdminPage/>
                     <Route path=path!("/me") view=WhoAmIPage/>

@@ -36,6 +36,33 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Failure drills (lesson §22): start one, end its cause, end and score it, list them.
+    #[command(subcommand)]
+    Drill(DrillCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DrillCommand {
+    /// Break the platform for a drill (engine-incident-retry, kafka-poison-event, outbox-stuck,
+    /// duplicate-order, redis-outage, postgres-lock-contention, approval-sla-breach,
+    /// reconciliation-mismatch, manual-repair-dry-run); prints the drill as JSON.
+    Start { drill: String },
+    /// End the drill's cause (the outage, the blocker) from the console.
+    StopFault { drill_id: uuid::Uuid },
+    /// End the drill and print its §22.2 evaluation.
+    End {
+        drill_id: uuid::Uuid,
+        /// Was the runbook accurate: YES, PARTLY or NO.
+        #[arg(long)]
+        runbook_accurate: String,
+        /// What the runbook got wrong (needed unless YES): it becomes an action item.
+        #[arg(long, default_value = "")]
+        runbook_gap: String,
+        #[arg(long, default_value = "")]
+        notes: String,
+    },
+    /// The latest drills, newest first.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +113,7 @@ pub async fn run() -> ExitCode {
         Command::Migrate => migrate(&config).await,
         Command::Seed(args) => seed(&config, args).await,
         Command::Platform(command) => crate::platform_cmd::run(&config, command).await,
+        Command::Drill(command) => drill(&config, command).await,
         Command::Audit(AuditCommand::Verify) => match audit_verify(&config).await {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::from(3),
@@ -163,4 +191,24 @@ async fn audit_verify(config: &Config) -> Result<bool> {
         eprintln!("opsdeck: the audit chain is broken at line {}: {}", broken.audit_id, broken.problem.describe());
     }
     Ok(report.holds())
+}
+
+async fn drill(config: &Config, command: DrillCommand) -> Result<()> {
+    let pool = platform::db::connect(config.database_url.expose(), 2).await?;
+    let kit = config.fault_kit();
+    let actor = ops::identity::Actor::system("cli");
+    let shown = match command {
+        DrillCommand::Start { drill } => {
+            serde_json::to_value(ops::drill::start_drill(&pool, &kit, &actor, &ops::drill::DrillStartForm { drill }).await?)?
+        }
+        DrillCommand::StopFault { drill_id } => serde_json::to_value(ops::drill::stop_fault(&pool, &kit, &actor, drill_id).await?)?,
+        DrillCommand::End { drill_id, runbook_accurate, runbook_gap, notes } => {
+            let form = ops::drill::DrillEndForm { runbook_accurate: runbook_accurate.to_uppercase(), runbook_gap, notes };
+            let input = ops::drill::DrillForEnd::parse(&form).map_err(ops::Error::Invalid)?;
+            serde_json::to_value(ops::drill::end_drill(&pool, &kit, &actor, drill_id, &input).await?)?
+        }
+        DrillCommand::List => serde_json::to_value(ops::drill::list_drills(&pool, &actor, 50).await?)?,
+    };
+    println!("{}", serde_json::to_string_pretty(&shown)?);
+    Ok(())
 }

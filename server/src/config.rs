@@ -20,7 +20,7 @@ pub const DEFAULT_FILE: &str = "opsdeck.toml";
 
 /// `OPSDECK_<KEY>` variables that set `<key>`. Only these are read, because the service scripts export
 /// other `OPSDECK_*` variables (ports, homes) that are not console settings.
-const ENV_KEYS: [&str; 23] = [
+const ENV_KEYS: [&str; 24] = [
     "listen",
     "public_url",
     "database_max_connections",
@@ -44,6 +44,7 @@ const ENV_KEYS: [&str; 23] = [
     "dashboard_sample_seconds",
     "dashboard_retention_hours",
     "internal_api_per_minute",
+    "vendor_url",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +59,9 @@ pub struct Config {
     pub kafka_brokers: String,
     #[serde(deserialize_with = "http_url")]
     pub engine_url: String,
+    /// The reference platform's fulfilment vendor: failure drills put it into an outage and back.
+    #[serde(deserialize_with = "http_url")]
+    pub vendor_url: String,
     #[serde(deserialize_with = "http_url")]
     pub oidc_issuer: String,
     /// The console's client at the identity provider (authorization code flow with PKCE).
@@ -171,6 +175,16 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// What failure drills reach to break things: the vendor, Kafka, Redis of this configuration.
+    pub fn fault_kit(&self) -> ops::drill::FaultKit {
+        ops::drill::FaultKit {
+            vendor: Some(platform::vendor::client::VendorClient::new(self.vendor_url.clone(), std::time::Duration::from_secs(5))),
+            kafka_brokers: Some(self.kafka_brokers.clone()),
+            topic_prefix: "opsdeck.".to_string(),
+            redis_url: Some(self.redis_url.expose().clone()),
+        }
     }
 
     /// The console's origin (`http://127.0.0.1:3000`): what every state-changing request must come from.

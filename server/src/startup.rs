@@ -26,7 +26,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 use crate::auth::{csrf, gate, session, Auth};
 use crate::config::Config;
 use crate::error::{log_errors, Error, Result};
-use crate::routes::{admin, auth, checklists, controls, health, incidents, internal, metrics, pages, repairs, runbooks};
+use crate::routes::{admin, auth, checklists, controls, drills, health, incidents, internal, metrics, pages, repairs, runbooks};
 use crate::telemetry;
 
 /// How often expired sessions are deleted from the store.
@@ -46,6 +46,8 @@ pub struct AppState {
     pub repairs: ops::repair::Services,
     /// The internal API's per-client budget.
     pub rate_limit: crate::auth::rate_limit::RateLimit,
+    /// What failure drills reach to break things.
+    pub faults: ops::drill::FaultKit,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -103,6 +105,7 @@ impl Application {
                 config.internal_api_per_minute,
                 platform::redis_link::RedisLink::new(Some(config.redis_url.expose().clone())),
             ),
+            faults: config.fault_kit(),
             repairs: ops::repair::Services {
                 engine: platform::engine::EngineClient::new(&config.engine_url),
                 approval_ttl: Duration::from_secs(u64::from(config.repair_approval_ttl_minutes) * 60),
@@ -222,6 +225,7 @@ pub fn router(state: AppState, style_dir: &Path, public_dir: &Path, sessions: Po
         .merge(repairs::router())
         .merge(admin::router())
         .merge(controls::router())
+        .merge(drills::router())
         .merge(checklists::router())
         .merge(runbooks::router())
         .leptos_routes_with_handler(page_routes, pages::render_page)

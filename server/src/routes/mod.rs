@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod checklists;
 pub mod controls;
+pub mod drills;
 pub mod form;
 pub mod health;
 pub mod incidents;

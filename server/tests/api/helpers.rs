@@ -173,6 +173,7 @@ pub fn test_config() -> Config {
     config.redis_url = Secret::new(format!("redis://127.0.0.1:{}", closed_port()));
     config.kafka_brokers = format!("127.0.0.1:{}", closed_port());
     config.engine_url = format!("http://127.0.0.1:{}/engine-rest", closed_port());
+    config.vendor_url = format!("http://127.0.0.1:{}", closed_port());
     config.oidc_issuer = format!("http://127.0.0.1:{}/realms/opsdeck", closed_port());
     config.oidc_client_secret = Some(Secret::new("no-identity-provider-here".to_string()));
     config.public_url = CONSOLE_URL.to_string();
