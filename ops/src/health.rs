@@ -1,7 +1,7 @@
 //! Readiness of the systems the console depends on, and what stops working when each is down.
 //!
 //! Each probe is the cheapest call that proves the dependency answers (PostgreSQL `select 1`, Redis `PING`,
-//! Kafka metadata, the engine's `/version`, the identity provider's discovery document), bounded by a
+//! Kafka metadata through the one long-lived client, the engine's `/version`, the identity provider's discovery document), bounded by a
 //! timeout and run concurrently with the others, so a full check takes about one timeout at worst.
 //! Only PostgreSQL is required: it holds the system of record. Every other dependency being down makes the
 //! console *degraded*, and [`Component::affected_when_down`] says what an operator loses.
@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
+
+use crate::diagnostics::kafka::KafkaWatch;
 
 /// How long one probe may take. Kafka's metadata request gets the same budget inside librdkafka.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -245,28 +247,10 @@ impl Probes {
         }
     }
 
-    /// librdkafka's calls block; they run on the blocking pool, bounded by the probe timeout inside
-    /// librdkafka as well as outside it.
+    /// Through the process's one long-lived Kafka client ([`KafkaWatch`]): a metadata request, never a
+    /// client built per probe.
     async fn kafka(&self) -> Result<Option<String>, String> {
-        use rdkafka::consumer::{BaseConsumer, Consumer};
-
-        let brokers = self.targets.kafka_brokers.clone();
-        tokio::task::spawn_blocking(move || {
-            let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-                .set("bootstrap.servers", &brokers)
-                .set("socket.timeout.ms", PROBE_TIMEOUT.as_millis().to_string())
-                .set("socket.connection.setup.timeout.ms", PROBE_TIMEOUT.as_millis().to_string())
-                .set("log_level", "3")
-                .create()
-                .map_err(|e| error_chain(&e))?;
-            let metadata = consumer.fetch_metadata(None, PROBE_TIMEOUT).map_err(|e| error_chain(&e))?;
-            if metadata.brokers().is_empty() {
-                return Err("metadata lists no brokers".to_string());
-            }
-            Ok(Some(format!("{} broker(s), {} topic(s)", metadata.brokers().len(), metadata.topics().len())))
-        })
-        .await
-        .map_err(|e| format!("probe task failed: {e}"))?
+        KafkaWatch::shared(&self.targets.kafka_brokers)?.probe().await.map(Some)
     }
 
     async fn engine(&self) -> Result<Option<String>, String> {

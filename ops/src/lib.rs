@@ -11,6 +11,7 @@ pub mod command;
 pub mod dashboard;
 pub mod drill;
 pub mod control;
+pub mod diagnostics;
 pub mod error;
 pub mod form;
 pub mod health;

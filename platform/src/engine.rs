@@ -97,6 +97,22 @@ pub struct Incident {
     pub incident_message: Option<String>,
     /// For external-task incidents: the task id.
     pub configuration: Option<String>,
+    /// When the engine raised it (`2026-11-28T10:00:00.000+0000`).
+    #[serde(default)]
+    pub incident_timestamp: Option<String>,
+}
+
+/// A job (timer, async continuation) whose last execution threw: retrying while `retries` > 0, an
+/// incident once they are spent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedJob {
+    pub id: String,
+    pub process_instance_id: Option<String>,
+    pub exception_message: Option<String>,
+    pub failed_activity_id: Option<String>,
+    pub retries: i32,
+    pub create_time: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -333,6 +349,54 @@ impl EngineClient {
             .http
             .get(format!("{}/incident", self.base))
             .query(&[("processInstanceId", process_instance_id)])
+            .send()
+            .await;
+        decode(res).await
+    }
+
+    /// The engine's open incidents, newest first, at most `max` (every process definition).
+    pub async fn open_incidents(&self, max: u32) -> Result<Vec<Incident>, EngineError> {
+        let res = self
+            .http
+            .get(format!("{}/incident", self.base))
+            .query(&[("sortBy", "incidentTimestamp"), ("sortOrder", "desc"), ("maxResults", &max.to_string())])
+            .send()
+            .await;
+        decode(res).await
+    }
+
+    /// How many incidents are open in the engine.
+    pub async fn open_incident_count(&self) -> Result<u64, EngineError> {
+        #[derive(Deserialize)]
+        struct Count {
+            count: u64,
+        }
+        let count: Count = decode(self.http.get(format!("{}/incident/count", self.base)).send().await).await?;
+        Ok(count.count)
+    }
+
+    /// Jobs whose last execution threw (retrying or out of retries), at most `max`.
+    pub async fn failed_jobs(&self, max: u32) -> Result<Vec<FailedJob>, EngineError> {
+        let res = self
+            .http
+            .get(format!("{}/job", self.base))
+            .query(&[("withException", "true"), ("maxResults", &max.to_string())])
+            .send()
+            .await;
+        decode(res).await
+    }
+
+    /// The process instances with these ids that are still running (for their business keys).
+    pub async fn instances_by_ids(&self, ids: &[String]) -> Result<Vec<ProcessInstance>, EngineError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body = serde_json::json!({ "processInstanceIds": ids });
+        let res = self
+            .http
+            .post(format!("{}/process-instance", self.base))
+            .query(&[("maxResults", ids.len().to_string())])
+            .json(&body)
             .send()
             .await;
         decode(res).await

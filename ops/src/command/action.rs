@@ -43,6 +43,7 @@ Action {
     DrillStart => "drill.start",
     DrillFaultEnd => "drill.fault.end",
     DrillEnd => "drill.end",
+    DiagnosticsRead => "diagnostics.read",
 });
 
 impl Action {
@@ -50,7 +51,8 @@ impl Action {
     pub fn permission(self) -> Permission {
         use Action::*;
         match self {
-            OrderRead | TenantList | IncidentList | IncidentRead | RepairRead | ControlList | DashboardRead | DrillRead => Permission::Read,
+            OrderRead | TenantList | IncidentList | IncidentRead | RepairRead | ControlList | DashboardRead | DrillRead
+            | DiagnosticsRead => Permission::Read,
             IncidentDeclare => Permission::DeclareIncident,
             IncidentTriage | IncidentImpact | IncidentMitigate | IncidentResolve | IncidentClose | IncidentReopen
             | IncidentSeverity | IncidentNote | DiagnosticRun | ChecklistRecord | DrillStart | DrillFaultEnd | DrillEnd => {
