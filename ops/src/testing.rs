@@ -130,3 +130,15 @@ mod tests {
         assert_eq!(demo_user("oscar.operator").tenants, TenantScope::All);
     }
 }
+
+/// Where the stack's services are, from the environment `scripts/stack.sh env` prints (its defaults
+/// otherwise): what a test's [`crate::diagnostics::Diagnostics`] or readiness probes talk to.
+pub fn probe_targets() -> crate::health::ProbeTargets {
+    let env = |key: &str, default: &str| std::env::var(key).unwrap_or_else(|_| default.to_string());
+    crate::health::ProbeTargets {
+        redis_url: env("OPSDECK_REDIS_URL", "redis://127.0.0.1:56379"),
+        kafka_brokers: platform::testing::kafka_brokers(),
+        engine_url: platform::testing::engine_url(),
+        oidc_issuer: env("OPSDECK_OIDC_ISSUER", "http://127.0.0.1:58180/realms/opsdeck"),
+    }
+}

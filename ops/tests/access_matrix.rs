@@ -28,7 +28,7 @@ const USERS: [&str; 7] =
 /// every tenant; ada: approver; cora: comms; adam: admin; olga: operator + approver of acme and globex;
 /// gwen: operator of globex only.
 #[rustfmt::skip]
-const MATRIX: [(Action, [bool; 7]); 36] = [
+const MATRIX: [(Action, [bool; 7]); 37] = [
     //                                 vera   oscar  ada    cora   adam   olga   gwen
     (Action::OrderRead,              [true,  true,  true,  true,  true,  true,  false]),
     (Action::TenantList,             [true,  true,  true,  true,  true,  true,  true ]),
@@ -67,6 +67,7 @@ const MATRIX: [(Action, [bool; 7]); 36] = [
     (Action::DrillStart,             [false, true,  false, false, true,  false, false]),
     (Action::DrillFaultEnd,          [false, true,  false, false, true,  false, false]),
     (Action::DrillEnd,               [false, true,  false, false, true,  false, false]),
+    (Action::DiagnosticsRead,        [true,  true,  true,  true,  true,  true,  false]),
 ];
 
 fn services() -> Services {
@@ -303,6 +304,16 @@ async fn run(pool: &PgPool, world: &World, actor: &Actor, action: Action) -> Res
         Action::RepairRecheck => {
             let repair = prepared_repair(pool, world, id, RepairStatus::Executed).await;
             recheck_repair(pool, &services(), actor, repair.repair_id).await.map(drop)
+        }
+        Action::DiagnosticsRead => {
+            let diagnostics = ops::diagnostics::Diagnostics::new(
+                pool.clone(),
+                &ops::testing::probe_targets(),
+                ops::diagnostics::DiagnosticsConfig::default(),
+            );
+            let seen = ops::diagnostics::overview(pool, &diagnostics, actor, Some(ACME)).await?;
+            assert_eq!(seen.tenant, Some(ACME));
+            Ok(())
         }
         Action::RepairPolicySet => {
             let form = PolicyForm {

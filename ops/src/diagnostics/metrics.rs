@@ -122,9 +122,14 @@ fn collect(latest: &Latest, out: &mut Series) {
     let outbox = &figures.outbox;
     for p in &outbox.pending {
         let labels = vec![("aggregate", p.aggregate_type.clone()), ("event_type", p.event_type.clone())];
-        out.set("opsdeck_outbox_pending", labels.clone(), p.pending as f64);
-        out.set("opsdeck_outbox_given_up", labels, p.given_up as f64);
+        out.set("opsdeck_outbox_pending_events", labels.clone(), p.pending as f64);
+        out.set("opsdeck_outbox_pending_oldest_age_seconds", labels.clone(), p.oldest_age_seconds);
+        out.set("opsdeck_outbox_given_up_events", labels, p.given_up as f64);
     }
+    // The relay's own totals, under the names it exports them (`platform::relay::export_backlog`).
+    out.set("opsdeck_outbox_pending", vec![], outbox.total_pending() as f64);
+    out.set("opsdeck_outbox_failed", vec![], outbox.pending.iter().map(|p| p.failed).sum::<i64>() as f64);
+    out.set("opsdeck_outbox_processing", vec![], outbox.claimers.iter().map(|c| c.claims).sum::<i64>() as f64);
     out.set("opsdeck_outbox_oldest_pending_age_seconds", vec![], outbox.oldest_age_seconds().unwrap_or(0.0));
     out.set("opsdeck_outbox_dead_relay_claims", vec![], outbox.dead_claims() as f64);
     out.set("opsdeck_outbox_stale_claims", vec![], outbox.claimers.iter().map(|c| c.stale).sum::<i64>() as f64);
@@ -177,8 +182,12 @@ pub fn describe() {
     d!("opsdeck_engine_incidents_open", "Open engine incidents, by tenant of their business key");
     d!("opsdeck_engine_incidents_open_total", "Open incidents in the whole process engine");
     d!("opsdeck_engine_failed_jobs", "Engine jobs whose last execution failed, by tenant of their business key");
-    d!("opsdeck_outbox_pending", "Unpublished outbox events (PENDING or FAILED), by aggregate and event type");
-    d!("opsdeck_outbox_given_up", "Outbox events out of attempts, by aggregate and event type");
+    d!("opsdeck_outbox_pending", "Unpublished outbox events (PENDING or FAILED)");
+    d!("opsdeck_outbox_failed", "Outbox events that failed at least once and are not published");
+    d!("opsdeck_outbox_processing", "Outbox events claimed by a relay (PROCESSING)");
+    d!("opsdeck_outbox_pending_events", "Unpublished outbox events (PENDING or FAILED), by aggregate and event type");
+    d!("opsdeck_outbox_pending_oldest_age_seconds", "Age of the oldest unpublished outbox event, by aggregate and event type");
+    d!("opsdeck_outbox_given_up_events", "Outbox events out of attempts, by aggregate and event type");
     d!("opsdeck_outbox_oldest_pending_age_seconds", "Age of the oldest unpublished outbox event");
     d!("opsdeck_outbox_dead_relay_claims", "Outbox events claimed by a relay whose heartbeat is dead");
     d!("opsdeck_outbox_stale_claims", "Outbox claims older than the stale-claim age");

@@ -48,8 +48,9 @@ use crate::command::{read, Action, Envelope};
 use crate::identity::{Actor, TenantScope};
 use crate::Result;
 
-/// How long a page waits for the sampler's first round after the console started.
-const FIRST_ROUND_WAIT: Duration = Duration::from_secs(6);
+/// How long a page waits for the sampler's first round after the console started
+/// ([`Diagnostics::first_round`]).
+pub const FIRST_ROUND_WAIT: Duration = Duration::from_secs(6);
 
 /// The tenants a read covers: `None` for every tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +164,17 @@ impl Overview {
             ),
             None => Verdict::ok("", kafka::RUNBOOK),
         };
-        let kafka = self.kafka.lag.verdict(|lag| lag.verdict(sla), kafka::RUNBOOK).worst(waiting);
+        let mut kafka = self.kafka.lag.verdict(|lag| lag.verdict(sla), kafka::RUNBOOK).worst(waiting);
+        // What a lagging consumer costs, in business terms, beside what is wrong with it.
+        let waiting_total: i64 = self.kafka.waiting.iter().map(|w| w.orders).sum();
+        let oldest = self.kafka.waiting.iter().map(|w| w.oldest_age_seconds).fold(0.0, f64::max);
+        if kafka.status != Status::Ok && waiting_total > 0 && !kafka.wrong.contains("wait for the projection") {
+            kafka.wrong = format!(
+                "{} — {waiting_total} order(s) waiting for the projection, oldest {:.0} min",
+                kafka.wrong,
+                oldest / 60.0
+            );
+        }
         let engine = self
             .engine
             .problems
@@ -185,8 +196,9 @@ impl Overview {
     }
 }
 
-/// Every panel for `actor`, cut to `tenant` when given (which must be in the actor's scope). Waits for
-/// the sampler's first round when the console has just started.
+/// Every panel for `actor`, cut to `tenant` when given (which must be in the actor's scope), from what
+/// the sampler kept. It does not wait for a round: a page that may run right after start-up first waits
+/// for [`Diagnostics::first_round`] (the sampler's own round calls this, and must not wait for itself).
 #[tracing::instrument(skip(pool, diagnostics, actor), fields(actor = %actor.subject))]
 pub async fn overview(
     pool: &PgPool,
@@ -194,7 +206,6 @@ pub async fn overview(
     actor: &Actor,
     tenant: Option<TenantId>,
 ) -> Result<Overview> {
-    diagnostics.first_round(FIRST_ROUND_WAIT).await;
     let latest = diagnostics.latest();
     let config = diagnostics.config().clone();
     let mut envelope = Envelope::new(actor, Action::DiagnosticsRead);
@@ -208,6 +219,12 @@ pub async fn overview(
         let (sampled_at, windows) = kafka::windows(cx.db(), config.window).await?;
         let lag = match &latest.kafka {
             Some(Err(unavailable)) => Panel::Unavailable(unavailable.clone()),
+            // Kafka answered, with no group to sample: that is a reading too.
+            Some(Ok(observed)) => {
+                Panel::Ready(kafka::ConsumerLag::judge(sampled_at.or(Some(*observed)), windows, config.lag_rules()))
+            }
+            // Before this replica's first round, another replica's samples (in PostgreSQL) still tell.
+            None if sampled_at.is_none() => Panel::Unavailable(not_yet("kafka", kafka::AFFECTED)),
             _ => Panel::Ready(kafka::ConsumerLag::judge(sampled_at, windows, config.lag_rules())),
         };
         let waiting = kafka::waiting_orders(cx.db(), tenants).await?;

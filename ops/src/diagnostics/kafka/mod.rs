@@ -38,6 +38,9 @@ pub struct PartitionLag {
     pub status: PartitionStatus,
     pub committed_offset: i64,
     pub committed_at: DateTime<Utc>,
+    /// Since when (as far as the window sees) the committed offset has been what it is now: for a STOP or
+    /// STALL, how long the group has not moved.
+    pub offset_since: DateTime<Utc>,
     pub log_end_offset: i64,
     pub lag: i64,
     /// Age of the oldest unconsumed record at the latest sample.
@@ -87,6 +90,14 @@ impl ConsumerLag {
                 status: evaluate(&window.samples, now, rules),
                 committed_offset: latest.committed_offset,
                 committed_at: latest.committed_at,
+                offset_since: window
+                    .samples
+                    .iter()
+                    .rev()
+                    .take_while(|s| s.committed_offset == latest.committed_offset)
+                    .map(|s| s.committed_at)
+                    .min()
+                    .unwrap_or(latest.committed_at),
                 log_end_offset: latest.log_end_offset,
                 lag: latest.lag,
                 lag_seconds: latest
@@ -124,15 +135,28 @@ impl ConsumerLag {
         let sla_secs = sla.as_secs_f64();
         let bad: Vec<&GroupLag> = self.groups.iter().filter(|g| g.status == GroupStatus::Err).collect();
         if let Some(first) = bad.first() {
-            let worst = first.worst().map(|p| format!("{}/{} is {} ({})", p.topic, p.partition, p.status.as_str(), p.status.meaning()));
+            // "consumer group order-projection STALL on order-events/2 since 10:42 UTC (…)": the partition the
+            // group's status is about, and since when its committed offset has not moved.
+            let worst = first
+                .worst()
+                .map(|p| {
+                    format!(
+                        " {} on {}/{} since {} ({})",
+                        p.status.as_str(),
+                        p.topic,
+                        p.partition,
+                        p.offset_since.format("%H:%M UTC"),
+                        p.status.meaning()
+                    )
+                })
+                .unwrap_or_default();
+            let others = match bad.len() {
+                1 => String::new(),
+                n => format!("; {} more group(s) not consuming", n - 1),
+            };
             return Verdict::new(
                 Status::Err,
-                format!(
-                    "{} consumer group(s) not consuming: {} — {}",
-                    bad.len(),
-                    first.group,
-                    worst.unwrap_or_default()
-                ),
+                format!("consumer group {}{worst}, {} record(s) behind{others}", first.group, first.total_lag),
                 "Find out why the consumer stopped or stalls (its log at the stuck offset: a poison event? PostgreSQL \
                  slow?); restart it or quarantine the poison event — never skip offsets without the replay checklist.",
                 RUNBOOK,
@@ -161,6 +185,7 @@ impl ConsumerLag {
         }
         match self.sampled_at {
             None => Verdict::new(Status::Warn, "No lag sample yet.", "Wait for the sampler's first round.", RUNBOOK),
+            Some(_) if self.groups.is_empty() => Verdict::ok("No consumer group has committed offsets.", RUNBOOK),
             Some(_) => Verdict::ok(format!("{} consumer group(s) keeping up.", self.groups.len()), RUNBOOK),
         }
     }

@@ -254,28 +254,20 @@ impl Follower {
             .iter()
             .map(|t| (t.name(), t.partitions().iter().map(|p| p.id()).collect()))
             .collect();
-        let mut log_ends: HashMap<(String, i32), i64> = HashMap::new();
+        let watched: Vec<(&(String, String, i32), &Commit)> = self
+            .commits
+            .iter()
+            .filter(|((group, topic, partition), _)| {
+                !group.starts_with(OWN_GROUP_PREFIX)
+                    && topic != offsets_topic::TOPIC
+                    // Offsets of deleted topics outlive them until they expire: not a consumer's lag.
+                    && partitions.get(topic.as_str()).is_some_and(|ps| ps.contains(partition))
+            })
+            .collect();
+        let log_ends = self.log_ends(watched.iter().map(|((_, topic, partition), _)| (topic.as_str(), *partition)))?;
         let mut positions = Vec::new();
-        for ((group, topic, partition), commit) in &self.commits {
-            if group.starts_with(OWN_GROUP_PREFIX) || topic == offsets_topic::TOPIC {
-                continue;
-            }
-            // Offsets of deleted topics outlive them until they expire: not a consumer's lag.
-            if !partitions.get(topic.as_str()).is_some_and(|ps| ps.contains(partition)) {
-                continue;
-            }
-            let tp = (topic.clone(), *partition);
-            let log_end = match log_ends.get(&tp) {
-                Some(&end) => end,
-                None => {
-                    let (_, high) = self
-                        .consumer
-                        .fetch_watermarks(topic, *partition, CALL_TIMEOUT)
-                        .map_err(|e| format!("kafka watermarks of {topic}/{partition}: {e}"))?;
-                    log_ends.insert(tp, high);
-                    high
-                }
-            };
+        for ((group, topic, partition), commit) in watched {
+            let Some(&log_end) = log_ends.get(&(topic.clone(), *partition)) else { continue };
             positions.push(Position {
                 group: group.clone(),
                 topic: topic.clone(),
@@ -293,14 +285,11 @@ impl Follower {
     /// Reads `__consumer_offsets` up to its end as of now, so every commit made before this observation
     /// is in the map.
     fn catch_up(&mut self) -> Result<(), String> {
-        let mut ends = HashMap::new();
-        for &partition in self.read_to.keys() {
-            let (_, high) = self
-                .consumer
-                .fetch_watermarks(offsets_topic::TOPIC, partition, CALL_TIMEOUT)
-                .map_err(|e| format!("kafka: {e}"))?;
-            ends.insert(partition, high);
-        }
+        let ends: HashMap<i32, i64> = self
+            .log_ends(self.read_to.keys().map(|&p| (offsets_topic::TOPIC, p)))?
+            .into_iter()
+            .map(|((_, partition), end)| (partition, end))
+            .collect();
         let deadline = Instant::now() + READ_BUDGET;
         while ends.iter().any(|(p, end)| self.read_to.get(p).is_some_and(|read| read < end)) {
             if Instant::now() > deadline {
@@ -310,6 +299,33 @@ impl Follower {
             self.poll(Duration::from_millis(50));
         }
         Ok(())
+    }
+
+    /// The log end offset of every partition asked for, in one ListOffsets request per broker (one
+    /// `fetch_watermarks` per partition costs a round trip each: 50 of them for `__consumer_offsets`
+    /// alone took longer than a sampling round).
+    fn log_ends<'a>(&self, tps: impl Iterator<Item = (&'a str, i32)>) -> Result<HashMap<(String, i32), i64>, String> {
+        let mut asked = TopicPartitionList::new();
+        for (topic, partition) in tps {
+            if asked.find_partition(topic, partition).is_none() {
+                // A "time stamp" of -1 (Offset::End) asks for the latest offset.
+                asked.add_partition_offset(topic, partition, Offset::End).map_err(|e| e.to_string())?;
+            }
+        }
+        if asked.count() == 0 {
+            return Ok(HashMap::new());
+        }
+        let answered = self.consumer.offsets_for_times(asked, CALL_TIMEOUT).map_err(|e| format!("kafka log end offsets: {e}"))?;
+        let mut ends = HashMap::new();
+        for tp in answered.elements() {
+            if let Err(error) = tp.error() {
+                return Err(format!("kafka log end offset of {}/{}: {error}", tp.topic(), tp.partition()));
+            }
+            if let Offset::Offset(end) = tp.offset() {
+                ends.insert((tp.topic().to_string(), tp.partition()), end);
+            }
+        }
+        Ok(ends)
     }
 
     /// Fills `oldest_unconsumed_at` for the positions with lag: each partition is assigned at the
