@@ -15,6 +15,7 @@ pub mod checklists;
 pub mod controls;
 pub mod drills;
 pub mod dashboards;
+pub mod diagnostics;
 pub mod error;
 pub mod fields;
 pub mod form;
@@ -39,6 +40,7 @@ use controls::ControlsPage;
 use dashboards::DashboardPage;
 use drills::{DrillPage, DrillsPage};
 use layout::{NotFound, Shell};
+use diagnostics::DiagnosticsPage;
 use incidents::{DeclareIncidentPage, IncidentPage, IncidentsPage};
 use me::WhoAmIPage;
 use orders::{OrderPermalinkPage, OrdersPage};
@@ -107,6 +109,7 @@ fn Pages() -> impl IntoView {
                     <Route path=path!("/drills/:id") view=DrillPage/>
                     <Route path=path!("/dashboards/:board") view=DashboardPage/>
                     <Route path=path!("/admin") view=AdminPage/>
+                    <Route path=path!("/diagnostics") view=DiagnosticsPage/>
                     <Route path=path!("/me") view=WhoAmIPage/>
                 </Routes>
     }

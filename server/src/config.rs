@@ -20,7 +20,7 @@ pub const DEFAULT_FILE: &str = "opsdeck.toml";
 
 /// `OPSDECK_<KEY>` variables that set `<key>`. Only these are read, because the service scripts export
 /// other `OPSDECK_*` variables (ports, homes) that are not console settings.
-const ENV_KEYS: [&str; 24] = [
+const ENV_KEYS: [&str; 25] = [
     "listen",
     "public_url",
     "database_max_connections",
@@ -45,6 +45,7 @@ const ENV_KEYS: [&str; 24] = [
     "dashboard_retention_hours",
     "internal_api_per_minute",
     "vendor_url",
+    "diagnostics_interval_seconds",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +98,8 @@ pub struct Config {
     /// Requests per minute each client of the internal API may make (counted across replicas in Redis;
     /// 0: unlimited).
     pub internal_api_per_minute: u32,
+    /// Seconds between the diagnostics sampler's rounds (Kafka lag samples, engine, Redis, readiness).
+    pub diagnostics_interval_seconds: u32,
     /// Where status updates are delivered (Slack-compatible JSON), from the file's `[[webhooks]]` tables.
     /// Their URLs are secrets: they never print.
     #[serde(default)]
@@ -163,6 +166,9 @@ impl Config {
         if self.session_absolute_minutes < self.session_idle_minutes {
             return invalid("session_absolute_minutes", "must be at least session_idle_minutes");
         }
+        if self.diagnostics_interval_seconds == 0 {
+            return invalid("diagnostics_interval_seconds", "must be at least 1");
+        }
         if reqwest::Url::parse(&self.public_url).is_ok_and(|url| !matches!(url.path(), "" | "/")) {
             return invalid("public_url", "must be an origin (scheme, host, port) without a path");
         }
@@ -214,6 +220,12 @@ impl Config {
             ),
             Err(_) => "(unparsable database URL)".to_string(),
         }
+    }
+
+    pub fn diagnostics(&self) -> ops::diagnostics::DiagnosticsConfig {
+        ops::diagnostics::DiagnosticsConfig::every(std::time::Duration::from_secs(u64::from(
+            self.diagnostics_interval_seconds,
+        )))
     }
 
     pub fn probe_targets(&self) -> ops::health::ProbeTargets {

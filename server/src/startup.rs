@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
@@ -37,6 +38,10 @@ const EXPIRED_SESSION_SWEEP: Duration = Duration::from_secs(600);
 pub struct AppState {
     pub pool: PgPool,
     pub probes: Probes,
+    /// Live diagnostics: the sampler's latest round (pages and `/metrics` read it; neither probes).
+    pub diagnostics: ops::diagnostics::Diagnostics,
+    /// The diagnostics sampler runs while a state holds this: it stops once the router is gone.
+    pub sampler: Arc<tokio::sync::watch::Sender<bool>>,
     pub metrics: PrometheusHandle,
     pub leptos_options: LeptosOptions,
     pub auth: Auth,
@@ -94,8 +99,13 @@ impl Application {
                 Duration::from_secs(u64::from(config.dashboard_retention_hours) * 3600),
             ));
         }
+        let diagnostics =
+            ops::diagnostics::Diagnostics::new(pool.clone(), &config.probe_targets(), config.diagnostics());
+        let sampler = spawn_diagnostics_sampler(diagnostics.clone());
         let state = AppState {
-            probes: Probes::new(pool.clone(), config.probe_targets()),
+            probes: diagnostics.probes().clone(),
+            diagnostics,
+            sampler,
             pool,
             metrics: telemetry::metrics_handle(),
             leptos_options: LeptosOptions::builder().output_name("opsdeck").site_addr(config.listen).build(),
@@ -160,6 +170,14 @@ fn spawn_chain_verifier(pool: PgPool, every: Duration) {
             }
         }
     });
+}
+
+/// Runs the diagnostics sampler (a round at once, then every interval) until the returned sender is
+/// dropped with the last state holding it.
+fn spawn_diagnostics_sampler(diagnostics: ops::diagnostics::Diagnostics) -> Arc<tokio::sync::watch::Sender<bool>> {
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(diagnostics.run(stop));
+    Arc::new(stop_tx)
 }
 
 /// Nothing runs in the browser: say so, and let the browser refuse anything that tries. Forms may post to

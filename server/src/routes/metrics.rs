@@ -1,4 +1,5 @@
-//! `/metrics` in the Prometheus text format, the readiness gauges, and per-route HTTP metrics.
+//! `/metrics` in the Prometheus text format: the readiness and diagnostics gauges (from the sampler's
+//! latest round), and per-route HTTP metrics.
 
 use std::time::Instant;
 
@@ -15,12 +16,16 @@ pub const DEPENDENCY_PROBE_SECONDS: &str = "opsdeck_dependency_probe_seconds";
 pub const HTTP_REQUESTS: &str = "opsdeck_http_requests_total";
 pub const HTTP_DURATION: &str = "opsdeck_http_request_duration_seconds";
 
+/// How long a scrape right after start-up waits for the sampler's first round.
+const FIRST_ROUND_WAIT: std::time::Duration = std::time::Duration::from_secs(6);
+
 /// HELP lines for the metrics above.
 pub fn describe() {
     metrics::describe_gauge!(DEPENDENCY_UP, "1 when the dependency answered its last readiness probe, else 0");
     metrics::describe_gauge!(DEPENDENCY_PROBE_SECONDS, "How long the last readiness probe of the dependency took");
     metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by route and status");
     metrics::describe_histogram!(HTTP_DURATION, "HTTP request latency, by route");
+    ops::diagnostics::describe_metrics();
 }
 
 pub fn record_readiness(readiness: &Readiness) {
@@ -31,14 +36,15 @@ pub fn record_readiness(readiness: &Readiness) {
     }
 }
 
-/// Probes the dependencies and reads the outbox backlog (so the gauges are as fresh as the scrape — the
-/// outbox figures are the same whichever process relays) and renders every metric.
+/// Renders every metric. The dependency and diagnostics gauges are set from the diagnostics sampler's
+/// latest round: a scrape never probes a dependency (right after start-up it waits for the first round).
 #[tracing::instrument(skip_all)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    record_readiness(&state.probes.check().await);
-    if let Err(error) = platform::relay::export_backlog(&state.pool).await {
-        tracing::warn!(%error, "outbox backlog not exported");
+    state.diagnostics.first_round(FIRST_ROUND_WAIT).await;
+    if let Some(readiness) = state.diagnostics.latest().readiness {
+        record_readiness(&readiness);
     }
+    state.diagnostics.export_metrics();
     state.metrics.run_upkeep();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }

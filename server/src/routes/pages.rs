@@ -54,6 +54,7 @@ pub async fn show(state: AppState, viewer: app::viewer::Viewer, page: &str, answ
 async fn render_with(state: AppState, request: Request<Body>, submitted: Option<Submitted>, answer: Option<Shown>) -> Response {
     let pool = state.pool.clone();
     let repairs = state.repairs.clone();
+    let diagnostics = state.diagnostics.clone();
     let options = state.leptos_options.clone();
     let viewer = request.extensions().get::<app::viewer::Viewer>().cloned();
     if let Some(viewer) = &viewer {
@@ -63,6 +64,7 @@ async fn render_with(state: AppState, request: Request<Body>, submitted: Option<
         move || {
             provide_context(pool.clone());
             provide_context(repairs.clone());
+            provide_context(diagnostics.clone());
             if let Some(viewer) = viewer.clone() {
                 provide_context(viewer);
             }

@@ -5,7 +5,7 @@ use crate::helpers::{spawn_app, spawn_app_with, test_config, unreachable_pool};
 
 /// The metrics recorder is process-wide: tests that scrape a real database's figures take turns, so one
 /// test's scrape cannot overwrite another's gauges between export and render.
-static SCRAPE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub static SCRAPE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test]
 async fn healthz_answers_ok_without_touching_any_dependency() {

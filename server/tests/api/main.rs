@@ -8,6 +8,7 @@ mod checklists;
 mod controls;
 mod csrf;
 mod dashboards;
+mod diagnostics;
 mod drills;
 mod health;
 mod helpers;
