@@ -116,7 +116,7 @@ fn collect(latest: &Latest, out: &mut Series) {
     }
     for s in &figures.engine.stuck {
         let labels = vec![("tenant", s.slug.clone()), ("status", s.status.clone())];
-        out.set("opsdeck_orders_stuck", labels, s.orders as f64);
+        out.set("opsdeck_diagnostics_orders_stuck", labels, s.orders as f64);
     }
 
     let outbox = &figures.outbox;
@@ -134,6 +134,13 @@ fn collect(latest: &Latest, out: &mut Series) {
     out.set("opsdeck_outbox_dead_relay_claims", vec![], outbox.dead_claims() as f64);
     out.set("opsdeck_outbox_stale_claims", vec![], outbox.claimers.iter().map(|c| c.stale).sum::<i64>() as f64);
     out.set("opsdeck_outbox_relays_alive", vec![], outbox.relays.iter().filter(|r| r.alive).count() as f64);
+
+    for d in &figures.detectors {
+        let tenant = one("tenant", &d.slug);
+        out.set("opsdeck_quotes_accepted_without_one_order", tenant.clone(), d.accepted_quotes_without_one_order as f64);
+        out.set("opsdeck_approvals_unassigned", tenant.clone(), d.approvals_unassigned as f64);
+        out.set("opsdeck_reconciliation_runs_failed_24h", tenant, d.reconciliation_runs_failed as f64);
+    }
 
     let pg = &figures.postgres;
     out.set("opsdeck_pg_blocked_sessions", vec![], pg.blocked_sessions() as f64);
@@ -165,48 +172,88 @@ fn status_code(status: Status) -> f64 {
     }
 }
 
+/// Every diagnostics gauge with its HELP line: what `/metrics` may carry from here (alert rules and
+/// dashboards are checked against it).
+pub const GAUGES: &[(&str, &str)] = &[
+    ("opsdeck_diagnostics_status", "Each diagnostics panel's status: 0 OK, 1 WARN, 2 UNAVAILABLE, 3 ERR"),
+    ("opsdeck_diagnostics_last_round_timestamp_seconds", "When the diagnostics sampler last finished a round"),
+    ("opsdeck_kafka_consumer_status", "Consumer group status by Burrow's rules: 0 OK, 1 WARN, 2 ERR (stopped, stalled or rewound)"),
+    ("opsdeck_kafka_partition_status", "Partition status by Burrow's rules: 0 OK, 1 WARN, 2 STOP, 3 STALL, 4 REWIND"),
+    ("opsdeck_kafka_consumer_lag", "Records between the group's committed offset and the log end offset"),
+    ("opsdeck_kafka_consumer_lag_seconds", "Age of the oldest record the group has not consumed"),
+    ("opsdeck_kafka_consumer_total_lag", "Records of lag over the group's partitions"),
+    ("opsdeck_kafka_consumer_lag_seconds_max", "Age of the group's oldest unconsumed record, over its partitions"),
+    ("opsdeck_orders_waiting_projection", "Orders whose latest event is published but not yet projected"),
+    ("opsdeck_orders_waiting_projection_oldest_age_seconds", "Since the oldest unprojected order event was published"),
+    ("opsdeck_diagnostics_orders_stuck", "Non-terminal orders not updated for the stuck-order threshold, by tenant and status"),
+    ("opsdeck_engine_incidents_open", "Open engine incidents, by tenant of their business key"),
+    ("opsdeck_engine_incidents_open_total", "Open incidents in the whole process engine"),
+    ("opsdeck_engine_failed_jobs", "Engine jobs whose last execution failed, by tenant of their business key"),
+    ("opsdeck_outbox_pending", "Unpublished outbox events (PENDING or FAILED)"),
+    ("opsdeck_outbox_failed", "Outbox events that failed at least once and are not published"),
+    ("opsdeck_outbox_processing", "Outbox events claimed by a relay (PROCESSING)"),
+    ("opsdeck_outbox_pending_events", "Unpublished outbox events (PENDING or FAILED), by aggregate and event type"),
+    ("opsdeck_outbox_pending_oldest_age_seconds", "Age of the oldest unpublished outbox event, by aggregate and event type"),
+    ("opsdeck_outbox_given_up_events", "Outbox events out of attempts, by aggregate and event type"),
+    ("opsdeck_outbox_oldest_pending_age_seconds", "Age of the oldest unpublished outbox event"),
+    ("opsdeck_outbox_dead_relay_claims", "Outbox events claimed by a relay whose heartbeat is dead"),
+    ("opsdeck_outbox_stale_claims", "Outbox claims older than the stale-claim age"),
+    ("opsdeck_outbox_relays_alive", "Outbox relay instances heart-beating"),
+    ("opsdeck_quotes_accepted_without_one_order", "Quotes accepted over 5 min ago with no order or more than one, by tenant"),
+    ("opsdeck_approvals_unassigned", "Open approval requests without an assignee for over 5 min, by tenant"),
+    ("opsdeck_reconciliation_runs_failed_24h", "Reconciliation runs of the tenant that ended FAILED in the last day"),
+    ("opsdeck_pg_blocked_sessions", "Sessions of the console's database waiting for a lock"),
+    ("opsdeck_pg_lock_wait_seconds_max", "The longest current lock wait"),
+    ("opsdeck_pg_long_transactions", "Transactions open longer than the long-transaction threshold"),
+    ("opsdeck_pg_oldest_transaction_seconds", "Age of the oldest long transaction"),
+    ("opsdeck_pg_pool_connections", "The console's pool connections, by state (in_use, idle)"),
+    ("opsdeck_pg_pool_max_connections", "The console's pool size limit"),
+    ("opsdeck_pg_connections", "Sessions on the console's database"),
+    ("opsdeck_pg_max_connections", "The server's max_connections"),
+    ("opsdeck_redis_ping_seconds", "Redis PING round trip"),
+    ("opsdeck_redis_keyspace_hits", "Redis keyspace hits since it started (INFO)"),
+    ("opsdeck_redis_keyspace_misses", "Redis keyspace misses since it started (INFO)"),
+    ("opsdeck_redis_evicted_keys", "Keys Redis evicted since it started (INFO)"),
+    ("opsdeck_redis_evictions_last_interval", "Keys Redis evicted since the previous sample"),
+    ("opsdeck_redis_hit_ratio", "Redis hit ratio since the previous sample"),
+    ("opsdeck_redis_memory_used_bytes", "Redis used_memory"),
+    ("opsdeck_redis_memory_max_bytes", "Redis maxmemory (0: no limit)"),
+    ("opsdeck_redis_connected_clients", "Redis connected clients"),
+];
+
 /// HELP lines for every diagnostics gauge.
 pub fn describe() {
-    use metrics::describe_gauge as d;
-    d!("opsdeck_diagnostics_status", "Each diagnostics panel's status: 0 OK, 1 WARN, 2 UNAVAILABLE, 3 ERR");
-    d!("opsdeck_diagnostics_last_round_timestamp_seconds", "When the diagnostics sampler last finished a round");
-    d!("opsdeck_kafka_consumer_status", "Consumer group status by Burrow's rules: 0 OK, 1 WARN, 2 ERR (stopped, stalled or rewound)");
-    d!("opsdeck_kafka_partition_status", "Partition status by Burrow's rules: 0 OK, 1 WARN, 2 STOP, 3 STALL, 4 REWIND");
-    d!("opsdeck_kafka_consumer_lag", "Records between the group's committed offset and the log end offset");
-    d!("opsdeck_kafka_consumer_lag_seconds", "Age of the oldest record the group has not consumed");
-    d!("opsdeck_kafka_consumer_total_lag", "Records of lag over the group's partitions");
-    d!("opsdeck_kafka_consumer_lag_seconds_max", "Age of the group's oldest unconsumed record, over its partitions");
-    d!("opsdeck_orders_waiting_projection", "Orders whose latest event is published but not yet projected");
-    d!("opsdeck_orders_waiting_projection_oldest_age_seconds", "Since the oldest unprojected order event was published");
-    d!("opsdeck_orders_stuck", "Non-terminal orders not updated for the stuck-order threshold, by tenant and status");
-    d!("opsdeck_engine_incidents_open", "Open engine incidents, by tenant of their business key");
-    d!("opsdeck_engine_incidents_open_total", "Open incidents in the whole process engine");
-    d!("opsdeck_engine_failed_jobs", "Engine jobs whose last execution failed, by tenant of their business key");
-    d!("opsdeck_outbox_pending", "Unpublished outbox events (PENDING or FAILED)");
-    d!("opsdeck_outbox_failed", "Outbox events that failed at least once and are not published");
-    d!("opsdeck_outbox_processing", "Outbox events claimed by a relay (PROCESSING)");
-    d!("opsdeck_outbox_pending_events", "Unpublished outbox events (PENDING or FAILED), by aggregate and event type");
-    d!("opsdeck_outbox_pending_oldest_age_seconds", "Age of the oldest unpublished outbox event, by aggregate and event type");
-    d!("opsdeck_outbox_given_up_events", "Outbox events out of attempts, by aggregate and event type");
-    d!("opsdeck_outbox_oldest_pending_age_seconds", "Age of the oldest unpublished outbox event");
-    d!("opsdeck_outbox_dead_relay_claims", "Outbox events claimed by a relay whose heartbeat is dead");
-    d!("opsdeck_outbox_stale_claims", "Outbox claims older than the stale-claim age");
-    d!("opsdeck_outbox_relays_alive", "Outbox relay instances heart-beating");
-    d!("opsdeck_pg_blocked_sessions", "Sessions of the console's database waiting for a lock");
-    d!("opsdeck_pg_lock_wait_seconds_max", "The longest current lock wait");
-    d!("opsdeck_pg_long_transactions", "Transactions open longer than the long-transaction threshold");
-    d!("opsdeck_pg_oldest_transaction_seconds", "Age of the oldest long transaction");
-    d!("opsdeck_pg_pool_connections", "The console's pool connections, by state (in_use, idle)");
-    d!("opsdeck_pg_pool_max_connections", "The console's pool size limit");
-    d!("opsdeck_pg_connections", "Sessions on the console's database");
-    d!("opsdeck_pg_max_connections", "The server's max_connections");
-    d!("opsdeck_redis_ping_seconds", "Redis PING round trip");
-    d!("opsdeck_redis_keyspace_hits", "Redis keyspace hits since it started (INFO)");
-    d!("opsdeck_redis_keyspace_misses", "Redis keyspace misses since it started (INFO)");
-    d!("opsdeck_redis_evicted_keys", "Keys Redis evicted since it started (INFO)");
-    d!("opsdeck_redis_evictions_last_interval", "Keys Redis evicted since the previous sample");
-    d!("opsdeck_redis_hit_ratio", "Redis hit ratio since the previous sample");
-    d!("opsdeck_redis_memory_used_bytes", "Redis used_memory");
-    d!("opsdeck_redis_memory_max_bytes", "Redis maxmemory (0: no limit)");
-    d!("opsdeck_redis_connected_clients", "Redis connected clients");
+    for (name, help) in GAUGES {
+        metrics::describe_gauge!(*name, *help);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every name the exporter sets is described, and only once.
+    #[test]
+    fn every_exported_gauge_is_described_once() {
+        let source = include_str!("metrics.rs");
+        let set: std::collections::BTreeSet<&str> = source
+            .split("out.set(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        let described: std::collections::BTreeSet<&str> = GAUGES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(described.len(), GAUGES.len(), "a gauge is described twice");
+        let missing: Vec<&&str> = set.difference(&described).collect();
+        assert!(missing.is_empty(), "exported but not described: {missing:?}");
+    }
+
+    /// The dashboards export `opsdeck_<figure>{tenant, facet}`: a diagnostics gauge of the same name would
+    /// be one metric with two label sets.
+    #[test]
+    fn no_gauge_shares_a_name_with_a_dashboard_figure() {
+        for figure in crate::dashboard::FIGURES {
+            let name = format!("opsdeck_{}", figure.name);
+            assert!(!GAUGES.iter().any(|(n, _)| *n == name), "{name} is a dashboard figure");
+        }
+    }
 }

@@ -21,6 +21,7 @@
 //! the tenant filter; Kafka offsets and PostgreSQL sessions name none and are shown platform-wide.
 
 pub mod config;
+pub mod detectors;
 pub mod engine;
 mod handle;
 pub mod kafka;
@@ -41,7 +42,7 @@ use sqlx::PgPool;
 
 pub use config::DiagnosticsConfig;
 pub use handle::{Diagnostics, Latest};
-pub use metrics::describe as describe_metrics;
+pub use metrics::{describe as describe_metrics, GAUGES as METRIC_GAUGES};
 pub use panel::{Panel, Status, Unavailable, Verdict};
 
 use crate::command::{read, Action, Envelope};
@@ -138,6 +139,8 @@ pub struct Overview {
     pub outbox: outbox::OutboxBacklog,
     pub postgres: postgres::PostgresSessions,
     pub redis: Panel<redis::RedisStats>,
+    /// The business detectors the runbooks alert on that no panel shows (exported on `/metrics`).
+    pub detectors: Vec<detectors::TenantDetectors>,
     /// One per area, worst first.
     pub verdicts: Vec<(Area, Verdict)>,
 }
@@ -237,6 +240,7 @@ pub async fn overview(
         let outbox = outbox::backlog(cx.db(), tenants).await?;
         let postgres = postgres::sessions(cx.db(), pool, config.long_transaction).await?;
         let redis = latest.redis.clone().unwrap_or_else(|| Panel::Unavailable(not_yet("redis", redis::AFFECTED)));
+        let detectors = detectors::detect(cx.db(), tenants).await?;
         let mut overview = Overview {
             at: Utc::now(),
             tenant,
@@ -245,6 +249,7 @@ pub async fn overview(
             outbox,
             postgres,
             redis,
+            detectors,
             verdicts: Vec::new(),
         };
         overview.judge(&config);
