@@ -3,6 +3,7 @@
 //! the service stack's Keycloak, by its real login form; there is no other way in.
 
 mod access;
+mod alerts;
 mod admin;
 mod checklists;
 mod controls;
