@@ -6,7 +6,9 @@ use platform::tenants::GLOBEX;
 use server::secret::Secret;
 use sqlx::PgPool;
 
-use crate::helpers::{capture_order, env_or, idp_config, spawn_app_with, spawn_app_with_idp, TestApp};
+use crate::helpers::{
+    capture_order, env_or, idp_config, spawn_app_with, spawn_app_with_idp, waiting_outbox_events, TestApp,
+};
 
 /// The service stack's Redis, Kafka and Operaton (`scripts/stack.sh env`), with the stack's Keycloak.
 fn stack_config() -> server::Config {
@@ -103,16 +105,7 @@ async fn the_page_needs_a_signed_in_person(pool: PgPool) {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn metrics_carry_the_diagnostics_from_the_samplers_round_and_a_scrape_probes_nothing(pool: PgPool) {
     // Two outbox events waiting, the oldest ten minutes old, and Kafka, Redis and the engine unreachable.
-    sqlx::query(
-        "insert into messaging.outbox_event (outbox_event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version,
-                                             event_type, payload, created_at)
-         select gen_random_uuid(), gen_random_uuid(), 'order', gen_random_uuid(), 1, 'OrderCaptured', '{}',
-                now() - make_interval(mins => g * 5)
-         from generate_series(1, 2) g",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    waiting_outbox_events(&pool, 2).await;
     let _turn = crate::health::SCRAPE.lock().await;
     let app = spawn_app_with_idp(pool).await;
     let (status, body) = app.page("/metrics").await;

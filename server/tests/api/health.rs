@@ -1,7 +1,7 @@
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{spawn_app, spawn_app_with, test_config, unreachable_pool};
+use crate::helpers::{spawn_app, spawn_app_with, test_config, unreachable_pool, waiting_outbox_events};
 
 /// The metrics recorder is process-wide: tests that scrape a real database's figures take turns, so one
 /// test's scrape cannot overwrite another's gauges between export and render.
@@ -99,16 +99,7 @@ async fn metrics_export_readiness_per_component(pool: PgPool) {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn metrics_export_the_outbox_backlog_the_dashboard_shows(pool: PgPool) {
     // Two events waiting, the oldest ten minutes old: whichever process relays, the console exports them.
-    sqlx::query(
-        "insert into messaging.outbox_event (outbox_event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version,
-                                             event_type, payload, created_at)
-         select gen_random_uuid(), gen_random_uuid(), 'order', gen_random_uuid(), 1, 'OrderCaptured', '{}',
-                now() - make_interval(mins => g * 5)
-         from generate_series(1, 2) g",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    waiting_outbox_events(&pool, 2).await;
     let _turn = SCRAPE.lock().await;
     let app = spawn_app(pool).await;
     let (status, body) = app.page("/metrics").await;

@@ -229,6 +229,22 @@ pub async fn spawn_app_sharing(pool: PgPool, config: Config, cookies: Arc<reqwes
     TestApp { address, client, cookies, server }
 }
 
+/// `n` unpublished `OrderCaptured` events of unknown orders, created 5, 10, … minutes ago (the oldest
+/// `5 × n` minutes old): an outbox backlog no relay of the test touches.
+pub async fn waiting_outbox_events(pool: &PgPool, n: i32) {
+    sqlx::query(
+        "insert into messaging.outbox_event (outbox_event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version,
+                                             event_type, payload, created_at)
+         select gen_random_uuid(), gen_random_uuid(), 'order', gen_random_uuid(), 1, 'OrderCaptured', '{}',
+                now() - make_interval(mins => g * 5)
+         from generate_series(1, $1) g",
+    )
+    .bind(n)
+    .execute(pool)
+    .await
+    .expect("the outbox events are written");
+}
+
 /// A pool for a database that is not there: connecting fails quickly.
 pub fn unreachable_pool() -> PgPool {
     sqlx::postgres::PgPoolOptions::new()
