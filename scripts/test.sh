@@ -29,6 +29,9 @@ if ! wait "$stack_pid"; then
 fi
 bash scripts/stack.sh status
 
+# promtool (Debian's prometheus package) checks the alert rules in deploy/prometheus/.
+command -v promtool >/dev/null || apt_install prometheus
+export OPSDECK_REQUIRE_PROMTOOL=1
 log "cargo test"
 cargo test --workspace --locked --no-fail-fast
 

@@ -21,13 +21,13 @@ struct Area {
 
 const AREAS: [Area; 10] = [
     Area { label: "Dashboards", href: "/dashboards", needs: Some(Permission::Read) },
+    Area { label: "Diagnostics", href: "/diagnostics", needs: Some(Permission::Read) },
     Area { label: "Orders", href: "/orders", needs: Some(Permission::Read) },
     Area { label: "Incidents", href: "/incidents", needs: Some(Permission::Read) },
     Area { label: "Repairs", href: "/repairs", needs: Some(Permission::Read) },
     Area { label: "Runbooks", href: "/runbooks", needs: Some(Permission::Read) },
     Area { label: "Controls", href: "/controls", needs: Some(Permission::Read) },
     Area { label: "Drills", href: "/drills", needs: Some(Permission::Read) },
-    Area { label: "Diagnostics", href: "/diagnostics", needs: Some(Permission::Read) },
     Area { label: "Admin", href: "/admin", needs: Some(Permission::Administer) },
     Area { label: "Who am I", href: "/me", needs: None },
 ];

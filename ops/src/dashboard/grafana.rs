@@ -14,7 +14,14 @@ use platform::machine::Named;
 pub const LIVE_PANELS: &[(Board, &str, &str, &str)] = &[
     (Board::ServiceOwner, "sum(1 - opsdeck_dependency_up)", "Dependencies down", "none"),
     (Board::ServiceOwner, "max(opsdeck_orchestration_start_oldest_pending_age_seconds)", "Oldest orchestration start waiting", "s"),
-    (Board::ServiceOwner, "sum(opsdeck_outbox_stale_claims)", "Outbox claims held by dead relays", "none"),
+    (Board::ServiceOwner, "sum(opsdeck_outbox_dead_relay_claims)", "Outbox claims held by dead relays", "none"),
+    (Board::ServiceOwner, "max(opsdeck_kafka_consumer_lag_seconds_max)", "Kafka consumer lag (oldest unconsumed record)", "s"),
+    (Board::ServiceOwner, "sum(opsdeck_orders_waiting_projection)", "Orders waiting for the projection", "none"),
+    (Board::ServiceOwner, "sum(opsdeck_engine_incidents_open_total)", "Open engine incidents", "none"),
+    (Board::ServiceOwner, "sum(opsdeck_engine_failed_jobs)", "Engine jobs failed", "none"),
+    (Board::ServiceOwner, "max(opsdeck_pg_lock_wait_seconds_max)", "Longest PostgreSQL lock wait", "s"),
+    (Board::ServiceOwner, "max(opsdeck_redis_ping_seconds)", "Redis round trip", "s"),
+    (Board::Incident, "sum(opsdeck_engine_incidents_open_total)", "Engine incidents still open", "none"),
     (Board::Incident, "min(opsdeck_audit_chain_holds)", "Audit chain holds (1 = yes)", "none"),
 ];
 
@@ -109,6 +116,19 @@ mod tests {
             }
             let have = std::fs::read_to_string(&path).unwrap_or_default();
             assert!(have == want, "{} is out of date: run OPSDECK_UPDATE_GRAFANA=1 cargo test -p ops --lib grafana", path.display());
+        }
+    }
+
+    #[test]
+    fn every_live_panel_queries_a_metric_the_console_exports() {
+        // Exported elsewhere than the diagnostics table: the readiness probes, the audit verifier, the starter.
+        let others = ["opsdeck_dependency_up", "opsdeck_audit_chain_holds", "opsdeck_orchestration_start_oldest_pending_age_seconds"];
+        let known: Vec<&str> = crate::diagnostics::METRIC_GAUGES.iter().map(|(n, _)| *n).chain(others).collect();
+        for (_, expr, title, _) in LIVE_PANELS {
+            let at = expr.find("opsdeck_").unwrap_or_else(|| panic!("{title}: no opsdeck metric"));
+            let metric: String = expr[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let metric = metric.as_str();
+            assert!(known.contains(&metric), "{title}: {metric} is not exported");
         }
     }
 
