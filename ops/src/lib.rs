@@ -20,6 +20,7 @@ pub mod ids;
 pub mod incident;
 pub mod order360;
 pub mod orders;
+pub mod reconcile;
 pub mod repair;
 pub mod runbook;
 pub mod tenants;

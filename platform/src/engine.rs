@@ -408,6 +408,30 @@ impl EngineClient {
         decode(res).await
     }
 
+    /// One page of the active (running or suspended) instances of a process definition, in instance-id
+    /// order: the reconciliation reads them all, page by page.
+    pub async fn instances_page(&self, definition_key: &str, first: u32, max: u32) -> Result<Vec<ProcessInstance>, EngineError> {
+        let res = self
+            .http
+            .get(format!("{}/process-instance", self.base))
+            .query(&[("processDefinitionKey", definition_key), ("sortBy", "instanceId"), ("sortOrder", "asc")])
+            .query(&[("firstResult", first), ("maxResults", max)])
+            .send()
+            .await;
+        decode(res).await
+    }
+
+    /// Deletes (terminates) a process instance, with why; history keeps it as EXTERNALLY_TERMINATED.
+    pub async fn delete_instance(&self, process_instance_id: &str, reason: &str) -> Result<(), EngineError> {
+        let res = self
+            .http
+            .delete(format!("{}/process-instance/{}", self.base, process_instance_id))
+            .query(&[("skipCustomListeners", "true"), ("deleteReason", reason)])
+            .send()
+            .await;
+        no_content(res).await
+    }
+
     /// The engine's version string (also a cheap liveness probe).
     pub async fn version(&self) -> Result<String, EngineError> {
         #[derive(Deserialize)]

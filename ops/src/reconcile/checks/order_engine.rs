@@ -1,0 +1,174 @@
+//! Order ↔ engine (lesson §17.1, §13.3): an active order whose durable start (`oms.orchestration_start`)
+//! says STARTED has exactly one active process instance under `tenantId:orderId`; a terminal order has
+//! none. The engine's active instances are read through its REST API, page by page, and compared with the
+//! orders in one set-based query.
+//!
+//! What it does not judge, honestly: orders without a STARTED start (seeded history, starts still PENDING
+//! or GAVE_UP — the stuck-order detector and the starter own those), and instances whose business key
+//! names no order of this database (the engine may serve other databases; nothing here says they are
+//! wrong). A missing instance is confirmed by its business key before it is reported, so an instance
+//! that moved between pages is not a false alarm.
+
+use platform::engine::{BusinessKey, EngineClient, ORDER_ORCHESTRATION_KEY};
+use platform::ids::{OrderId, TenantId};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::reconcile::model::{CheckInfo, CheckName, Examined, Kind, Safety, Scope};
+use crate::repair::RepairType;
+
+pub const INFO: CheckInfo = CheckInfo {
+    name: CheckName::OrderEngine,
+    title: "Order ↔ engine",
+    compares: "orders whose orchestration started against the engine's active process instances (by business key)",
+    lesson: "§17.1, §13.3",
+    kinds: &[
+        Kind {
+            name: "ORDER_WITHOUT_PROCESS",
+            likely_cause: "the process instance ended or was deleted while the order is still active",
+            suggested_action: "resume the order's orchestration (CAPTURED or ORCHESTRATING orders); otherwise runbook stuck-order",
+            safety: Safety::Caution,
+            auto_repair: false,
+            repair: Some(RepairType::ResumeOrchestration),
+        },
+        Kind {
+            name: "DUPLICATE_PROCESS",
+            likely_cause: "two active instances for one tenantId:orderId: a start retried without its durable record",
+            suggested_action: "the platform owner terminates the duplicate after reviewing the evidence",
+            safety: Safety::Dangerous,
+            auto_repair: false,
+            repair: None,
+        },
+        Kind {
+            name: "PROCESS_FOR_TERMINAL_ORDER",
+            likely_cause: "the engine still drives an order that is FULFILLED, CANCELLED or FAILED",
+            suggested_action: "the platform owner stops the instance before it requests fulfilment",
+            safety: Safety::Dangerous,
+            auto_repair: false,
+            repair: None,
+        },
+    ],
+    incremental: false,
+    grace_secs: 120,
+};
+
+/// Instances read per request.
+pub const PAGE: u32 = 500;
+
+const SQL: &str = "
+with inst as (
+  select i.order_id, i.tenant_id, count(*) as n, array_agg(i.instance_id order by i.instance_id) as ids
+  from unnest($6::uuid[], $7::uuid[], $8::text[]) as i(order_id, tenant_id, instance_id)
+  group by i.order_id, i.tenant_id
+), c as materialized (
+  select o.order_id, o.tenant_id, o.status, s.status as start_status, coalesce(inst.n, 0) as instances,
+         coalesce(inst.ids, '{}') as instance_ids
+  from oms.sales_order o
+  left join oms.orchestration_start s on s.order_id = o.order_id
+  left join inst on inst.order_id = o.order_id and inst.tenant_id = o.tenant_id
+  where o.status in ('CAPTURED', 'ORCHESTRATING', 'IN_PROGRESS', 'PARTIALLY_FULFILLED')
+    and o.updated_at < $4 - make_interval(secs => $5)
+    and ($1::uuid is null or o.tenant_id = $1) and ($2::uuid[] is null or o.order_id = any($2))
+  union all
+  select o.order_id, o.tenant_id, o.status, s.status, inst.n, inst.ids
+  from inst
+  join oms.sales_order o on o.order_id = inst.order_id and o.tenant_id = inst.tenant_id
+  left join oms.orchestration_start s on s.order_id = o.order_id
+  where o.status not in ('CAPTURED', 'ORCHESTRATING', 'IN_PROGRESS', 'PARTIALLY_FULFILLED')
+    and o.updated_at < $4 - make_interval(secs => $5)
+    and ($1::uuid is null or o.tenant_id = $1) and ($2::uuid[] is null or o.order_id = any($2))
+), f as (
+  select jsonb_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
+           'kind', case when instances > 1 then 'DUPLICATE_PROCESS'
+                        when instances >= 1 then 'PROCESS_FOR_TERMINAL_ORDER'
+                        else 'ORDER_WITHOUT_PROCESS' end,
+           'expected', jsonb_build_object('active_instances',
+                         case when status in ('FULFILLED', 'CANCELLED', 'FAILED') then 0 else 1 end),
+           'observed', jsonb_build_object('active_instances', instances, 'instance_ids', instance_ids,
+                                          'order_status', status, 'orchestration_start', start_status)) as x
+  from c
+  where instances > 1
+     or (instances >= 1 and status in ('FULFILLED', 'CANCELLED', 'FAILED'))
+     or (instances = 0 and start_status = 'STARTED')
+)
+select (select count(*) from c), coalesce((select jsonb_agg(x) from f), '[]'::jsonb)";
+
+fn engine_error(error: platform::engine::EngineError) -> Error {
+    crate::repair::catalogue::engine_error(error)
+}
+
+/// Active instances (order, tenant, instance id) of the scope: every page, or by each entity's key.
+async fn instances(db: &mut PgConnection, engine: &EngineClient, scope: &Scope) -> Result<Vec<(Uuid, Uuid, String)>> {
+    let mut found = Vec::new();
+    let keep = |i: platform::engine::ProcessInstance, out: &mut Vec<(Uuid, Uuid, String)>| {
+        if i.ended {
+            return;
+        }
+        if let Some((tenant, order)) = i.business_key.as_deref().and_then(BusinessKey::parse) {
+            out.push((order.into(), tenant.into(), i.id));
+        }
+    };
+    match &scope.entities {
+        Some(ids) => {
+            let orders: Vec<(Uuid, Uuid)> =
+                sqlx::query_as("select order_id, tenant_id from oms.sales_order where order_id = any($1)")
+                    .bind(ids)
+                    .fetch_all(&mut *db)
+                    .await?;
+            for (order, tenant) in orders {
+                let key = BusinessKey::for_order(TenantId::from_uuid(tenant), OrderId::from_uuid(order));
+                for i in engine.instances_by_business_key(&key).await.map_err(engine_error)? {
+                    keep(i, &mut found);
+                }
+            }
+        }
+        None => {
+            let mut first = 0;
+            loop {
+                let page = engine.instances_page(ORDER_ORCHESTRATION_KEY, first, PAGE).await.map_err(engine_error)?;
+                let n = page.len() as u32;
+                for i in page {
+                    keep(i, &mut found);
+                }
+                if n < PAGE {
+                    break;
+                }
+                first += n;
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+pub async fn examine(db: &mut PgConnection, engine: Option<&EngineClient>, scope: &Scope) -> Result<Examined> {
+    let engine = engine.ok_or_else(|| Error::Unavailable {
+        dependency: "process engine",
+        detail: "this console has no engine configured, so the order ↔ engine check cannot run".into(),
+    })?;
+    let found = instances(db, engine, scope).await?;
+    let orders: Vec<Uuid> = found.iter().map(|f| f.0).collect();
+    let tenants: Vec<Uuid> = found.iter().map(|f| f.1).collect();
+    let ids: Vec<String> = found.iter().map(|f| f.2.clone()).collect();
+    let mut examined = super::run_sql(db, SQL, scope, INFO.grace_secs, |q| q.bind(orders).bind(tenants).bind(ids)).await?;
+    // A missing instance is confirmed by its key: paging may have missed one that moved between pages.
+    if scope.entities.is_none() {
+        let mut kept = Vec::with_capacity(examined.findings.len());
+        for finding in examined.findings.drain(..) {
+            if finding.kind == "ORDER_WITHOUT_PROCESS" {
+                if let Some(tenant) = finding.tenant_id {
+                    let key = BusinessKey::for_order(TenantId::from_uuid(tenant), OrderId::from_uuid(finding.entity_id));
+                    let live = engine.instances_by_business_key(&key).await.map_err(engine_error)?;
+                    if live.iter().any(|i| !i.ended) {
+                        continue;
+                    }
+                }
+            }
+            kept.push(finding);
+        }
+        examined.findings = kept;
+    }
+    Ok(examined)
+}

@@ -1,0 +1,46 @@
+//! Order ↔ outbox (lesson §17.1): every order transition has its outbox event (same aggregate version),
+//! since the command writes both in one transaction. Incremental by the transition's time
+//! (`ix_order_transition_occurred`), each looked up through `ix_outbox_aggregate`.
+
+use crate::reconcile::model::{CheckInfo, CheckName, Kind, Safety};
+
+pub const INFO: CheckInfo = CheckInfo {
+    name: CheckName::OrderOutbox,
+    title: "Order ↔ outbox",
+    compares: "each order transition against the outbox event of the version it produced",
+    lesson: "§17.1, §12",
+    kinds: &[Kind {
+        name: "TRANSITION_WITHOUT_OUTBOX_EVENT",
+        likely_cause: "the change was written outside the command path (the command writes both in one transaction)",
+        suggested_action: "security/compliance review of who changed the order; downstream then needs a projection replay",
+        safety: Safety::Dangerous,
+        auto_repair: false,
+        repair: None,
+    }],
+    incremental: true,
+    grace_secs: 60,
+};
+
+pub const SQL: &str = "
+with c as materialized (
+  select t.order_id, t.tenant_id, t.order_version, t.to_status, t.command, t.occurred_at,
+         exists (select 1 from messaging.outbox_event e
+                 where e.aggregate_id = t.order_id and e.aggregate_version = t.order_version) as has_event
+  from oms.order_transition t
+  where t.occurred_at < $4 - make_interval(secs => $5)
+    and ($3::timestamptz is null or t.occurred_at >= $3)
+    and ($1::uuid is null or t.tenant_id = $1) and ($2::uuid[] is null or t.order_id = any($2))
+), missing as (
+  select order_id, tenant_id,
+         jsonb_agg(jsonb_build_object('version', order_version, 'to_status', to_status, 'command', command,
+                                      'occurred_at', occurred_at) order by order_version) as transitions
+  from c where not has_event
+  group by order_id, tenant_id
+), f as (
+  select jsonb_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
+           'kind', 'TRANSITION_WITHOUT_OUTBOX_EVENT',
+           'expected', jsonb_build_object('outbox_event_per_transition', true),
+           'observed', jsonb_build_object('transitions_without_event', transitions)) as x
+  from missing
+)
+select (select count(*) from c), coalesce((select jsonb_agg(x) from f), '[]'::jsonb)";

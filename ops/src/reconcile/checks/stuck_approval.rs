@@ -1,0 +1,41 @@
+//! Stuck approvals (lesson §10.2): an open approval request past its due time on a quote still pending
+//! approval. Over `ix_approval_request_open_due`; always whole (a request gets overdue by not changing).
+
+use crate::reconcile::model::{CheckInfo, CheckName, Kind, Safety};
+use crate::repair::RepairType;
+
+pub const INFO: CheckInfo = CheckInfo {
+    name: CheckName::StuckApproval,
+    title: "Stuck approvals",
+    compares: "open approval requests against their due time",
+    lesson: "§10.2",
+    kinds: &[Kind {
+        name: "OVERDUE_APPROVAL",
+        likely_cause: "the approver is away or cannot see the quote, or the escalation timer did not fire",
+        suggested_action: "trigger the approval escalation, or reassign the approver (runbook stuck-approval)",
+        safety: Safety::Safe,
+        auto_repair: false,
+        repair: Some(RepairType::EscalateApproval),
+    }],
+    incremental: false,
+    grace_secs: 0,
+};
+
+pub const SQL: &str = "
+with c as materialized (
+  select ar.approval_request_id, ar.tenant_id, ar.quote_id, ar.status, ar.policy_version, ar.assignee,
+         ar.escalation_level, ar.created_at, ar.due_at, q.status as quote_status, q.current_version
+  from cpq.approval_request ar
+  join cpq.quote q on q.quote_id = ar.quote_id
+  where ar.status in ('PENDING', 'ESCALATED')
+    and ($1::uuid is null or ar.tenant_id = $1) and ($2::uuid[] is null or ar.approval_request_id = any($2))
+), f as (
+  select jsonb_build_object('entity_type', 'APPROVAL', 'entity_id', approval_request_id, 'tenant_id', tenant_id,
+           'kind', 'OVERDUE_APPROVAL',
+           'expected', jsonb_build_object('decided_by', due_at),
+           'observed', jsonb_build_object('status', status, 'quote_id', quote_id, 'assignee', assignee,
+                                          'escalation_level', escalation_level, 'policy_version', policy_version,
+                                          'due_at', due_at, 'overdue_minutes', floor(extract(epoch from $4 - due_at) / 60))) as x
+  from c where quote_status = 'PENDING_APPROVAL' and due_at < $4
+)
+select (select count(*) from c), coalesce((select jsonb_agg(x) from f), '[]'::jsonb)";

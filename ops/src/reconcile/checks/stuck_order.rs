@@ -1,0 +1,44 @@
+//! Stuck orders (lesson §8.2): an active order untouched for 30 minutes. Over
+//! `ix_sales_order_active_updated`; always whole (an order gets stuck by not changing).
+
+use crate::reconcile::model::{CheckInfo, CheckName, Kind, Safety};
+use crate::repair::RepairType;
+
+pub const INFO: CheckInfo = CheckInfo {
+    name: CheckName::StuckOrder,
+    title: "Stuck orders",
+    compares: "active orders (CAPTURED … PARTIALLY_FULFILLED) against 30 minutes without progress",
+    lesson: "§8.2",
+    kinds: &[Kind {
+        name: "STUCK_ORDER",
+        likely_cause: "orchestration never started or gave up (engine down), an engine incident, or a vendor that never \
+                       answered: see the start status and the stuck boundary",
+        suggested_action: "find the stuck boundary (runbook stuck-order); a CAPTURED or ORCHESTRATING order resumes \
+                           with the resume-orchestration repair",
+        safety: Safety::Caution,
+        auto_repair: false,
+        repair: Some(RepairType::ResumeOrchestration),
+    }],
+    incremental: false,
+    grace_secs: 0,
+};
+
+pub const SQL: &str = "
+with c as materialized (
+  select o.order_id, o.tenant_id, o.status, o.version, o.updated_at
+  from oms.sales_order o
+  where o.status in ('CAPTURED', 'ORCHESTRATING', 'IN_PROGRESS', 'PARTIALLY_FULFILLED')
+    and ($1::uuid is null or o.tenant_id = $1) and ($2::uuid[] is null or o.order_id = any($2))
+), f as (
+  select jsonb_build_object('entity_type', 'ORDER', 'entity_id', c.order_id, 'tenant_id', c.tenant_id,
+           'kind', 'STUCK_ORDER',
+           'expected', jsonb_build_object('progress_within_minutes', 30),
+           'observed', jsonb_build_object('status', c.status, 'version', c.version, 'updated_at', c.updated_at,
+                                          'minutes_since_update', floor(extract(epoch from $4 - c.updated_at) / 60),
+                                          'orchestration_start', s.status, 'start_reason', s.reason)) as x
+  from c
+  left join oms.orchestration_start s on s.order_id = c.order_id
+  where c.updated_at < $4 - interval '30 minutes'
+    and exists (select 1 from oms.sales_order_line ol where ol.order_id = c.order_id)
+)
+select (select count(*) from c), coalesce((select jsonb_agg(x) from f), '[]'::jsonb)";
