@@ -101,3 +101,6 @@ create index ix_quote_updated on cpq.quote (updated_at);
 create index ix_order_line_updated on oms.sales_order_line (updated_at);
 create index ix_order_transition_occurred on oms.order_transition (occurred_at);
 create index ix_fulfillment_request_line on oms.fulfillment_request (order_line_id);
+
+-- The loop (issue 10 item 4): the re-check of the mismatch a repair came from, written once after it ran.
+alter table ops.repair_command_log add column mismatch_recheck jsonb;

@@ -28,7 +28,7 @@ const USERS: [&str; 7] =
 /// every tenant; ada: approver; cora: comms; adam: admin; olga: operator + approver of acme and globex;
 /// gwen: operator of globex only.
 #[rustfmt::skip]
-const MATRIX: [(Action, [bool; 7]); 37] = [
+const MATRIX: [(Action, [bool; 7]); 43] = [
     //                                 vera   oscar  ada    cora   adam   olga   gwen
     (Action::OrderRead,              [true,  true,  true,  true,  true,  true,  false]),
     (Action::TenantList,             [true,  true,  true,  true,  true,  true,  true ]),
@@ -56,6 +56,13 @@ const MATRIX: [(Action, [bool; 7]); 37] = [
     (Action::RepairExecute,          [false, true,  false, false, false, true,  false]),
     (Action::RepairRecheck,          [false, true,  false, false, false, true,  false]),
     (Action::RepairPolicySet,        [false, false, false, false, true,  false, false]),
+    // Before the controls: the reconciliation rows capture orders, which a disabled acceptance refuses.
+    (Action::ReconcileRead,          [true,  true,  true,  true,  true,  true,  false]),
+    (Action::ReconcileRun,           [false, true,  false, false, true,  true,  false]),
+    (Action::MismatchAcknowledge,    [false, true,  false, false, true,  true,  false]),
+    (Action::MismatchFalsePositive,  [false, true,  false, false, true,  true,  false]),
+    (Action::MismatchLinkIncident,   [false, true,  false, false, true,  true,  false]),
+    (Action::ReconcilePolicySet,     [false, false, false, false, true,  false, false]),
     (Action::AuditVerify,            [false, false, false, false, true,  false, false]),
     (Action::ControlList,            [true,  true,  true,  true,  true,  true,  true ]),
     (Action::ControlSet,             [false, true,  false, false, true,  true,  false]),
@@ -116,6 +123,19 @@ async fn prepared_repair(pool: &PgPool, world: &World, incident: IncidentId, sta
         return repair;
     }
     execute_repair(pool, &services(), &requester, repair.repair_id, None).await.unwrap().repair
+}
+
+/// An open reconciliation mismatch of acme: a stale claim found by the outbox check, run by the console.
+async fn acme_mismatch(pool: &PgPool, world: &World) -> uuid::Uuid {
+    use ops::reconcile::{CheckName, RunOrigin, RunRequest};
+    let event = stale_claim(pool, world).await;
+    let request = RunRequest { tenant: Some(ACME), ..RunRequest::one(CheckName::OutboxBacklog, RunOrigin::Schedule) };
+    ops::reconcile::run(pool, None, &Actor::system("matrix-reconcile"), &request).await.unwrap();
+    sqlx::query_scalar("select mismatch_id from ops.reconciliation_mismatch where entity_id = $1 and status = 'OPEN'")
+        .bind(event)
+        .fetch_one(pool)
+        .await
+        .expect("the run found the stale claim")
 }
 
 /// release-stale-claims is HIGH risk for acme, so approvals apply to it.
@@ -377,6 +397,40 @@ async fn run(pool: &PgPool, world: &World, actor: &Actor, action: Action) -> Res
             let drill = fresh_drill(pool).await;
             let end = ops::drill::DrillForEnd { runbook_accurate: true, runbook_gap: None, notes: String::new() };
             ops::drill::end_drill(pool, &ops::drill::FaultKit::default(), actor, drill, &end).await.map(drop)
+        }
+        Action::ReconcileRead => {
+            let mismatch = acme_mismatch(pool, world).await;
+            ops::reconcile::mismatch_detail(pool, actor, mismatch).await.map(drop)
+        }
+        Action::ReconcileRun => {
+            use ops::reconcile::{CheckName, RunOrigin, RunRequest};
+            let request = RunRequest { tenant: Some(ACME), ..RunRequest::one(CheckName::DuplicateOrder, RunOrigin::Console) };
+            ops::reconcile::run(pool, None, actor, &request).await.map(drop)
+        }
+        Action::MismatchAcknowledge => {
+            let mismatch = acme_mismatch(pool, world).await;
+            ops::reconcile::acknowledge(pool, actor, mismatch).await.map(drop)
+        }
+        Action::MismatchFalsePositive => {
+            let mismatch = acme_mismatch(pool, world).await;
+            let form = ops::reconcile::FalsePositiveForm { reason: format!("expected here, said {}", actor.name) };
+            ops::reconcile::mark_false_positive(pool, actor, mismatch, &ops::reconcile::FalsePositiveReason::parse(&form).unwrap())
+                .await
+                .map(drop)
+        }
+        Action::MismatchLinkIncident => {
+            let mismatch = acme_mismatch(pool, world).await;
+            ops::reconcile::link_incident(pool, actor, mismatch, id).await.map(drop)
+        }
+        Action::ReconcilePolicySet => {
+            let form = ops::reconcile::AutoRepairForm {
+                check: "outbox-backlog".into(),
+                tenant: ACME.to_string(),
+                enabled: "on".into(),
+                max_per_run: "5".into(),
+                reason: format!("allowed by {}", actor.name),
+            };
+            ops::reconcile::set_auto_repair(pool, actor, &ops::reconcile::AutoRepairForSet::parse(&form).unwrap()).await.map(drop)
         }
         Action::AuditVerify => {
             let report = ops::audit::verify_chain(pool, actor).await?;

@@ -44,6 +44,12 @@ Action {
     DrillFaultEnd => "drill.fault.end",
     DrillEnd => "drill.end",
     DiagnosticsRead => "diagnostics.read",
+    ReconcileRead => "reconcile.read",
+    ReconcileRun => "reconcile.run",
+    MismatchAcknowledge => "reconcile.mismatch.acknowledge",
+    MismatchFalsePositive => "reconcile.mismatch.false_positive",
+    MismatchLinkIncident => "reconcile.mismatch.link_incident",
+    ReconcilePolicySet => "reconcile.policy.set",
 });
 
 impl Action {
@@ -52,7 +58,7 @@ impl Action {
         use Action::*;
         match self {
             OrderRead | TenantList | IncidentList | IncidentRead | RepairRead | ControlList | DashboardRead | DrillRead
-            | DiagnosticsRead => Permission::Read,
+            | DiagnosticsRead | ReconcileRead => Permission::Read,
             IncidentDeclare => Permission::DeclareIncident,
             IncidentTriage | IncidentImpact | IncidentMitigate | IncidentResolve | IncidentClose | IncidentReopen
             | IncidentSeverity | IncidentNote | DiagnosticRun | ChecklistRecord | DrillStart | DrillFaultEnd | DrillEnd => {
@@ -64,6 +70,8 @@ impl Action {
             RepairApprove | RepairReject => Permission::ApproveRepair,
             RepairPolicySet | AuditVerify => Permission::Administer,
             ControlSet => Permission::ChangeControl,
+            ReconcileRun | MismatchAcknowledge | MismatchFalsePositive | MismatchLinkIncident => Permission::RunReconciliation,
+            ReconcilePolicySet => Permission::Administer,
         }
     }
 

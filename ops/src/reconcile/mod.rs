@@ -4,6 +4,16 @@
 //! through the platform's commands.
 
 pub mod checks;
+pub mod mismatch;
 pub mod model;
+pub mod policy;
+pub mod recheck;
+pub mod run;
+pub mod view;
 
+pub use mismatch::{acknowledge, link_incident, mark_false_positive, FalsePositiveForm, FalsePositiveReason, Mismatch};
 pub use model::{CheckInfo, CheckName, Examined, Finding, Kind, MismatchStatus, RunOrigin, RunStatus, Safety, Scope};
+pub use recheck::{recheck_entity, RecheckOutcome};
+pub use run::{fail_stale_runs, run, RunRequest, RunSummary};
+pub use policy::{set_auto_repair, AutoRepair, AutoRepairForSet, AutoRepairForm};
+pub use view::{mismatch_detail, mismatches, run_detail, runs, MismatchDetail, MismatchFilter, MismatchFilterForm, RunRow};

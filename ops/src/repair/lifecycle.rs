@@ -122,6 +122,20 @@ pub async fn request_repair(
             return replay(cx, first, input);
         };
         attach_entity(cx, input.incident, info.entity_type, &input.target).await?;
+        if let Some(mismatch) = input.mismatch {
+            // The mismatch it comes from is now being repaired (its re-check follows the execution).
+            let who = cx.actor_display();
+            crate::reconcile::mismatch::start_repair(
+                cx.db(),
+                mismatch,
+                repair_id.into(),
+                input.target.entity_id,
+                input.target.tenant,
+                input.incident,
+                &who,
+            )
+            .await?;
+        }
         tell(
             cx,
             input.incident,
@@ -392,6 +406,18 @@ pub async fn execute_repair(
             tracing::warn!(%repair_id, error = %error, "the repair executed; its re-check could not run");
             executed.repair
         }
+    };
+    // A repair that came from a reconciliation mismatch closes the loop: the mismatch's check runs again
+    // for its entity and resolves it if it is coherent now (issue 10 item 4).
+    let repair = match repair.mismatch_id {
+        Some(mismatch) => match crate::reconcile::recheck_entity(pool, Some(&services.engine), actor, mismatch).await {
+            Ok(_) => record::load(&mut *pool.acquire().await?, repair_id, false).await?.unwrap_or(repair),
+            Err(error) => {
+                tracing::warn!(%repair_id, %mismatch, error = %error, "the repair executed; its mismatch's re-check could not run");
+                repair
+            }
+        },
+        None => repair,
     };
     Ok(Executed { repair, replayed: false })
 }

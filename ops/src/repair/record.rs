@@ -28,6 +28,8 @@ pub struct Repair {
     pub entity_id: Uuid,
     pub incident_id: IncidentId,
     pub mismatch_id: Option<Uuid>,
+    /// The re-check of that mismatch after the execution ([`crate::reconcile::RecheckOutcome`]).
+    pub mismatch_recheck: Option<Value>,
     pub reason: String,
     pub idempotency_key: String,
     pub dry_run: bool,
@@ -108,6 +110,7 @@ struct Row {
     recheck: Option<Value>,
     rechecked_at: Option<DateTime<Utc>>,
     mismatch_id: Option<Uuid>,
+    mismatch_recheck: Option<Value>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -115,7 +118,7 @@ struct Row {
 pub(super) const COLUMNS: &str = "repair_id, incident_id, tenant_id, entity_type, entity_id, command_type, dry_run, risk,
     idempotency_key, requested_by, requested_by_subject, approved_by, reason, entity_version, before_state,
     proposed_change, proposed_change_hash, after_state, failure_reason, status, executed_by, executed_at,
-    safety_checks, risk_reasons, recheck, rechecked_at, mismatch_id, created_at, updated_at";
+    safety_checks, risk_reasons, recheck, rechecked_at, mismatch_id, mismatch_recheck, created_at, updated_at";
 
 fn json<T: serde::de::DeserializeOwned>(value: Value) -> Result<T> {
     serde_json::from_value(value).map_err(|e| Error::Internal(format!("stored repair JSON: {e}")))
@@ -138,6 +141,7 @@ impl Row {
             entity_id: self.entity_id,
             incident_id: self.incident_id,
             mismatch_id: self.mismatch_id,
+            mismatch_recheck: self.mismatch_recheck,
             reason: self.reason,
             idempotency_key: self.idempotency_key,
             dry_run: self.dry_run,

@@ -1,0 +1,417 @@
+//! A reconciliation run (lesson §6.3): one check over a tenant (or all) and a window, with its counts and
+//! status, visible while it works.
+//!
+//! A run is three steps, each committed on its own so that progress shows and a dead worker is noticed:
+//!
+//! 1. **start** — a command of the runner (`reconcile.run`: authorised, audited): the RUNNING row with its
+//!    window (from the watermark when incremental), origin and worker;
+//! 2. **examine** — the check's one set-based statement (order ↔ engine: the engine's instances first),
+//!    while a heartbeat task keeps `heartbeat_at` fresh and `progress` says what it is doing;
+//! 3. **record** — in one transaction: every finding upserted as the one open mismatch of its (check,
+//!    entity) — OPENED or SEEN —, every open mismatch of the scope the run no longer finds RESOLVED with
+//!    the run as evidence, and the run COMPLETED with its counts. A failure marks the run FAILED with why.
+//!
+//! A run over the whole scope of a check holds the check's advisory lock, so two replicas never run the
+//! same check at once; a RUNNING run found while holding the lock, or one whose heartbeat stopped, died
+//! with its worker and is marked FAILED. Incremental runs look at what changed since the last clean run
+//! (minus the check's grace) and do not resolve what they did not look at; full runs and re-checks do.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use platform::engine::EngineClient;
+use platform::ids::TenantId;
+use platform::machine::Named;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{Acquire, PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::checks;
+use super::model::{CheckName, Examined, RunOrigin, RunStatus, Scope};
+use crate::command::{run as command, Action, Envelope};
+use crate::error::{Error, Result};
+use crate::identity::Actor;
+
+/// How audit lines name a run.
+pub const AUDIT_ENTITY: &str = "RECONCILIATION_RUN";
+
+/// A run whose heartbeat is older than this died with its worker.
+pub const STALE_AFTER: Duration = Duration::from_secs(120);
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRequest {
+    /// The checks, in order (`all`: every one).
+    pub checks: Vec<CheckName>,
+    pub tenant: Option<TenantId>,
+    pub origin: RunOrigin,
+    /// Look only at what changed since the last clean run, for the checks that can.
+    pub incremental: bool,
+}
+
+impl RunRequest {
+    /// Every check, whole, over every tenant.
+    pub fn all(origin: RunOrigin) -> Self {
+        RunRequest { checks: CheckName::ALL.to_vec(), tenant: None, origin, incremental: false }
+    }
+
+    pub fn one(check: CheckName, origin: RunOrigin) -> Self {
+        RunRequest { checks: vec![check], tenant: None, origin, incremental: false }
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    pub run_id: Uuid,
+    pub check: CheckName,
+    pub status: RunStatus,
+    pub incremental: bool,
+    pub checked: i64,
+    /// Findings of this run (new and seen again).
+    pub mismatches: i64,
+    pub opened: i64,
+    pub resolved: i64,
+    pub error: Option<String>,
+}
+
+/// Runs the requested checks one after the other. A check that fails (the engine is down) is recorded
+/// FAILED with why and the next one still runs; a refusal (role, tenant scope, a run already working)
+/// stops at once.
+#[tracing::instrument(skip_all, fields(actor = %actor.subject, tenant = ?request.tenant, origin = %request.origin))]
+pub async fn run(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor, request: &RunRequest) -> Result<Vec<RunSummary>> {
+    let mut done = Vec::with_capacity(request.checks.len());
+    for &check in &request.checks {
+        let one = OneRun { check, tenant: request.tenant, entities: None, origin: request.origin, incremental: request.incremental };
+        done.push(run_one(pool, engine, actor, &one).await?);
+    }
+    Ok(done)
+}
+
+/// One run of one check.
+#[derive(Debug, Clone)]
+pub(crate) struct OneRun {
+    pub check: CheckName,
+    pub tenant: Option<TenantId>,
+    /// A re-check: only these entities.
+    pub entities: Option<Vec<Uuid>>,
+    pub origin: RunOrigin,
+    pub incremental: bool,
+}
+
+#[tracing::instrument(skip_all, fields(check = %one.check, origin = %one.origin))]
+pub(crate) async fn run_one(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor, one: &OneRun) -> Result<RunSummary> {
+    // A run over the whole scope holds the check's lock for its duration, on a connection of its own
+    // (detached: if this task dies, closing it releases the lock).
+    let mut lock = None;
+    if one.entities.is_none() {
+        let mut conn = pool.acquire().await?.detach();
+        if !try_lock(&mut conn, one.check).await? {
+            return Err(Error::rule(format!(
+                "a run of the {} check is already working (another console replica or person started it): wait for it",
+                one.check.slug()
+            )));
+        }
+        // Holding the lock, any RUNNING whole-scope run of this check lost its worker.
+        fail_orphans(&mut conn, one.check).await?;
+        lock = Some(conn);
+    }
+    let result = run_locked(pool, engine, actor, one).await;
+    if let Some(mut conn) = lock {
+        let _ = unlock(&mut conn, one.check).await;
+    }
+    result
+}
+
+async fn run_locked(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor, one: &OneRun) -> Result<RunSummary> {
+    let info = checks::info(one.check);
+    let as_of = Utc::now();
+    let run_id = Uuid::now_v7();
+    let mut envelope = Envelope::new(actor, Action::ReconcileRun).entity(AUDIT_ENTITY, run_id);
+    if let Some(tenant) = one.tenant {
+        envelope = envelope.tenant(tenant);
+    }
+    let worker = worker_name();
+    let since = command(pool, envelope, async |cx| {
+        if one.tenant.is_none() {
+            // Every tenant's data: the actor must see every tenant.
+            cx.require_tenants(&[])?;
+        }
+        let since = match (one.incremental && info.incremental && one.entities.is_none()).then_some(()) {
+            Some(()) => watermark(cx.db(), one.check, one.tenant).await?.map(|w| w - chrono::TimeDelta::seconds(info.grace_secs)),
+            None => None,
+        };
+        let who = cx.actor_display();
+        sqlx::query(
+            "insert into ops.reconciliation_run
+               (run_id, reconciliation_type, tenant_id, window_start, window_end, started_at, status, created_by,
+                origin, incremental, entity_id, worker, heartbeat_at, progress)
+             values ($1, $2, $3, coalesce($4, 'epoch'::timestamptz), $5, now(), 'RUNNING', $6, $7, $8, $9, $10, now(), 'examining')",
+        )
+        .bind(run_id)
+        .bind(one.check.name())
+        .bind(one.tenant)
+        .bind(since)
+        .bind(as_of)
+        .bind(&who)
+        .bind(one.origin.name())
+        .bind(since.is_some())
+        .bind(one.entities.as_ref().and_then(|e| (e.len() == 1).then(|| e[0])))
+        .bind(&worker)
+        .execute(cx.db())
+        .await?;
+        cx.record(json!({ "run_id": run_id, "check": one.check, "tenant": one.tenant, "origin": one.origin,
+                          "incremental": since.is_some(), "since": since, "entities": one.entities }));
+        Ok(since)
+    })
+    .await?;
+
+    let scope = Scope { tenant: one.tenant, entities: one.entities.clone(), since, as_of };
+    let heartbeat = tokio::spawn(beat(pool.clone(), run_id));
+    let outcome = async {
+        let mut db = pool.acquire().await?;
+        let examined = checks::examine(one.check, &mut db, engine, &scope).await?;
+        set_progress(&mut db, run_id, &format!("recording {} findings of {} examined", examined.findings.len(), examined.checked)).await?;
+        record(&mut db, run_id, one, &scope, &examined, &actor.display()).await
+    }
+    .await;
+    heartbeat.abort();
+    match outcome {
+        Ok(summary) => {
+            metrics::counter!("opsdeck_reconciliation_runs_total", "check" => one.check.name(), "status" => "COMPLETED").increment(1);
+            Ok(summary)
+        }
+        Err(error) => {
+            let why = error.public_message();
+            tracing::warn!(%run_id, check = %one.check, error = %error, "a reconciliation run failed");
+            metrics::counter!("opsdeck_reconciliation_runs_total", "check" => one.check.name(), "status" => "FAILED").increment(1);
+            sqlx::query(
+                "update ops.reconciliation_run set status = 'FAILED', finished_at = now(), error = $2, progress = 'failed'
+                 where run_id = $1 and status = 'RUNNING'",
+            )
+            .bind(run_id)
+            .bind(&why)
+            .execute(pool)
+            .await?;
+            Ok(RunSummary {
+                run_id,
+                check: one.check,
+                status: RunStatus::Failed,
+                incremental: since.is_some(),
+                checked: 0,
+                mismatches: 0,
+                opened: 0,
+                resolved: 0,
+                error: Some(why),
+            })
+        }
+    }
+}
+
+/// The open mismatches statuses (`uq_mismatch_open_entity`).
+const OPEN: &str = "('OPEN', 'ACKNOWLEDGED', 'REPAIRING')";
+
+/// Step 3 (see the module doc), in one transaction.
+async fn record(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scope: &Scope, examined: &Examined, who: &str) -> Result<RunSummary> {
+    let info = checks::info(one.check);
+    let findings: Vec<serde_json::Value> = examined
+        .findings
+        .iter()
+        .map(|f| {
+            let kind = info.kind(&f.kind).expect("examine refuses undescribed kinds");
+            json!({
+                "entity_type": f.entity_type, "entity_id": f.entity_id, "tenant_id": f.tenant_id, "kind": f.kind,
+                "expected": f.expected, "observed": f.observed, "likely_cause": kind.likely_cause,
+                "suggested_action": kind.suggested_action, "safety": kind.safety, "auto_repair": kind.auto_repair,
+                "suggested_repair": kind.repair.map(|r| r.name()),
+            })
+        })
+        .collect();
+    let mut tx = db.begin().await?;
+    let (opened, seen): (i64, i64) = sqlx::query_as(&format!(
+        "with f as (
+           select * from jsonb_to_recordset($1) as f(entity_type text, entity_id uuid, tenant_id uuid, kind text,
+             expected jsonb, observed jsonb, likely_cause text, suggested_action text, safety text, auto_repair boolean,
+             suggested_repair text)
+         ), up as (
+           insert into ops.reconciliation_mismatch as m
+             (mismatch_id, run_id, tenant_id, entity_type, entity_id, mismatch_type, expected_state, observed_state,
+              likely_cause, suggested_action, safety_level, auto_repair_allowed, status, check_name, first_seen_at,
+              last_seen_at, times_seen, last_run_id, suggested_repair)
+           select gen_random_uuid(), $2, f.tenant_id, f.entity_type, f.entity_id, f.kind, f.expected, f.observed,
+                  f.likely_cause, f.suggested_action, f.safety, f.auto_repair, 'OPEN', $3, $4, $4, 1, $2, f.suggested_repair
+           from f
+           on conflict (check_name, entity_id) where status in {OPEN} do update
+             set last_seen_at = excluded.last_seen_at, times_seen = m.times_seen + 1, last_run_id = excluded.last_run_id,
+                 mismatch_type = excluded.mismatch_type, expected_state = excluded.expected_state,
+                 observed_state = excluded.observed_state, likely_cause = excluded.likely_cause,
+                 suggested_action = excluded.suggested_action, safety_level = excluded.safety_level,
+                 auto_repair_allowed = excluded.auto_repair_allowed, suggested_repair = excluded.suggested_repair,
+                 updated_at = now()
+           returning m.mismatch_id, m.status, m.observed_state, (m.xmax = 0) as opened
+         ), ev as (
+           insert into ops.reconciliation_mismatch_event (event_id, mismatch_id, run_id, event, status, actor, detail)
+           select gen_random_uuid(), mismatch_id, $2, case when opened then 'OPENED' else 'SEEN' end, status, $5,
+                  jsonb_build_object('observed', observed_state)
+           from up
+           returning event
+         )
+         select count(*) filter (where event = 'OPENED'), count(*) filter (where event = 'SEEN') from ev"
+    ))
+    .bind(serde_json::Value::Array(findings))
+    .bind(run_id)
+    .bind(one.check.name())
+    .bind(scope.as_of)
+    .bind(who)
+    .fetch_one(&mut *tx)
+    .await?;
+
+    // What the run no longer finds is resolved by it — when it looked: not an incremental run (it saw only
+    // what changed); not a re-check of an entity the check could not judge yet (changed within the grace).
+    let looked = since_is_none(scope) && (scope.entities.is_none() || examined.checked > 0 || info.grace_secs == 0);
+    let resolved: i64 = if looked {
+        sqlx::query_scalar(&format!(
+            "with gone as (
+               update ops.reconciliation_mismatch m
+                  set status = 'RESOLVED', resolved_at = now(), resolved_by = $5, resolved_run_id = $1, updated_at = now(),
+                      resolution = jsonb_build_object('run_id', $1, 'origin', $6::text, 'as_of', $4,
+                                                      'why', 'the check no longer finds it')
+                where m.check_name = $2 and m.status in {OPEN} and m.last_run_id is distinct from $1
+                  and m.first_seen_at <= $4
+                  and ($3::uuid is null or m.tenant_id = $3) and ($7::uuid[] is null or m.entity_id = any($7))
+               returning m.mismatch_id
+             ), ev as (
+               insert into ops.reconciliation_mismatch_event (event_id, mismatch_id, run_id, event, status, actor, detail)
+               select gen_random_uuid(), mismatch_id, $1, 'RESOLVED', 'RESOLVED', $5,
+                      jsonb_build_object('why', 'the check no longer finds it', 'origin', $6::text)
+               from gone
+               returning 1
+             )
+             select count(*) from ev"
+        ))
+        .bind(run_id)
+        .bind(one.check.name())
+        .bind(scope.tenant)
+        .bind(scope.as_of)
+        .bind(who)
+        .bind(one.origin.name())
+        .bind(scope.entities.clone())
+        .fetch_one(&mut *tx)
+        .await?
+    } else {
+        0
+    };
+    let mismatches = opened + seen;
+    sqlx::query(
+        "update ops.reconciliation_run
+            set status = 'COMPLETED', finished_at = now(), checked_count = $2, mismatch_count = $3, opened_count = $4,
+                resolved_count = $5, progress = 'done', heartbeat_at = now()
+          where run_id = $1",
+    )
+    .bind(run_id)
+    .bind(examined.checked)
+    .bind(mismatches)
+    .bind(opened)
+    .bind(resolved)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(RunSummary {
+        run_id,
+        check: one.check,
+        status: RunStatus::Completed,
+        incremental: scope.since.is_some(),
+        checked: examined.checked,
+        mismatches,
+        opened,
+        resolved,
+        error: None,
+    })
+}
+
+fn since_is_none(scope: &Scope) -> bool {
+    scope.since.is_none()
+}
+
+/// The end of the window of the last clean whole-scope run of the check covering the tenant.
+async fn watermark(db: &mut PgConnection, check: CheckName, tenant: Option<TenantId>) -> Result<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar(
+        "select window_end from ops.reconciliation_run
+          where reconciliation_type = $1 and status = 'COMPLETED' and entity_id is null and origin <> 'RECHECK'
+            and (tenant_id is null or tenant_id = $2)
+          order by window_end desc limit 1",
+    )
+    .bind(check.name())
+    .bind(tenant)
+    .fetch_optional(db)
+    .await?)
+}
+
+async fn set_progress(db: &mut PgConnection, run_id: Uuid, progress: &str) -> Result<()> {
+    sqlx::query("update ops.reconciliation_run set progress = $2, heartbeat_at = now() where run_id = $1 and status = 'RUNNING'")
+        .bind(run_id)
+        .bind(progress)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Keeps the run's heartbeat fresh while it works; aborted when the run ends.
+async fn beat(pool: PgPool, run_id: Uuid) {
+    loop {
+        tokio::time::sleep(HEARTBEAT_EVERY).await;
+        let _ = sqlx::query("update ops.reconciliation_run set heartbeat_at = now() where run_id = $1 and status = 'RUNNING'")
+            .bind(run_id)
+            .execute(&pool)
+            .await;
+    }
+}
+
+/// The advisory lock of a check: `(hashtext('opsdeck.reconcile'), hashtext(check))`.
+async fn try_lock(conn: &mut PgConnection, check: CheckName) -> Result<bool> {
+    Ok(sqlx::query_scalar("select pg_try_advisory_lock(hashtext('opsdeck.reconcile'), hashtext($1))")
+        .bind(check.name())
+        .fetch_one(conn)
+        .await?)
+}
+
+async fn unlock(conn: &mut PgConnection, check: CheckName) -> Result<()> {
+    sqlx::query("select pg_advisory_unlock(hashtext('opsdeck.reconcile'), hashtext($1))").bind(check.name()).execute(conn).await?;
+    Ok(())
+}
+
+/// Whole-scope runs of the check still RUNNING while its lock is free: their worker died.
+async fn fail_orphans(conn: &mut PgConnection, check: CheckName) -> Result<u64> {
+    Ok(sqlx::query(
+        "update ops.reconciliation_run
+            set status = 'FAILED', finished_at = now(), progress = 'failed',
+                error = 'its worker stopped (' || coalesce(worker, 'unknown') || '): the check''s lock was free while the run said RUNNING'
+          where reconciliation_type = $1 and status = 'RUNNING' and entity_id is null",
+    )
+    .bind(check.name())
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+/// Runs whose heartbeat stopped: marked FAILED, never left RUNNING. Returns how many.
+pub async fn fail_stale_runs(pool: &PgPool) -> Result<u64> {
+    Ok(sqlx::query(
+        "update ops.reconciliation_run
+            set status = 'FAILED', finished_at = now(), progress = 'failed',
+                error = 'its worker stopped (' || coalesce(worker, 'unknown') || '): no heartbeat since ' || heartbeat_at
+          where status = 'RUNNING' and heartbeat_at < now() - make_interval(secs => $1)",
+    )
+    .bind(STALE_AFTER.as_secs_f64())
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// Who works a run: host and process.
+fn worker_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}

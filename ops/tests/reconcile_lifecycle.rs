@@ -1,0 +1,287 @@
+//! Reconciliation runs and the mismatch lifecycle against the real services: runs record counts and
+//! status; one open mismatch per (check, entity) across runs; a later run that no longer finds it
+//! resolves it with evidence; people acknowledge and call false positives (with a reason); the loop —
+//! a mismatch taken to its suggested repair (resume-orchestration, in the real engine) resolves itself on
+//! the re-check that follows the execution, on the mismatch, the repair and the incident's timeline.
+
+mod common;
+
+use std::time::Duration;
+
+use ops::identity::{Role, TenantScope};
+use ops::reconcile::{self, CheckName, FalsePositiveForm, FalsePositiveReason, MismatchStatus, RunOrigin, RunRequest, RunStatus};
+use ops::repair::*;
+use ops::testing::demo_user;
+use ops::ErrorKind;
+use platform::engine::{BusinessKey, EngineClient};
+use platform::ids::{OrderId, TenantId};
+use platform::order::OrderCommand;
+use platform::orchestration::ensure_deployed;
+use platform::seed::{self, SeedParams};
+use platform::testing::{advance_order, engine_url};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use common::declare;
+
+fn engine() -> EngineClient {
+    EngineClient::with_request_timeout(engine_url(), Duration::from_secs(10))
+}
+
+async fn seeded(pool: &PgPool) {
+    seed::run(pool, &SeedParams { orders: 1_000, extra_tenants: 0, anomaly_rate: 0.02, rng_seed: 5 }).await.expect("the seed runs");
+}
+
+async fn run(pool: &PgPool, check: CheckName) -> reconcile::RunSummary {
+    let oscar = demo_user("oscar.operator");
+    let mut done = reconcile::run(pool, Some(&engine()), &oscar, &RunRequest::one(check, RunOrigin::Console)).await.unwrap();
+    done.remove(0)
+}
+
+async fn open_mismatches(pool: &PgPool, check: CheckName) -> Vec<(Uuid, Uuid, i32)> {
+    sqlx::query_as(
+        "select mismatch_id, entity_id, times_seen from ops.reconciliation_mismatch
+         where check_name = $1 and status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING') order by entity_id",
+    )
+    .bind(check.as_str())
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+async fn history(pool: &PgPool, mismatch: Uuid) -> Vec<String> {
+    sqlx::query_scalar("select event from ops.reconciliation_mismatch_event where mismatch_id = $1 order by occurred_at, event_id")
+        .bind(mismatch)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+async fn status(pool: &PgPool, mismatch: Uuid) -> String {
+    sqlx::query_scalar("select status from ops.reconciliation_mismatch where mismatch_id = $1").bind(mismatch).fetch_one(pool).await.unwrap()
+}
+
+async fn stuck_captured(pool: &PgPool) -> (OrderId, TenantId) {
+    let (order, tenant): (Uuid, Uuid) = sqlx::query_as(
+        "select o.order_id, o.tenant_id from oms.sales_order o
+         join platform.seed_anomaly a on a.entity_id = o.order_id and a.anomaly_type = 'STUCK_ORDER'
+         where o.status = 'CAPTURED' order by o.order_id limit 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    (OrderId::from_uuid(order), TenantId::from_uuid(tenant))
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_run_records_its_counts_and_a_second_run_sees_the_same_mismatches_again(pool: PgPool) {
+    seeded(&pool).await;
+    let first = run(&pool, CheckName::StuckOrder).await;
+    assert_eq!(first.status, RunStatus::Completed);
+    assert!(first.checked > 0);
+    assert!(first.mismatches > 0);
+    assert_eq!((first.opened, first.resolved), (first.mismatches, 0));
+    let (status, checked, count, finished): (String, i64, i64, bool) = sqlx::query_as(
+        "select status, checked_count, mismatch_count, finished_at is not null from ops.reconciliation_run where run_id = $1",
+    )
+    .bind(first.run_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), checked, count, finished), ("COMPLETED", first.checked, first.mismatches, true));
+    let opened = open_mismatches(&pool, CheckName::StuckOrder).await;
+    assert_eq!(opened.len() as i64, first.mismatches);
+
+    let second = run(&pool, CheckName::StuckOrder).await;
+    assert_eq!((second.mismatches, second.opened, second.resolved), (first.mismatches, 0, 0));
+    let seen = open_mismatches(&pool, CheckName::StuckOrder).await;
+    assert_eq!(seen.iter().map(|m| m.0).collect::<Vec<_>>(), opened.iter().map(|m| m.0).collect::<Vec<_>>(), "the same mismatches");
+    assert!(seen.iter().all(|m| m.2 == 2), "seen twice");
+    assert_eq!(history(&pool, seen[0].0).await, ["OPENED", "SEEN"]);
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_later_run_that_no_longer_finds_a_mismatch_resolves_it_with_evidence(pool: PgPool) {
+    seeded(&pool).await;
+    run(&pool, CheckName::StuckOrder).await;
+    let (order, tenant) = stuck_captured(&pool).await;
+    let (mismatch,): (Uuid,) = sqlx::query_as("select mismatch_id from ops.reconciliation_mismatch where entity_id = $1")
+        .bind(order)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    // The order moves on through the platform's own command.
+    advance_order(&pool, tenant, order, &[OrderCommand::Cancel]).await;
+    let later = run(&pool, CheckName::StuckOrder).await;
+    assert_eq!(later.resolved, 1);
+    assert_eq!(status(&pool, mismatch).await, "RESOLVED");
+    let (resolved_run, why): (Option<Uuid>, serde_json::Value) =
+        sqlx::query_as("select resolved_run_id, resolution from ops.reconciliation_mismatch where mismatch_id = $1")
+            .bind(mismatch)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(resolved_run, Some(later.run_id));
+    assert_eq!(why["why"], "the check no longer finds it");
+    assert_eq!(history(&pool, mismatch).await, ["OPENED", "RESOLVED"]);
+    // History is evidence: it cannot be changed.
+    let err = sqlx::query("delete from ops.reconciliation_mismatch_event where mismatch_id = $1").bind(mismatch).execute(&pool).await;
+    assert!(err.is_err());
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn people_acknowledge_and_call_false_positives_with_a_reason_and_closed_mismatches_stay_closed(pool: PgPool) {
+    seeded(&pool).await;
+    run(&pool, CheckName::PriceSnapshot).await;
+    let open = open_mismatches(&pool, CheckName::PriceSnapshot).await;
+    assert!(open.len() >= 2);
+    let oscar = demo_user("oscar.operator");
+
+    let acked = reconcile::acknowledge(&pool, &oscar, open[0].0).await.unwrap();
+    assert_eq!(acked.status(), MismatchStatus::Acknowledged);
+    assert!(acked.acknowledged_by.unwrap().contains("oscar"));
+    let again = reconcile::acknowledge(&pool, &oscar, open[0].0).await.unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::Rule, "{again}");
+
+    let short = FalsePositiveReason::parse(&FalsePositiveForm { reason: "no".into() }).unwrap_err();
+    assert!(short.contains("reason"));
+    let reason = FalsePositiveReason::parse(&FalsePositiveForm { reason: "the quote was repriced by finance on purpose".into() }).unwrap();
+    let fp = reconcile::mark_false_positive(&pool, &oscar, open[0].0, &reason).await.unwrap();
+    assert_eq!(fp.status(), MismatchStatus::FalsePositive);
+    assert!(fp.resolved_at.is_some());
+    assert_eq!(history(&pool, open[0].0).await, ["OPENED", "ACKNOWLEDGED", "FALSE_POSITIVE"]);
+    let closed = reconcile::acknowledge(&pool, &oscar, open[0].0).await.unwrap_err();
+    assert_eq!(closed.kind(), ErrorKind::Rule);
+
+    // A viewer may look but not act; the refusal is audited and changes nothing.
+    let vera = common::viewer();
+    let refused = reconcile::acknowledge(&pool, &vera, open[1].0).await.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::NotAllowed);
+    assert_eq!(status(&pool, open[1].0).await, "OPEN");
+
+    // A false positive is closed: the next run finds the entity again as a new mismatch (the check has
+    // not changed its mind), and the closed one keeps its reason.
+    let next = run(&pool, CheckName::PriceSnapshot).await;
+    assert_eq!(next.opened, 1);
+    assert_eq!(status(&pool, open[0].0).await, "FALSE_POSITIVE");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_person_scoped_to_one_tenant_cannot_run_a_check_over_every_tenant(pool: PgPool) {
+    seeded(&pool).await;
+    let scoped = common::actor("tina.operator", &[Role::Operator], TenantScope::Only([platform::tenants::ACME].into()));
+    let err = reconcile::run(&pool, None, &scoped, &RunRequest::one(CheckName::StuckOrder, RunOrigin::Console)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotAllowed);
+    let mine = RunRequest { tenant: Some(platform::tenants::ACME), ..RunRequest::one(CheckName::StuckOrder, RunOrigin::Console) };
+    let done = reconcile::run(&pool, None, &scoped, &mine).await.unwrap();
+    assert_eq!(done[0].status, RunStatus::Completed);
+    let runs: i64 = sqlx::query_scalar("select count(*) from ops.reconciliation_run").fetch_one(&pool).await.unwrap();
+    assert_eq!(runs, 1, "the refused run wrote nothing");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_run_whose_worker_died_is_marked_failed_never_left_running(pool: PgPool) {
+    seeded(&pool).await;
+    let done = run(&pool, CheckName::DuplicateOrder).await;
+    // A worker that died mid-run leaves RUNNING with an old heartbeat (written the way a crash leaves it).
+    sqlx::query(
+        "insert into ops.reconciliation_run (run_id, reconciliation_type, window_start, window_end, started_at, status,
+           created_by, origin, worker, heartbeat_at, progress)
+         values ($1, 'DUPLICATE_ORDER', now() - interval '1 hour', now() - interval '1 hour', now() - interval '1 hour',
+                 'RUNNING', 'test', 'SCHEDULE', 'gone:1', now() - interval '1 hour', 'examining')",
+    )
+    .bind(Uuid::now_v7())
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(reconcile::fail_stale_runs(&pool).await.unwrap(), 1);
+    let (failed, error): (i64, Option<String>) = sqlx::query_as(
+        "select count(*), max(error) from ops.reconciliation_run where status = 'FAILED'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(failed, 1);
+    assert!(error.unwrap().contains("gone:1"));
+    assert_eq!(done.status, RunStatus::Completed);
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn an_incremental_run_looks_only_at_what_changed_since_the_last_clean_run(pool: PgPool) {
+    seeded(&pool).await;
+    let full = run(&pool, CheckName::KafkaProjection).await;
+    assert!(!full.incremental);
+    let oscar = demo_user("oscar.operator");
+    let request = RunRequest { incremental: true, ..RunRequest::one(CheckName::KafkaProjection, RunOrigin::Schedule) };
+    let inc = reconcile::run(&pool, None, &oscar, &request).await.unwrap().remove(0);
+    assert!(inc.incremental);
+    assert!(inc.checked < full.checked / 10, "incremental examined {} of {}", inc.checked, full.checked);
+    assert_eq!(inc.resolved, 0, "an incremental run resolves nothing it did not look at");
+    assert_eq!(open_mismatches(&pool, CheckName::KafkaProjection).await.len() as i64, full.mismatches);
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_mismatch_taken_to_its_suggested_repair_resolves_itself_on_the_recheck_after_execution(pool: PgPool) {
+    ensure_deployed(&engine()).await.unwrap();
+    seeded(&pool).await;
+    run(&pool, CheckName::StuckOrder).await;
+    let (order, tenant) = stuck_captured(&pool).await;
+    let mismatch: reconcile::Mismatch = {
+        let (id,): (Uuid,) = sqlx::query_as("select mismatch_id from ops.reconciliation_mismatch where entity_id = $1")
+            .bind(order)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let oscar = demo_user("oscar.operator");
+        reconcile::acknowledge(&pool, &oscar, id).await.unwrap()
+    };
+    assert_eq!(mismatch.suggested_repair.as_deref(), Some("resume-orchestration"));
+    let oscar = demo_user("oscar.operator");
+    let incident = declare(&pool, &oscar, "SEV3", &[tenant], &[order]).await.incident_id;
+    let services = Services::new(engine());
+    let form = RepairRequestForm {
+        repair_type: mismatch.suggested_repair.clone().unwrap(),
+        tenant: tenant.to_string(),
+        entity_id: order.to_string(),
+        incident_id: incident.to_string(),
+        reason: "reconciliation found the order stuck: its start was given up".into(),
+        idempotency_key: format!("recon-{}", mismatch.mismatch_id),
+        mismatch_id: mismatch.mismatch_id.to_string(),
+    };
+    let requested = request_repair(&pool, &services, &oscar, &RepairForRequest::parse(&form, true).unwrap()).await.unwrap().repair;
+    assert_eq!(requested.mismatch_id, Some(mismatch.mismatch_id));
+    assert_eq!(status(&pool, mismatch.mismatch_id).await, "REPAIRING");
+
+    let executed = execute_repair(&pool, &services, &oscar, requested.repair_id, Some(&requested.proposed_change_hash)).await;
+    let cleanup = async {
+        for i in engine().instances_by_business_key(&BusinessKey::for_order(tenant, order)).await.unwrap() {
+            let _ = engine().delete_instance(&i.id, "test cleanup").await;
+        }
+    };
+    let executed = executed.unwrap();
+    cleanup.await;
+    let repair = executed.repair;
+    assert_eq!(repair.status, RepairStatus::Executed);
+
+    // On the mismatch: resolved by the re-check run, with its history.
+    assert_eq!(status(&pool, mismatch.mismatch_id).await, "RESOLVED");
+    assert_eq!(history(&pool, mismatch.mismatch_id).await, ["OPENED", "ACKNOWLEDGED", "REPAIR_REQUESTED", "RESOLVED", "RECHECKED"]);
+    let origin: String = sqlx::query_scalar(
+        "select r.origin from ops.reconciliation_mismatch m join ops.reconciliation_run r on r.run_id = m.resolved_run_id
+         where m.mismatch_id = $1",
+    )
+    .bind(mismatch.mismatch_id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(origin, "RECHECK");
+    // On the repair.
+    let outcome = repair.mismatch_recheck.expect("the repair records its mismatch's re-check");
+    assert_eq!(outcome["coherent"], true);
+    assert_eq!(outcome["status"], "RESOLVED");
+    // On the incident's timeline.
+    let story: Vec<String> = common::detail(&pool, incident).await.timeline.into_iter().map(|e| e.event_type).collect();
+    for kind in ["REPAIR_REQUESTED", "REPAIR_EXECUTED", "MISMATCH_RECHECKED"] {
+        assert!(story.contains(&kind.to_string()), "{kind} in {story:?}");
+    }
+}
