@@ -285,3 +285,22 @@ async fn a_mismatch_taken_to_its_suggested_repair_resolves_itself_on_the_recheck
         assert!(story.contains(&kind.to_string()), "{kind} in {story:?}");
     }
 }
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn two_replicas_ticking_at_once_run_each_due_check_once_and_a_second_tick_runs_nothing(pool: PgPool) {
+    seeded(&pool).await;
+    let schedule = reconcile::Schedule {
+        checks: vec![(CheckName::DuplicateOrder, Duration::from_secs(600)), (CheckName::StuckApproval, Duration::from_secs(600))],
+        full_every: Duration::from_secs(3600),
+        tick: Duration::from_secs(30),
+    };
+    let (a, b) = tokio::join!(reconcile::tick(&pool, None, &schedule), reconcile::tick(&pool, None, &schedule));
+    assert_eq!(a.unwrap().len() + b.unwrap().len(), 2, "each check ran once between the two");
+    let runs: Vec<(String, String, String)> =
+        sqlx::query_as("select reconciliation_type, status, origin from ops.reconciliation_run order by 1").fetch_all(&pool).await.unwrap();
+    assert_eq!(
+        runs,
+        [("DUPLICATE_ORDER".into(), "COMPLETED".into(), "SCHEDULE".into()), ("STUCK_APPROVAL".into(), "COMPLETED".into(), "SCHEDULE".into())]
+    );
+    assert!(reconcile::tick(&pool, None, &schedule).await.unwrap().is_empty(), "nothing is due yet");
+}

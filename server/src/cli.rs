@@ -36,6 +36,9 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run reconciliation checks now (`all`, or one check: quote-order, stuck-order, …); prints each run's
+    /// counts as JSON and exits 4 when a run found open mismatches, 1 when one failed.
+    Reconcile(ReconcileArgs),
     /// Failure drills (lesson §22): start one, end its cause, end and score it, list them.
     #[command(subcommand)]
     Drill(DrillCommand),
@@ -63,6 +66,35 @@ pub enum DrillCommand {
     },
     /// The latest drills, newest first.
     List,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// `all`, or a check by name (`quote-order`, `QUOTE_ORDER`).
+    #[arg(value_parser = parse_checks)]
+    pub check: Checks,
+    /// Only this tenant (its id); default every tenant.
+    #[arg(long)]
+    pub tenant: Option<platform::ids::TenantId>,
+    /// Look only at what changed since the last clean run, for the checks that can.
+    #[arg(long)]
+    pub incremental: bool,
+}
+
+/// The checks a `reconcile` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checks(pub Vec<ops::reconcile::CheckName>);
+
+fn parse_checks(text: &str) -> std::result::Result<Checks, String> {
+    use ops::reconcile::CheckName;
+    use platform::machine::Named;
+    if text.trim().eq_ignore_ascii_case("all") {
+        return Ok(Checks(CheckName::ALL.to_vec()));
+    }
+    CheckName::from_arg(text).map(|c| Checks(vec![c])).ok_or_else(|| {
+        let names: Vec<String> = CheckName::ALL.iter().map(|c| c.slug()).collect();
+        format!("{text:?} is not a check: all, {}", names.join(", "))
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +151,10 @@ pub async fn run() -> ExitCode {
             Ok(false) => return ExitCode::from(3),
             Err(error) => Err(error),
         },
+        Command::Reconcile(args) => match reconcile(&config, args).await {
+            Ok(code) => return code,
+            Err(error) => Err(error),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -171,6 +207,19 @@ mod tests {
     }
 
     #[test]
+    fn reconcile_takes_all_or_one_check_by_either_spelling() {
+        use ops::reconcile::CheckName;
+        use platform::machine::Named;
+        let cli = Cli::try_parse_from(["opsdeck", "reconcile", "all"]).unwrap();
+        let Command::Reconcile(args) = cli.command else { panic!("not reconcile") };
+        assert_eq!(args.check.0.len(), CheckName::ALL.len());
+        let cli = Cli::try_parse_from(["opsdeck", "reconcile", "stuck-order", "--incremental"]).unwrap();
+        let Command::Reconcile(args) = cli.command else { panic!("not reconcile") };
+        assert_eq!((args.check.0, args.incremental), (vec![CheckName::StuckOrder], true));
+        assert!(Cli::try_parse_from(["opsdeck", "reconcile", "everything"]).is_err());
+    }
+
+    #[test]
     fn seed_flags_parse_and_anomaly_rate_is_bounded() {
         let cli =
             Cli::try_parse_from(["opsdeck", "seed", "--orders", "3000", "--anomaly-rate", "0.02", "--rng-seed", "7"])
@@ -211,4 +260,24 @@ async fn drill(config: &Config, command: DrillCommand) -> Result<()> {
     };
     println!("{}", serde_json::to_string_pretty(&shown)?);
     Ok(())
+}
+
+/// Runs the checks as the SYSTEM actor `cli` (audited), one after the other; prints every run's summary.
+#[tracing::instrument(skip_all, fields(database = %config.database_target()))]
+async fn reconcile(config: &Config, args: ReconcileArgs) -> Result<ExitCode> {
+    use ops::reconcile::{RunOrigin, RunRequest, RunStatus};
+    let pool = platform::db::connect(config.database_url.expose(), 4).await?;
+    let engine = platform::engine::EngineClient::new(&config.engine_url);
+    let request = RunRequest { checks: args.check.0, tenant: args.tenant, origin: RunOrigin::Cli, incremental: args.incremental };
+    let done = ops::reconcile::run(&pool, Some(&engine), &ops::identity::Actor::system("cli"), &request).await?;
+    println!("{}", serde_json::to_string_pretty(&done)?);
+    let failed = done.iter().any(|r| r.status == RunStatus::Failed);
+    let found = done.iter().any(|r| r.mismatches > 0);
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else if found {
+        ExitCode::from(4)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

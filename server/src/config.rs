@@ -20,7 +20,7 @@ pub const DEFAULT_FILE: &str = "opsdeck.toml";
 
 /// `OPSDECK_<KEY>` variables that set `<key>`. Only these are read, because the service scripts export
 /// other `OPSDECK_*` variables (ports, homes) that are not console settings.
-const ENV_KEYS: [&str; 25] = [
+const ENV_KEYS: [&str; 27] = [
     "listen",
     "public_url",
     "database_max_connections",
@@ -46,6 +46,8 @@ const ENV_KEYS: [&str; 25] = [
     "internal_api_per_minute",
     "vendor_url",
     "diagnostics_interval_seconds",
+    "reconcile_interval_minutes",
+    "reconcile_full_every_minutes",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,6 +102,13 @@ pub struct Config {
     pub internal_api_per_minute: u32,
     /// Seconds between the diagnostics sampler's rounds (Kafka lag samples, engine, Redis, readiness).
     pub diagnostics_interval_seconds: u32,
+    /// How often the server runs each reconciliation check (0: the scheduler does not run).
+    pub reconcile_interval_minutes: u32,
+    /// A check that can run incrementally runs whole at least this often (what disappeared is resolved).
+    pub reconcile_full_every_minutes: u32,
+    /// Per-check intervals by check slug (`order-engine = 30`; 0: that check is not scheduled).
+    #[serde(default)]
+    pub reconcile_check_minutes: std::collections::BTreeMap<String, u32>,
     /// Where status updates are delivered (Slack-compatible JSON), from the file's `[[webhooks]]` tables.
     /// Their URLs are secrets: they never print.
     #[serde(default)]
@@ -175,6 +184,13 @@ impl Config {
         if self.dashboard_sample_seconds > 0 && self.dashboard_retention_hours == 0 {
             return invalid("dashboard_retention_hours", "must be at least 1 while dashboards are sampled");
         }
+        if let Some(unknown) = self.reconcile_check_minutes.keys().find(|k| ops::reconcile::CheckName::from_arg(k).is_none()) {
+            let known: Vec<String> = ops::reconcile::checks::all().iter().map(|c| c.name.slug()).collect();
+            return Err(ConfigError::Value {
+                key: "reconcile_check_minutes",
+                message: format!("{unknown:?} is not a check (one of {})", known.join(", ")),
+            });
+        }
         for (key, path) in [("oidc_roles_claim", &self.oidc_roles_claim), ("oidc_tenants_claim", &self.oidc_tenants_claim)] {
             if path.trim().is_empty() {
                 return invalid(key, "must name a claim");
@@ -226,6 +242,24 @@ impl Config {
         ops::diagnostics::DiagnosticsConfig::every(std::time::Duration::from_secs(u64::from(
             self.diagnostics_interval_seconds,
         )))
+    }
+
+    /// When the server runs each reconciliation check; `None`: it does not.
+    pub fn reconcile_schedule(&self) -> Option<ops::reconcile::Schedule> {
+        if self.reconcile_interval_minutes == 0 {
+            return None;
+        }
+        let minutes = |m: u32| std::time::Duration::from_secs(u64::from(m) * 60);
+        let overrides: Vec<_> = self
+            .reconcile_check_minutes
+            .iter()
+            .filter_map(|(slug, m)| Some((ops::reconcile::CheckName::from_arg(slug)?, *m)))
+            .collect();
+        Some(ops::reconcile::Schedule::every(
+            minutes(self.reconcile_interval_minutes),
+            &overrides,
+            minutes(self.reconcile_full_every_minutes),
+        ))
     }
 
     pub fn probe_targets(&self) -> ops::health::ProbeTargets {

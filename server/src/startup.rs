@@ -102,6 +102,10 @@ impl Application {
         let diagnostics =
             ops::diagnostics::Diagnostics::new(pool.clone(), &config.probe_targets(), config.diagnostics());
         let sampler = spawn_diagnostics_sampler(diagnostics.clone());
+        let engine = platform::engine::EngineClient::new(&config.engine_url);
+        if let Some(schedule) = config.reconcile_schedule() {
+            spawn_reconciler(pool.clone(), engine.clone(), schedule);
+        }
         let state = AppState {
             probes: diagnostics.probes().clone(),
             diagnostics,
@@ -117,7 +121,7 @@ impl Application {
             ),
             faults: config.fault_kit(),
             repairs: ops::repair::Services {
-                engine: platform::engine::EngineClient::new(&config.engine_url),
+                engine,
                 approval_ttl: Duration::from_secs(u64::from(config.repair_approval_ttl_minutes) * 60),
             },
         };
@@ -178,6 +182,15 @@ fn spawn_diagnostics_sampler(diagnostics: ops::diagnostics::Diagnostics) -> Arc<
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     tokio::spawn(diagnostics.run(stop));
     Arc::new(stop_tx)
+}
+
+/// Runs each reconciliation check at its interval (first pass one tick after start). Due-ness comes from
+/// the database and each run holds its check's advisory lock, so every replica may run one.
+fn spawn_reconciler(pool: PgPool, engine: platform::engine::EngineClient, schedule: ops::reconcile::Schedule) {
+    tokio::spawn(async move {
+        tokio::time::sleep(schedule.tick).await;
+        ops::reconcile::run_scheduler(pool, Some(engine), schedule).await;
+    });
 }
 
 /// Nothing runs in the browser: say so, and let the browser refuse anything that tries. Forms may post to

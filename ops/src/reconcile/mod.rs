@@ -9,6 +9,7 @@ pub mod model;
 pub mod policy;
 pub mod recheck;
 pub mod run;
+pub mod schedule;
 pub mod view;
 
 pub use mismatch::{acknowledge, link_incident, mark_false_positive, FalsePositiveForm, FalsePositiveReason, Mismatch};
@@ -17,3 +18,4 @@ pub use recheck::{recheck_entity, RecheckOutcome};
 pub use run::{fail_stale_runs, run, RunRequest, RunSummary};
 pub use policy::{set_auto_repair, AutoRepair, AutoRepairForSet, AutoRepairForm};
 pub use view::{mismatch_detail, mismatches, run_detail, runs, MismatchDetail, MismatchFilter, MismatchFilterForm, RunRow};
+pub use schedule::{run_scheduler, tick, Schedule};

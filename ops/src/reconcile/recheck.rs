@@ -58,6 +58,7 @@ pub async fn recheck_entity(pool: &PgPool, engine: Option<&EngineClient>, actor:
         entities: Some(vec![before.entity_id]),
         origin: RunOrigin::Recheck,
         incremental: false,
+        unless_run_since: None,
     };
     let summary = run_one(pool, engine, actor, &one).await?;
     let mut tx = pool.begin().await?;

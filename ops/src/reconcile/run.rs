@@ -84,7 +84,14 @@ pub struct RunSummary {
 pub async fn run(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor, request: &RunRequest) -> Result<Vec<RunSummary>> {
     let mut done = Vec::with_capacity(request.checks.len());
     for &check in &request.checks {
-        let one = OneRun { check, tenant: request.tenant, entities: None, origin: request.origin, incremental: request.incremental };
+        let one = OneRun {
+            check,
+            tenant: request.tenant,
+            entities: None,
+            origin: request.origin,
+            incremental: request.incremental,
+            unless_run_since: None,
+        };
         done.push(run_one(pool, engine, actor, &one).await?);
     }
     Ok(done)
@@ -99,6 +106,9 @@ pub(crate) struct OneRun {
     pub entities: Option<Vec<Uuid>>,
     pub origin: RunOrigin,
     pub incremental: bool,
+    /// The scheduler's: not if a whole-scope run of the check started after this (another replica ran it
+    /// between this one deciding it was due and taking the lock).
+    pub unless_run_since: Option<DateTime<Utc>>,
 }
 
 #[tracing::instrument(skip_all, fields(check = %one.check, origin = %one.origin))]
@@ -116,6 +126,12 @@ pub(crate) async fn run_one(pool: &PgPool, engine: Option<&EngineClient>, actor:
         }
         // Holding the lock, any RUNNING whole-scope run of this check lost its worker.
         fail_orphans(&mut conn, one.check).await?;
+        if let Some(since) = one.unless_run_since {
+            if ran_since(&mut conn, one.check, since).await? {
+                unlock(&mut conn, one.check).await?;
+                return Err(Error::rule(format!("the {} check ran meanwhile (another replica)", one.check.slug())));
+            }
+        }
         lock = Some(conn);
     }
     let result = run_locked(pool, engine, actor, one).await;
@@ -380,6 +396,17 @@ async fn try_lock(conn: &mut PgConnection, check: CheckName) -> Result<bool> {
 async fn unlock(conn: &mut PgConnection, check: CheckName) -> Result<()> {
     sqlx::query("select pg_advisory_unlock(hashtext('opsdeck.reconcile'), hashtext($1))").bind(check.name()).execute(conn).await?;
     Ok(())
+}
+
+async fn ran_since(conn: &mut PgConnection, check: CheckName, since: DateTime<Utc>) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "select exists (select 1 from ops.reconciliation_run
+                         where reconciliation_type = $1 and entity_id is null and tenant_id is null and started_at > $2)",
+    )
+    .bind(check.name())
+    .bind(since)
+    .fetch_one(conn)
+    .await?)
 }
 
 /// Whole-scope runs of the check still RUNNING while its lock is free: their worker died.

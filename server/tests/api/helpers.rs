@@ -179,6 +179,8 @@ pub fn test_config() -> Config {
     config.public_url = CONSOLE_URL.to_string();
     config.style_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../style");
     config.public_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../public");
+    // Runs happen when a test starts them, not on the scheduler's clock.
+    config.reconcile_interval_minutes = 0;
     config
 }
 
