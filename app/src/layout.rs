@@ -19,12 +19,13 @@ struct Area {
     needs: Option<Permission>,
 }
 
-const AREAS: [Area; 10] = [
+const AREAS: [Area; 11] = [
     Area { label: "Dashboards", href: "/dashboards", needs: Some(Permission::Read) },
     Area { label: "Diagnostics", href: "/diagnostics", needs: Some(Permission::Read) },
     Area { label: "Orders", href: "/orders", needs: Some(Permission::Read) },
     Area { label: "Incidents", href: "/incidents", needs: Some(Permission::Read) },
     Area { label: "Repairs", href: "/repairs", needs: Some(Permission::Read) },
+    Area { label: "Reconciliation", href: "/reconciliation", needs: Some(Permission::Read) },
     Area { label: "Runbooks", href: "/runbooks", needs: Some(Permission::Read) },
     Area { label: "Controls", href: "/controls", needs: Some(Permission::Read) },
     Area { label: "Drills", href: "/drills", needs: Some(Permission::Read) },

@@ -24,6 +24,7 @@ pub mod incidents;
 mod layout;
 mod me;
 pub mod orders;
+pub mod reconciliation;
 pub mod repairs;
 pub mod runbooks;
 pub mod sign_in;
@@ -44,6 +45,7 @@ use diagnostics::DiagnosticsPage;
 use incidents::{DeclareIncidentPage, IncidentPage, IncidentsPage};
 use me::WhoAmIPage;
 use orders::{OrderPermalinkPage, OrdersPage};
+use reconciliation::{MismatchPage, ReconciliationPage, RunPage};
 use repairs::{RepairPage, RepairsPage, RequestRepairPage};
 use runbooks::{RunbookPage, RunbooksPage};
 
@@ -100,6 +102,9 @@ fn Pages() -> impl IntoView {
                     <Route path=path!("/repairs") view=RepairsPage/>
                     <Route path=path!("/repairs/new") view=RequestRepairPage/>
                     <Route path=path!("/repairs/:id") view=RepairPage/>
+                    <Route path=path!("/reconciliation") view=ReconciliationPage/>
+                    <Route path=path!("/reconciliation/runs/:id") view=RunPage/>
+                    <Route path=path!("/reconciliation/mismatches/:id") view=MismatchPage/>
                     <Route path=path!("/runbooks") view=RunbooksPage/>
                     <Route path=path!("/runbooks/:id") view=RunbookPage/>
                     <Route path=path!("/checklists") view=ChecklistsPage/>

@@ -27,7 +27,9 @@ use tower_sessions_sqlx_store::PostgresStore;
 use crate::auth::{csrf, gate, session, Auth};
 use crate::config::Config;
 use crate::error::{log_errors, Error, Result};
-use crate::routes::{admin, auth, checklists, controls, drills, health, incidents, internal, metrics, pages, repairs, runbooks};
+use crate::routes::{
+    admin, auth, checklists, controls, drills, health, incidents, internal, metrics, pages, reconciliation, repairs, runbooks,
+};
 use crate::telemetry;
 
 /// How often expired sessions are deleted from the store.
@@ -254,6 +256,7 @@ pub fn router(state: AppState, style_dir: &Path, public_dir: &Path, sessions: Po
         .merge(auth::router())
         .merge(incidents::router())
         .merge(repairs::router())
+        .merge(reconciliation::router())
         .merge(admin::router())
         .merge(controls::router())
         .merge(drills::router())

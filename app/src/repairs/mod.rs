@@ -7,7 +7,7 @@ mod parts;
 mod request;
 
 pub use detail::{repair_path, RepairPage};
-pub use parts::{repair_choices, tenant_choices};
+pub use parts::{json_view, repair_choices, tenant_choices};
 pub use request::RequestRepairPage;
 
 use chrono::Utc;

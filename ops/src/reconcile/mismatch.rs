@@ -310,3 +310,17 @@ pub async fn open_for_entity(db: &mut PgConnection, entity_id: Uuid) -> Result<V
     );
     Ok(sqlx::query_as(&sql).bind(entity_id).fetch_all(db).await?)
 }
+
+crate::form! {
+    /// A step without input on a mismatch: `acknowledge` or `recheck`.
+    pub struct MismatchStepForm / MismatchStepFields {
+        step: String,
+    }
+}
+
+crate::form! {
+    /// Linking an incident.
+    pub struct LinkIncidentForm / LinkIncidentFields {
+        incident_id: String,
+    }
+}

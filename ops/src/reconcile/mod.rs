@@ -19,3 +19,4 @@ pub use run::{fail_stale_runs, run, RunRequest, RunSummary};
 pub use policy::{set_auto_repair, AutoRepair, AutoRepairForSet, AutoRepairForm};
 pub use view::{mismatch_detail, mismatches, run_detail, runs, MismatchDetail, MismatchFilter, MismatchFilterForm, RunRow};
 pub use schedule::{run_scheduler, tick, Schedule};
+pub use run::RunForm;

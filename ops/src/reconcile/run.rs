@@ -442,3 +442,38 @@ fn worker_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
     format!("{host}:{}", std::process::id())
 }
+
+crate::form! {
+    /// The console's "run now" form.
+    pub struct RunForm / RunFields {
+        /// `all`, or a check's slug.
+        check: String,
+        /// A tenant id, or empty for every tenant.
+        tenant: String,
+        /// `on` when ticked.
+        incremental: String,
+    }
+}
+
+impl RunRequest {
+    pub fn parse(form: &RunForm, origin: RunOrigin) -> std::result::Result<RunRequest, crate::form::FieldErrors> {
+        let f = RunForm::FIELDS;
+        let mut e = crate::form::FieldErrors::new();
+        let checks = match form.check.trim() {
+            "all" => Some(CheckName::ALL.to_vec()),
+            c => CheckName::from_arg(c).map(|c| vec![c]),
+        };
+        if checks.is_none() {
+            e.add(f.check, "Choose a check, or all");
+        }
+        let tenant = match form.tenant.trim() {
+            "" => None,
+            t => TenantId::parse(t).ok().or_else(|| {
+                e.add(f.tenant, "Choose a tenant from the list, or every tenant");
+                None
+            }),
+        };
+        let incremental = crate::form::parse::checkbox(Some(form.incremental.as_str()).filter(|s| !s.is_empty()));
+        e.finish(|| RunRequest { checks: checks.expect("checked"), tenant, origin, incremental })
+    }
+}

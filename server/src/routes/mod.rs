@@ -13,5 +13,6 @@ pub mod incidents;
 pub mod internal;
 pub mod metrics;
 pub mod pages;
+pub mod reconciliation;
 pub mod repairs;
 pub mod runbooks;

@@ -135,3 +135,23 @@ async fn the_favicon_is_served_from_public_with_caching_headers(pool: PgPool) {
     let response = app.get("/public/..%2f..%2fCargo.toml").await;
     assert_eq!(response.status().as_u16(), 404, "nothing outside public/ is served");
 }
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn metrics_export_the_reconciliation_counts(pool: PgPool) {
+    platform::seed::run(&pool, &platform::seed::SeedParams { orders: 1_000, extra_tenants: 0, anomaly_rate: 0.02, rng_seed: 3 })
+        .await
+        .unwrap();
+    let oscar = ops::testing::demo_user("oscar.operator");
+    let request = ops::reconcile::RunRequest::one(ops::reconcile::CheckName::StuckOrder, ops::reconcile::RunOrigin::Console);
+    let run = ops::reconcile::run(&pool, None, &oscar, &request).await.unwrap().remove(0);
+    let _turn = SCRAPE.lock().await;
+    let app = spawn_app(pool).await;
+    let (status, body) = app.page("/metrics").await;
+    assert_eq!(status, 200);
+    let open = format!(r#"opsdeck_reconciliation_mismatches_open_by_check{{check="STUCK_ORDER",status="OPEN"}} {}"#, run.mismatches);
+    assert!(body.contains(&open), "{open} in {body}");
+    assert!(body.contains(r#"opsdeck_reconciliation_mismatches_open_by_check{check="QUOTE_ORDER",status="OPEN"} 0"#), "{body}");
+    assert!(body.contains(r#"opsdeck_reconciliation_runs{check="STUCK_ORDER",status="COMPLETED"} 1"#), "{body}");
+    assert!(body.contains("opsdeck_reconciliation_runs_running 0"), "{body}");
+    assert!(body.contains(&format!(r#"opsdeck_reconciliation_mismatches_open_by_safety{{safety="CAUTION"}} {}"#, run.mismatches)), "{body}");
+}

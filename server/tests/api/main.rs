@@ -16,6 +16,7 @@ mod helpers;
 mod incidents;
 mod local_idp;
 mod orders;
+mod reconciliation;
 mod repair_api;
 mod repairs;
 mod runbooks;

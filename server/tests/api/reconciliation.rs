@@ -1,0 +1,111 @@
+//! The reconciliation pages through the console's forms, signed in through Keycloak, on a seeded
+//! database: oscar runs the stuck-order check from the page and lands on the run; the list shows the
+//! mismatches it found; a mismatch page explains it and offers its suggested repair with the form filled;
+//! he acknowledges it; a false positive without a reason is refused at its field with nothing written; a
+//! viewer reads the pages without their forms and her post is refused.
+
+use platform::seed::{self, SeedParams};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::{idp_config, spawn_app_with};
+
+async fn seeded(pool: &PgPool) {
+    seed::run(pool, &SeedParams { orders: 1_000, extra_tenants: 0, anomaly_rate: 0.02, rng_seed: 3 }).await.unwrap();
+}
+
+async fn mismatch_status(pool: &PgPool, id: &str) -> String {
+    sqlx::query_scalar("select status from ops.reconciliation_mismatch where mismatch_id = $1::uuid")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn an_operator_runs_a_check_from_the_page_and_takes_a_mismatch_to_its_suggested_repair(pool: PgPool) {
+    seeded(&pool).await;
+    let app = spawn_app_with(pool.clone(), idp_config()).await;
+    app.sign_in("oscar.operator").await;
+
+    let (status, page) = app.page("/reconciliation").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(r#"href="/reconciliation""#) && page.contains(">Reconciliation</a>"), "the navigation lists it");
+    assert!(page.contains("No run yet.") && page.contains("No mismatches."), "{page}");
+
+    // A check that does not exist is refused at its field; nothing runs.
+    let (status, page) = app.submit("/reconciliation/runs", &[("check", "everything"), ("tenant", "")]).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains(r#"id="run-check-error""#), "{page}");
+    let runs: i64 = sqlx::query_scalar("select count(*) from ops.reconciliation_run").fetch_one(&pool).await.unwrap();
+    assert_eq!(runs, 0);
+
+    let (status, location) = app.submit("/reconciliation/runs", &[("check", "stuck-order"), ("tenant", "")]).await;
+    assert_eq!(status, 303, "{location}");
+    assert!(location.starts_with("/reconciliation/runs/"), "{location}");
+    let (status, run) = app.page(&location).await;
+    assert_eq!(status, 200, "{run}");
+    assert!(run.contains("Stuck orders") && run.contains("COMPLETED") && run.contains("every tenant"), "{run}");
+
+    let (_, list) = app.page("/reconciliation?check=stuck-order").await;
+    assert!(list.contains("stuck order") && list.contains("CAUTION"), "{list}");
+    let (mismatch, order, tenant): (Uuid, Uuid, Uuid) = sqlx::query_as(
+        "select m.mismatch_id, m.entity_id, m.tenant_id from ops.reconciliation_mismatch m
+         join oms.sales_order o on o.order_id = m.entity_id where o.status = 'CAPTURED' order by m.mismatch_id limit 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(list.contains(&format!("/reconciliation/mismatches/{mismatch}")), "{list}");
+
+    let path = format!("/reconciliation/mismatches/{mismatch}");
+    let (status, page) = app.page(&path).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Likely cause") && page.contains("orchestration never started or gave up"), "{page}");
+    assert!(page.contains(&format!("/orders/{tenant}/{order}")), "the entity is linked: {page}");
+    let repair = format!("/repairs/new?type=resume-orchestration&amp;tenant={tenant}&amp;entity={order}&amp;incident=&amp;mismatch={mismatch}");
+    assert!(page.contains(&repair), "the suggested repair, prefilled: {page}");
+    assert!(page.contains("OPENED"), "its history: {page}");
+
+    // The repair form it links to carries the mismatch.
+    let (status, form) = app.page(&repair.replace("&amp;", "&")).await;
+    assert_eq!(status, 200, "{form}");
+    assert!(form.contains(&format!(r#"name="mismatch_id" value="{mismatch}""#)), "{form}");
+
+    assert_eq!(app.submit(&format!("{path}/step"), &[("step", "acknowledge")]).await, (303, path.clone()));
+    assert_eq!(mismatch_status(&pool, &mismatch.to_string()).await, "ACKNOWLEDGED");
+
+    let (status, page) = app.submit(&format!("{path}/false-positive"), &[("reason", "no")]).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains(r#"id="fp-reason-error""#), "{page}");
+    assert_eq!(mismatch_status(&pool, &mismatch.to_string()).await, "ACKNOWLEDGED");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_viewer_reads_reconciliation_without_its_forms_and_her_post_is_refused(pool: PgPool) {
+    seeded(&pool).await;
+    let oscar = ops::testing::demo_user("oscar.operator");
+    let request = ops::reconcile::RunRequest::one(ops::reconcile::CheckName::PriceSnapshot, ops::reconcile::RunOrigin::Console);
+    ops::reconcile::run(&pool, None, &oscar, &request).await.unwrap();
+    let (mismatch,): (Uuid,) = sqlx::query_as(
+        "select mismatch_id from ops.reconciliation_mismatch where tenant_id = $1 order by mismatch_id limit 1",
+    )
+    .bind(platform::tenants::ACME)
+    .fetch_one(&pool)
+    .await
+    .expect("acme has a price snapshot mismatch");
+    let app = spawn_app_with(pool.clone(), idp_config()).await;
+    app.sign_in("vera.viewer").await;
+
+    let (status, list) = app.page("/reconciliation").await;
+    assert_eq!(status, 200, "{list}");
+    assert!(!list.contains(r#"action="/reconciliation/runs""#), "no run form for a viewer");
+    let path = format!("/reconciliation/mismatches/{mismatch}");
+    let (status, page) = app.page(&path).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(!page.contains("Acknowledge") && !page.contains("Request the suggested repair"), "{page}");
+
+    let (status, _) = app.submit(&format!("{path}/step"), &[("step", "acknowledge")]).await;
+    assert_eq!(status, 403);
+    assert_eq!(mismatch_status(&pool, &mismatch.to_string()).await, "OPEN");
+}
