@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use ops::identity::Permission;
-use ops::reconcile::{self, Mismatch, MismatchFilter, MismatchFilterForm, MismatchStatus, RunForm, RunRow};
+use ops::reconcile::{self, AutoRepair, AutoRepairForm, Mismatch, MismatchFilter, MismatchFilterForm, MismatchStatus, RunForm, RunRow};
 use platform::machine::Named;
 use platform::tenants::Tenant;
 
@@ -29,6 +29,7 @@ struct ListData {
     runs: Vec<RunRow>,
     filter_form: MismatchFilterForm,
     mismatches: Result<Vec<Mismatch>, PageError>,
+    auto: Vec<AutoRepair>,
 }
 
 /// `/reconciliation`.
@@ -52,7 +53,8 @@ pub fn ReconciliationPage() -> impl IntoView {
                 Ok(filter) => reconcile::mismatches(&pool, &viewer.actor, &filter, PAGE).await.map_err(PageError::from),
                 Err(fields) => Err(PageError::fields(fields)),
             };
-            Ok::<_, PageError>(ListData { viewer, tenants, runs, filter_form, mismatches })
+            let auto = reconcile::auto_repairs(&pool, &viewer.actor).await?;
+            Ok::<_, PageError>(ListData { viewer, tenants, runs, filter_form, mismatches, auto })
         }
     });
     view! {
@@ -62,8 +64,9 @@ pub fn ReconciliationPage() -> impl IntoView {
 }
 
 fn render(data: ListData) -> AnyView {
-    let ListData { viewer, tenants, runs, filter_form, mismatches } = data;
+    let ListData { viewer, tenants, runs, filter_form, mismatches, auto } = data;
     let start = viewer.actor.may(Permission::RunReconciliation).then(|| start_form(&tenants));
+    let automatic = auto_panel(&tenants, &auto, viewer.actor.may(Permission::Administer));
     view! {
         <div class="page-head"><h1>"Reconciliation"</h1></div>
         <p class="hint">
@@ -74,6 +77,71 @@ fn render(data: ListData) -> AnyView {
         {start}
         {mismatch_panel(&tenants, &filter_form, mismatches)}
         <section class="panel"><h2>"Recent runs"</h2>{run_rows(&runs)}</section>
+        {automatic}
+    }
+    .into_any()
+}
+
+/// Where automatic repair is allowed, and (for admins) the form to allow or stop it.
+fn auto_panel(tenants: &[Tenant], auto: &[AutoRepair], admin: bool) -> AnyView {
+    let f = AutoRepairForm::FIELDS;
+    let refused = rejected::<AutoRepairForm>(None);
+    let form = form_or(&refused, || AutoRepairForm { enabled: "on".into(), max_per_run: "10".into(), ..Default::default() });
+    let name = |t: uuid::Uuid| tenants.iter().find(|x| x.tenant_id.as_uuid() == t).map(|x| x.slug.clone()).unwrap_or_else(|| t.to_string());
+    let rows = auto
+        .iter()
+        .map(|a| {
+            view! {
+                <tr>
+                    <td>{check_title(&a.check_name)}</td>
+                    <td>{name(a.tenant_id)}</td>
+                    <td>{if a.enabled { format!("on, at most {} per run", a.max_per_run) } else { "off".to_string() }}</td>
+                    <td>{a.reason.clone()}</td>
+                    <td>{a.changed_by.clone()} ", " {instant(&a.changed_at)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let table = if auto.is_empty() {
+        view! { <p class="hint">"Off everywhere: every mismatch waits for a person."</p> }.into_any()
+    } else {
+        view! {
+            <table class="grid">
+                <thead><tr><th>"Check"</th><th>"Tenant"</th><th>"Automatic repair"</th><th>"Why"</th><th>"Changed"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    let choices: Vec<(String, String)> = std::iter::once((String::new(), "Choose a check…".to_string()))
+        .chain(ops::reconcile::checks::all().into_iter().filter(|c| c.auto_repair_possible()).map(|c| (c.name.slug(), c.title.to_string())))
+        .collect();
+    let states = vec![("on".to_string(), "on".to_string()), ("off".to_string(), "off".to_string())];
+    let admin_form = admin.then(|| {
+        view! {
+            <form method="post" action="/reconciliation/auto-repair" class="stacked-form">
+                {notice(&refused)}
+                <SelectField id="auto-check" name=f.check label="Check" choices=choices selected=form.check.clone()
+                    error=refused.as_ref().and_then(|r| r.at(f.check))/>
+                <SelectField id="auto-tenant" name=f.tenant label="Tenant" choices=tenant_choices(tenants) selected=form.tenant.clone()
+                    error=refused.as_ref().and_then(|r| r.at(f.tenant))/>
+                <SelectField id="auto-enabled" name=f.enabled label="Automatic repair" choices=states selected=form.enabled.clone()
+                    error=refused.as_ref().and_then(|r| r.at(f.enabled))/>
+                <TextField id="auto-max" name=f.max_per_run label="At most, per run" value=form.max_per_run.clone()
+                    error=refused.as_ref().and_then(|r| r.at(f.max_per_run))/>
+                <TextField id="auto-reason" name=f.reason label="Why" value=form.reason.clone()
+                    error=refused.as_ref().and_then(|r| r.at(f.reason))/>
+                <button type="submit">"Save"</button>
+            </form>
+        }
+    });
+    view! {
+        <section class="panel">
+            <h2>"Automatic repair"</h2>
+            <p class="hint">"Only LOW-risk catalogue repairs of kinds a check marks safe, by the system actor, with the same evidence as a person's."</p>
+            {table}
+            {admin_form}
+        </section>
     }
     .into_any()
 }

@@ -56,6 +56,7 @@ fn render((run, found): (RunRow, Vec<Mismatch>)) -> AnyView {
                 <div><dt>"Progress"</dt><dd>{run.progress.clone()} {run.worker.clone().map(|w| format!(" on {w}"))}</dd></div>
                 <div><dt>"Checked"</dt><dd>{run.checked_count}</dd></div>
                 <div><dt>"Mismatches"</dt><dd>{run.mismatch_count} " (" {run.opened_count} " new, " {run.resolved_count} " resolved)"</dd></div>
+                <div><dt>"Repaired automatically"</dt><dd>{run.auto_repairs}</dd></div>
                 {run.error.clone().map(|e| view! { <div><dt>"Failed because"</dt><dd class="field-error">{e}</dd></div> })}
             </dl>
         </section>

@@ -130,12 +130,22 @@ pub async fn set_auto_repair(pool: &PgPool, actor: &Actor, input: &AutoRepairFor
     .await
 }
 
-/// The standing decisions (the admin page).
-pub async fn auto_repairs(db: &mut PgConnection) -> Result<Vec<AutoRepair>> {
+/// The standing decisions the actor may see (the reconciliation page).
+pub async fn auto_repairs(pool: &PgPool, actor: &Actor) -> Result<Vec<AutoRepair>> {
+    let scope: Option<Vec<Uuid>> = match &actor.tenants {
+        crate::identity::TenantScope::All => None,
+        crate::identity::TenantScope::Only(ids) => Some(ids.iter().map(|t| t.as_uuid()).collect()),
+    };
+    crate::command::read(pool, Envelope::new(actor, Action::ReconcileRead), async |cx| list(cx.db(), scope.as_deref()).await).await
+}
+
+async fn list(db: &mut PgConnection, scope: Option<&[Uuid]>) -> Result<Vec<AutoRepair>> {
     Ok(sqlx::query_as(
         "select check_name, tenant_id, enabled, max_per_run, reason, changed_by, changed_at
-           from ops.reconciliation_auto_repair order by check_name, tenant_id",
+           from ops.reconciliation_auto_repair where ($1::uuid[] is null or tenant_id = any($1))
+          order by check_name, tenant_id",
     )
+    .bind(scope)
     .fetch_all(db)
     .await?)
 }

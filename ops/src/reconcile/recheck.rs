@@ -64,7 +64,7 @@ pub async fn recheck_entity(pool: &PgPool, engine: Option<&EngineClient>, actor:
     let mut tx = pool.begin().await?;
     let after = mismatch::load(&mut tx, mismatch_id, true).await?.ok_or_else(|| Error::not_found("mismatch", mismatch_id))?;
     let who = actor.display();
-    let (coherent, detail) = verdict(&summary, &after);
+    let (coherent, detail) = verdict(&summary, &before, &after);
     let mut status = after.status();
     if summary.error.is_none() && status.is_open() && !coherent && status == MismatchStatus::Repairing {
         status = transition::<MismatchMachine>(status, MismatchStep::RepairDidNotHelp).map_err(|r| Error::rule(r.to_string()))?;
@@ -95,12 +95,16 @@ pub async fn recheck_entity(pool: &PgPool, engine: Option<&EngineClient>, actor:
     Ok(outcome)
 }
 
-fn verdict(summary: &RunSummary, after: &Mismatch) -> (bool, String) {
+fn verdict(summary: &RunSummary, before: &Mismatch, after: &Mismatch) -> (bool, String) {
     if let Some(error) = &summary.error {
         return (false, format!("the re-check could not run: {error}"));
     }
     match after.status() {
         MismatchStatus::Resolved => (true, format!("the {} check no longer finds it: resolved", after.check_name)),
+        s if s.is_open() && after.last_run_id == Some(summary.run_id) && after.mismatch_type != before.mismatch_type => (
+            false,
+            format!("the {} check now finds {} (it was {})", after.check_name, after.mismatch_type, before.mismatch_type),
+        ),
         s if s.is_open() && after.last_run_id == Some(summary.run_id) => {
             (false, format!("the {} check still finds {}", after.check_name, after.mismatch_type))
         }

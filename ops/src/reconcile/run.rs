@@ -74,6 +74,8 @@ pub struct RunSummary {
     pub mismatches: i64,
     pub opened: i64,
     pub resolved: i64,
+    /// Repairs executed automatically after the run (where an admin allowed it).
+    pub auto_repairs: i32,
     pub error: Option<String>,
 }
 
@@ -92,9 +94,32 @@ pub async fn run(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor, re
             incremental: request.incremental,
             unless_run_since: None,
         };
-        done.push(run_one(pool, engine, actor, &one).await?);
+        let mut summary = run_one(pool, engine, actor, &one).await?;
+        summary.auto_repairs = auto_repair_after(pool, engine, &summary, request.tenant).await;
+        done.push(summary);
     }
     Ok(done)
+}
+
+/// Automatic repair of what a completed run found, where an admin allowed it (needs the engine: the
+/// repairs' services). Never fails the run; returns how many repairs executed.
+pub(crate) async fn auto_repair_after(
+    pool: &PgPool,
+    engine: Option<&EngineClient>,
+    summary: &RunSummary,
+    tenant: Option<TenantId>,
+) -> i32 {
+    let (Some(engine), RunStatus::Completed) = (engine, summary.status) else { return 0 };
+    if summary.mismatches == 0 {
+        return 0;
+    }
+    match super::auto_repair::after_run(pool, engine, summary.run_id, summary.check, tenant).await {
+        Ok(done) => done.executed,
+        Err(error) => {
+            tracing::warn!(run_id = %summary.run_id, %error, "automatic repair after the run failed");
+            0
+        }
+    }
 }
 
 /// One run of one check.
@@ -220,6 +245,7 @@ async fn run_locked(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor,
                 mismatches: 0,
                 opened: 0,
                 resolved: 0,
+                auto_repairs: 0,
                 error: Some(why),
             })
         }
@@ -343,6 +369,7 @@ async fn record(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scope: &Scope
         mismatches,
         opened,
         resolved,
+        auto_repairs: 0,
         error: None,
     })
 }

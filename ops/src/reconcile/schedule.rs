@@ -82,9 +82,11 @@ pub async fn tick(pool: &PgPool, engine: Option<&EngineClient>, schedule: &Sched
             unless_run_since: Some(now - every),
         };
         match run_one(pool, engine, &actor, &one).await {
-            Ok(summary) => {
+            Ok(mut summary) => {
+                summary.auto_repairs = super::run::auto_repair_after(pool, engine, &summary, None).await;
                 tracing::info!(check = %check, run_id = %summary.run_id, status = %summary.status, checked = summary.checked,
-                    mismatches = summary.mismatches, opened = summary.opened, resolved = summary.resolved, "reconciliation run");
+                    mismatches = summary.mismatches, opened = summary.opened, resolved = summary.resolved,
+                    auto_repairs = summary.auto_repairs, "reconciliation run");
                 ran.push(check);
             }
             // Another replica holds the check's lock: it is running it.

@@ -12,7 +12,7 @@ use app::reconciliation::{mismatch_path, run_path};
 use app::viewer::Viewer;
 use ops::ids::IncidentId;
 use ops::reconcile::mismatch::{LinkIncidentForm, MismatchStepForm};
-use ops::reconcile::{self, FalsePositiveForm, FalsePositiveReason, RunForm, RunOrigin, RunRequest};
+use ops::reconcile::{self, AutoRepairForSet, AutoRepairForm, FalsePositiveForm, FalsePositiveReason, RunForm, RunOrigin, RunRequest};
 use uuid::Uuid;
 
 use crate::error::Error;
@@ -22,6 +22,7 @@ use crate::startup::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/reconciliation/runs", post(start))
+        .route("/reconciliation/auto-repair", post(auto_repair))
         .route("/reconciliation/mismatches/{id}/step", post(step))
         .route("/reconciliation/mismatches/{id}/incident", post(link))
         .route("/reconciliation/mismatches/{id}/false-positive", post(false_positive))
@@ -105,4 +106,15 @@ async fn false_positive(
     }
     .await;
     answer(state.clone(), viewer, &mismatch_path(id), form, None, result, |_| mismatch_path(id)).await
+}
+
+/// `POST /reconciliation/auto-repair`: an admin allows or stops automatic repair for a check and tenant.
+#[tracing::instrument(skip_all, fields(actor = %viewer.actor.subject))]
+async fn auto_repair(State(state): State<AppState>, Extension(viewer): Extension<Viewer>, Form(form): Form<AutoRepairForm>) -> Response {
+    let result = async {
+        let input = AutoRepairForSet::parse(&form)?;
+        reconcile::set_auto_repair(&state.pool, &viewer.actor, &input).await
+    }
+    .await;
+    answer(state.clone(), viewer, "/reconciliation", form, None, result, |_| "/reconciliation".to_string()).await
 }

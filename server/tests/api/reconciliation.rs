@@ -109,3 +109,29 @@ async fn a_viewer_reads_reconciliation_without_its_forms_and_her_post_is_refused
     assert_eq!(status, 403);
     assert_eq!(mismatch_status(&pool, &mismatch.to_string()).await, "OPEN");
 }
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn an_admin_allows_automatic_repair_for_a_check_and_tenant_from_the_page(pool: PgPool) {
+    platform::tenants::ensure_well_known(&pool).await.unwrap();
+    let app = spawn_app_with(pool.clone(), idp_config()).await;
+    app.sign_in("adam.admin").await;
+    let (_, page) = app.page("/reconciliation").await;
+    assert!(page.contains("Off everywhere") && page.contains(r#"action="/reconciliation/auto-repair""#), "{page}");
+    let acme = platform::tenants::ACME.to_string();
+    let (status, page) = app
+        .submit("/reconciliation/auto-repair", &[("check", "outbox-backlog"), ("tenant", &acme), ("enabled", "on"), ("max_per_run", "0"), ("reason", "ok")])
+        .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains(r#"id="auto-max-error""#) && page.contains(r#"id="auto-reason-error""#), "{page}");
+    let fields = [("check", "outbox-backlog"), ("tenant", acme.as_str()), ("enabled", "on"), ("max_per_run", "5"), ("reason", "dead relays' claims are safe")];
+    assert_eq!(app.submit("/reconciliation/auto-repair", &fields).await, (303, "/reconciliation".to_string()));
+    let (_, page) = app.page("/reconciliation").await;
+    assert!(page.contains("on, at most 5 per run"), "{page}");
+
+    // An operator sees the setting but not the form, and cannot post it.
+    let oscar = app.fresh_browser();
+    oscar.sign_in("oscar.operator").await;
+    let (_, page) = oscar.page("/reconciliation").await;
+    assert!(page.contains("on, at most 5 per run") && !page.contains(r#"action="/reconciliation/auto-repair""#), "{page}");
+    assert_eq!(oscar.submit("/reconciliation/auto-repair", &fields).await.0, 403);
+}
