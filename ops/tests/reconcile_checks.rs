@@ -130,3 +130,39 @@ async fn a_check_scoped_to_entities_judges_only_those(pool: PgPool) {
     assert_eq!(found.len(), 2);
     assert!(found.iter().all(|f| stuck.contains(f)));
 }
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn traffic_from_the_simulator_while_the_checks_run_raises_no_false_alarm(pool: PgPool) {
+    use platform::simulator::{run_traffic, SimConfig};
+    use platform::tenants::{ACME, GLOBEX};
+    seed::run(&pool, &params(0.05)).await.expect("the seed runs");
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let sim = SimConfig {
+        tenants: vec![ACME, GLOBEX],
+        rate_per_sec: 200.0,
+        approval_share: 0.4,
+        stop,
+        seed: 3,
+        max_quotes: Some(400),
+        prices: platform::pricing::PriceBook::new(pool.clone(), None),
+    };
+    let traffic = tokio::spawn({
+        let pool = pool.clone();
+        async move { run_traffic(&pool, sim).await }
+    });
+    // Two passes of every check while quotes are priced, approved, accepted and orders captured.
+    for _ in 0..2 {
+        for &check in CheckName::ALL.iter() {
+            let examined = examine(&pool, check).await;
+            let kinds: Vec<&str> = expected(check).iter().map(|(kind, _)| *kind).collect();
+            let anomalies: Vec<&str> = expected(check).iter().map(|(_, anomaly)| *anomaly).collect();
+            let injected = injected(&pool, &anomalies).await;
+            let alarms: Vec<_> =
+                examined.findings.iter().filter(|f| !kinds.contains(&f.kind.as_str()) || !injected.contains(&f.entity_id)).collect();
+            assert!(alarms.is_empty(), "{}: false alarms under traffic {alarms:#?}", check.name());
+        }
+    }
+    let _ = stop_tx.send(true);
+    let counts = traffic.await.unwrap().unwrap();
+    assert!(counts.quotes_created > 50 && counts.orders_captured > 0, "the simulator ran: {counts:?}");
+}

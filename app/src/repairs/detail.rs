@@ -158,6 +158,26 @@ fn render(viewer: Viewer, repair: Repair) -> AnyView {
             </section>
         }
     });
+    // The reconciliation mismatch the repair came from, and what its check said after the execution.
+    let mismatch = repair.mismatch_id.map(|m| {
+        let outcome = repair.mismatch_recheck.as_ref().map(|r| {
+            let coherent = r["coherent"].as_bool().unwrap_or(false);
+            view! {
+                <p>
+                    <span class={if coherent { "badge tone-good" } else { "badge tone-bad" }}>{r["status"].as_str().unwrap_or("").to_string()}</span>
+                    " " {r["detail"].as_str().unwrap_or("").to_string()}
+                </p>
+            }
+        });
+        view! {
+            <section class="panel">
+                <h2>"Reconciliation mismatch"</h2>
+                <p>"Requested from " <a href=format!("/reconciliation/mismatches/{m}")>"a reconciliation mismatch"</a>
+                   "; its check re-runs for the entity after the execution."</p>
+                {outcome}
+            </section>
+        }
+    });
     let headline = format!("{title} — {}", repair.status.name());
     view! {
         <Title text=headline.clone()/>
@@ -195,6 +215,7 @@ fn render(viewer: Viewer, repair: Repair) -> AnyView {
             </div>
         </section>
         {recheck}
+        {mismatch}
         <section class="panel">
             <h2>"Decisions"</h2>
             <table class="grid">
