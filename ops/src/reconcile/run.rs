@@ -210,7 +210,9 @@ async fn run_locked(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor,
     .await?;
 
     let scope = Scope { tenant: one.tenant, entities: one.entities.clone(), since, as_of };
-    let heartbeat = tokio::spawn(beat(pool.clone(), run_id));
+    // Stops beating when the run ends — or when its future is dropped (a caller gone), so that a run
+    // nobody works on stops looking alive and the sweep marks it FAILED.
+    let heartbeat = AbortOnDrop(tokio::spawn(beat(pool.clone(), run_id)));
     let outcome = async {
         let mut db = pool.acquire().await?;
         let examined = checks::examine(one.check, &mut db, engine, &scope).await?;
@@ -218,7 +220,7 @@ async fn run_locked(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor,
         record(&mut db, run_id, one, &scope, &examined, &actor.display()).await
     }
     .await;
-    heartbeat.abort();
+    drop(heartbeat);
     match outcome {
         Ok(summary) => {
             metrics::counter!("opsdeck_reconciliation_runs_total", "check" => one.check.name(), "status" => "COMPLETED").increment(1);
@@ -399,6 +401,15 @@ async fn set_progress(db: &mut PgConnection, run_id: Uuid, progress: &str) -> Re
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// A task aborted when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Keeps the run's heartbeat fresh while it works; aborted when the run ends.

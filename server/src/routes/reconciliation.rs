@@ -37,7 +37,11 @@ fn mismatch_id(id: &str) -> Result<Uuid, Response> {
 async fn start(State(state): State<AppState>, Extension(viewer): Extension<Viewer>, Form(form): Form<RunForm>) -> Response {
     let result = async {
         let request = RunRequest::parse(&form, RunOrigin::Console)?;
-        reconcile::run(&state.pool, Some(&state.repairs.engine), &viewer.actor, &request).await
+        // The run finishes (and records) even if the person's browser gives up waiting.
+        let (pool, engine, actor) = (state.pool.clone(), state.repairs.engine.clone(), viewer.actor.clone());
+        tokio::spawn(async move { reconcile::run(&pool, Some(&engine), &actor, &request).await })
+            .await
+            .map_err(|e| ops::Error::Internal(format!("the run's task ended abnormally: {e}")))?
     }
     .await;
     answer(state.clone(), viewer, "/reconciliation", form, None, result, |runs| match runs.as_slice() {
