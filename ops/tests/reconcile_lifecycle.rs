@@ -29,13 +29,21 @@ fn engine() -> EngineClient {
 }
 
 async fn seeded(pool: &PgPool) {
-    seed::run(pool, &SeedParams { orders: 1_000, extra_tenants: 0, anomaly_rate: 0.02, rng_seed: 5 }).await.expect("the seed runs");
+    seeded_with(pool, 5).await;
+}
+
+/// The seed is deterministic (ids included): tests that start engine instances for its orders use a seed
+/// of their own, since the engine is shared.
+async fn seeded_with(pool: &PgPool, rng_seed: u64) {
+    seed::run(pool, &SeedParams { orders: 1_000, extra_tenants: 0, anomaly_rate: 0.02, rng_seed }).await.expect("the seed runs");
 }
 
 async fn run(pool: &PgPool, check: CheckName) -> reconcile::RunSummary {
     let oscar = demo_user("oscar.operator");
     let mut done = reconcile::run(pool, Some(&engine()), &oscar, &RunRequest::one(check, RunOrigin::Console)).await.unwrap();
-    done.remove(0)
+    let run = done.remove(0);
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    run
 }
 
 async fn open_mismatches(pool: &PgPool, check: CheckName) -> Vec<(Uuid, Uuid, i32)> {
@@ -221,14 +229,27 @@ async fn an_incremental_run_looks_only_at_what_changed_since_the_last_clean_run(
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn a_mismatch_taken_to_its_suggested_repair_resolves_itself_on_the_recheck_after_execution(pool: PgPool) {
+async fn a_stuck_order_taken_to_its_suggested_repair_resolves_itself_on_the_recheck_after_execution(pool: PgPool) {
+    the_loop_resolves(&pool, CheckName::StuckOrder, 51).await;
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn an_order_whose_start_was_given_up_taken_to_its_repair_resolves_on_the_engines_recheck(pool: PgPool) {
+    the_loop_resolves(&pool, CheckName::OrderEngine, 52).await;
+}
+
+/// A stuck CAPTURED order found by `check`, acknowledged, taken to resume-orchestration in the real
+/// engine with the mismatch attached, executed: the re-check resolves it, on every record.
+async fn the_loop_resolves(pool: &PgPool, check: CheckName, rng_seed: u64) {
+    let pool = pool.clone();
     ensure_deployed(&engine()).await.unwrap();
-    seeded(&pool).await;
-    run(&pool, CheckName::StuckOrder).await;
+    seeded_with(&pool, rng_seed).await;
+    run(&pool, check).await;
     let (order, tenant) = stuck_captured(&pool).await;
     let mismatch: reconcile::Mismatch = {
-        let (id,): (Uuid,) = sqlx::query_as("select mismatch_id from ops.reconciliation_mismatch where entity_id = $1")
+        let (id,): (Uuid,) = sqlx::query_as("select mismatch_id from ops.reconciliation_mismatch where entity_id = $1 and check_name = $2")
             .bind(order)
+            .bind(check.as_str())
             .fetch_one(&pool)
             .await
             .unwrap();

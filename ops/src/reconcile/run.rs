@@ -314,7 +314,7 @@ async fn record(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scope: &Scope
 
     // What the run no longer finds is resolved by it — when it looked: not an incremental run (it saw only
     // what changed); not a re-check of an entity the check could not judge yet (changed within the grace).
-    let looked = since_is_none(scope) && (scope.entities.is_none() || examined.checked > 0 || info.grace_secs == 0);
+    let looked = since_is_none(scope) && (scope.entities.is_none() || examined.checked > 0 || checks::grace(one.check, scope) == 0);
     let resolved: i64 = if looked {
         sqlx::query_scalar(&format!(
             "with gone as (

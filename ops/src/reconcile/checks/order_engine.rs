@@ -3,8 +3,9 @@
 //! none. The engine's active instances are read through its REST API, page by page, and compared with the
 //! orders in one set-based query.
 //!
-//! What it does not judge, honestly: orders without a STARTED start (seeded history, starts still PENDING
-//! or GAVE_UP — the stuck-order detector and the starter own those), and instances whose business key
+//! An order whose start the starter gave up (GAVE_UP) has no instance either: reported as such, at once
+//! (the stuck-order detector would wait 30 minutes). What it does not judge, honestly: orders without a
+//! durable start (seeded history) or whose start is still PENDING (the starter owns those), and instances whose business key
 //! names no order of this database (the engine may serve other databases; nothing here says they are
 //! wrong). A missing instance is confirmed by its business key before it is reported, so an instance
 //! that moved between pages is not a false alarm.
@@ -28,6 +29,15 @@ pub const INFO: CheckInfo = CheckInfo {
             name: "ORDER_WITHOUT_PROCESS",
             likely_cause: "the process instance ended or was deleted while the order is still active",
             suggested_action: "resume the order's orchestration (CAPTURED or ORCHESTRATING orders); otherwise runbook stuck-order",
+            safety: Safety::Caution,
+            auto_repair: false,
+            repair: Some(RepairType::ResumeOrchestration),
+        },
+        Kind {
+            name: "ORCHESTRATION_START_GAVE_UP",
+            likely_cause: "the starter gave up starting the order's process (the engine was unreachable for all its \
+                           attempts): the order is CAPTURED and no instance drives it",
+            suggested_action: "resume the order's orchestration once the engine answers (runbook stuck-order)",
             safety: Safety::Caution,
             auto_repair: false,
             repair: Some(RepairType::ResumeOrchestration),
@@ -82,6 +92,7 @@ with inst as (
   select jsonb_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
            'kind', case when instances > 1 then 'DUPLICATE_PROCESS'
                         when instances >= 1 then 'PROCESS_FOR_TERMINAL_ORDER'
+                        when start_status = 'GAVE_UP' then 'ORCHESTRATION_START_GAVE_UP'
                         else 'ORDER_WITHOUT_PROCESS' end,
            'expected', jsonb_build_object('active_instances',
                          case when status in ('FULFILLED', 'CANCELLED', 'FAILED') then 0 else 1 end),
@@ -90,7 +101,7 @@ with inst as (
   from c
   where instances > 1
      or (instances >= 1 and status in ('FULFILLED', 'CANCELLED', 'FAILED'))
-     or (instances = 0 and start_status = 'STARTED')
+     or (instances = 0 and start_status in ('STARTED', 'GAVE_UP'))
 )
 select (select count(*) from c), coalesce((select jsonb_agg(x) from f), '[]'::jsonb)";
 
@@ -143,7 +154,7 @@ async fn instances(db: &mut PgConnection, engine: &EngineClient, scope: &Scope) 
     Ok(found)
 }
 
-pub async fn examine(db: &mut PgConnection, engine: Option<&EngineClient>, scope: &Scope) -> Result<Examined> {
+pub async fn examine(db: &mut PgConnection, engine: Option<&EngineClient>, scope: &Scope, grace_secs: i64) -> Result<Examined> {
     let engine = engine.ok_or_else(|| Error::Unavailable {
         dependency: "process engine",
         detail: "this console has no engine configured, so the order ↔ engine check cannot run".into(),
@@ -152,12 +163,12 @@ pub async fn examine(db: &mut PgConnection, engine: Option<&EngineClient>, scope
     let orders: Vec<Uuid> = found.iter().map(|f| f.0).collect();
     let tenants: Vec<Uuid> = found.iter().map(|f| f.1).collect();
     let ids: Vec<String> = found.iter().map(|f| f.2.clone()).collect();
-    let mut examined = super::run_sql(db, SQL, scope, INFO.grace_secs, |q| q.bind(orders).bind(tenants).bind(ids)).await?;
+    let mut examined = super::run_sql(db, SQL, scope, grace_secs, |q| q.bind(orders).bind(tenants).bind(ids)).await?;
     // A missing instance is confirmed by its key: paging may have missed one that moved between pages.
     if scope.entities.is_none() {
         let mut kept = Vec::with_capacity(examined.findings.len());
         for finding in examined.findings.drain(..) {
-            if finding.kind == "ORDER_WITHOUT_PROCESS" {
+            if matches!(finding.kind.as_str(), "ORDER_WITHOUT_PROCESS" | "ORCHESTRATION_START_GAVE_UP") {
                 if let Some(tenant) = finding.tenant_id {
                     let key = BusinessKey::for_order(TenantId::from_uuid(tenant), OrderId::from_uuid(finding.entity_id));
                     let live = engine.instances_by_business_key(&key).await.map_err(engine_error)?;
