@@ -64,7 +64,7 @@ test('"Who am I" shows her identity, roles and tenants', async () => {
     assert.ok(main.includes(text), `/me shows ${text}`);
   }
   assert.ok(!main.includes('Globex'), 'no tenant outside her scope');
-  assert.deepEqual(await page.locator('nav a').allTextContents(), ['Dashboards', 'Diagnostics', 'Orders', 'Incidents', 'Repairs', 'Runbooks', 'Controls', 'Drills', 'Who am I'], 'a viewer sees what she may read and no Admin');
+  assert.deepEqual(await page.locator('nav a').allTextContents(), ['Dashboards', 'Diagnostics', 'Orders', 'Incidents', 'Repairs', 'Reconciliation', 'Runbooks', 'Controls', 'Drills', 'Who am I'], 'a viewer sees what she may read and no Admin');
 });
 
 test('signing out ends the console session and the Keycloak session', async () => {
