@@ -325,6 +325,51 @@ impl EngineClient {
         no_content(res).await
     }
 
+    /// Reports a business error for a locked task: the process takes the error boundary event catching
+    /// `error_code` (or, where none catches it, the instance ends). Nothing is retried and no incident is
+    /// raised: a business failure is not fixed by trying again (lesson §13.1).
+    pub async fn handle_bpmn_error(
+        &self,
+        task_id: &str,
+        worker_id: &str,
+        error_code: &str,
+        error_message: &str,
+    ) -> Result<(), EngineError> {
+        let body = serde_json::json!({
+            "workerId": worker_id,
+            "errorCode": error_code,
+            "errorMessage": error_message.chars().take(600).collect::<String>(),
+        });
+        let res = self.http.post(format!("{}/external-task/{}/bpmnError", self.base, task_id)).json(&body).send().await;
+        no_content(res).await
+    }
+
+    /// One external task by id; `None` when the engine has no such task (it completed, or its instance
+    /// ended).
+    pub async fn external_task(&self, task_id: &str) -> Result<Option<ExternalTask>, EngineError> {
+        let res = self.http.get(format!("{}/external-task/{}", self.base, task_id)).send().await;
+        match decode(res).await {
+            Ok(task) => Ok(Some(task)),
+            Err(EngineError::Rejected { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Ends a running process instance (`DELETE /process-instance/{id}`), keeping `reason` in its history
+    /// (EXTERNALLY_TERMINATED). An instance that is already gone is not an error: the result is the same.
+    pub async fn delete_instance(&self, process_instance_id: &str, reason: &str) -> Result<(), EngineError> {
+        let res = self
+            .http
+            .delete(format!("{}/process-instance/{}", self.base, process_instance_id))
+            .query(&[("skipCustomListeners", "true"), ("skipIoMappings", "true"), ("deleteReason", reason)])
+            .send()
+            .await;
+        match no_content(res).await {
+            Err(EngineError::Rejected { status: 404, .. }) => Ok(()),
+            other => other,
+        }
+    }
+
     /// External tasks of one process instance (locked or not, with or without retries left).
     pub async fn external_tasks(&self, process_instance_id: &str) -> Result<Vec<ExternalTask>, EngineError> {
         let res = self
@@ -419,17 +464,6 @@ impl EngineClient {
             .send()
             .await;
         decode(res).await
-    }
-
-    /// Deletes (terminates) a process instance, with why; history keeps it as EXTERNALLY_TERMINATED.
-    pub async fn delete_instance(&self, process_instance_id: &str, reason: &str) -> Result<(), EngineError> {
-        let res = self
-            .http
-            .delete(format!("{}/process-instance/{}", self.base, process_instance_id))
-            .query(&[("skipCustomListeners", "true"), ("deleteReason", reason)])
-            .send()
-            .await;
-        no_content(res).await
     }
 
     /// The engine's version string (also a cheap liveness probe).

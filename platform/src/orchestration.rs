@@ -6,7 +6,9 @@
 //! attempts, held back while the PAUSE_ORCHESTRATION_STARTS switch is on (see [`starter`] for why it is
 //! a row and not a Kafka consumer). The [`Worker`] runs the model's external tasks (reserve, request
 //! fulfillment, activate): it fetches and locks them, applies platform commands, completes them, and on
-//! failure hands them back with fewer retries and a backoff until the engine raises an incident.
+//! failure hands them back with fewer retries and a backoff until the engine raises an incident — or, for
+//! a business answer such as the vendor rejecting a line, fails the line and the order and raises a BPMN
+//! error instead of retrying ([`failure`] classifies).
 //!
 //! Every handler is idempotent because it reads the current state first: a retried task skips what is
 //! already done. The one external side effect, the vendor call, is recorded in `oms.fulfillment_request`
@@ -15,8 +17,10 @@
 //! every order change goes through [`crate::command`].
 
 mod control;
+pub mod failure;
 mod fulfillment;
 pub mod resume;
+pub mod retry;
 mod start;
 pub mod starter;
 mod tasks;

@@ -257,3 +257,62 @@ async fn a_request_the_vendor_already_acknowledged_is_not_sent_again(pool: PgPoo
     assert!(vendor_state.record(&key).is_none(), "no second call for an acknowledged request");
     assert_eq!(vendor_state.record(&fulfillment_idempotency_key(order, 2)).map(|r| (r.calls, r.created)), Some((1, 1)));
 }
+
+/// Issue 13: a vendor's business rejection (422) is not an outage. The line and the order fail through
+/// their machines with the vendor's answer as the reason, the worker reports a BPMN error, and the
+/// process ends without an incident — the vendor is asked once, not once per retry.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_vendor_business_rejection_fails_the_line_and_the_order_without_burning_retries(pool: PgPool) {
+    let (vendor_state, vendor) = spawn_vendor().await;
+    vendor.set_mode(VendorMode::Reject { status: None }).await.unwrap();
+    let order = captured_order(&pool, "Q-7008").await;
+    let instance = started(&pool, order).await;
+    let worker = worker(&pool, &vendor, order);
+
+    let deadline = Instant::now() + WAIT;
+    while order_status(&pool, order).await != "FAILED" {
+        assert!(Instant::now() < deadline, "order never failed (is {})", order_status(&pool, order).await);
+        if worker.poll_once().await.unwrap().fetched == 0 {
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // The engine heard the BPMN error: the instance ended, no incident, nothing left to retry.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if engine().historic_instance(&instance).await.unwrap().state == "COMPLETED" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the instance did not end on the BPMN error");
+        sleep(Duration::from_millis(100)).await;
+    }
+    assert!(engine().incidents(&instance).await.unwrap().is_empty(), "a business rejection raises no incident");
+    assert!(engine().instances_by_business_key(&BusinessKey::for_order(ACME, order)).await.unwrap().is_empty());
+
+    let key = fulfillment_idempotency_key(order, 1);
+    assert_eq!(vendor_state.record(&key).map(|r| (r.calls, r.created)), Some((1, 0)), "asked once, nothing created");
+    let (status, code, body, attempts): (String, Option<i32>, Option<String>, i32) = sqlx::query_as(
+        "select status, response_code, response_body, attempts from oms.fulfillment_request where idempotency_key = $1",
+    )
+    .bind(&key)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), code, attempts), ("FAILED", Some(422), 1));
+    assert!(body.unwrap().contains(platform::vendor::REJECTION_REASON));
+    let lines: Vec<(i32, String)> = sqlx::query_as("select line_no, status from oms.sales_order_line where order_id = $1 order by line_no")
+        .bind(order)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(lines, vec![(1, "FAILED".to_string()), (2, "RESERVED".to_string())], "line 2 was never sent");
+    let (command, reason): (String, String) = sqlx::query_as(
+        "select command, reason from oms.order_transition where order_id = $1 and order_line_id is null
+         order by occurred_at desc, transition_id desc limit 1",
+    )
+    .bind(order)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(command, "FAIL");
+    assert!(reason.contains("line 1 (ROCKET-1) rejected by the vendor: vendor answered 422"), "{reason}");
+}

@@ -1,8 +1,13 @@
 //! The three service tasks of the order-orchestration model, each an idempotent step: it reads the
 //! order first and only does what is not done yet, so a retried or re-delivered task is harmless.
+//!
+//! A step ends in one of three ways: done ([`Outcome::Done`], the worker completes the task), a business
+//! error ([`Outcome::BusinessError`], the worker reports a BPMN error: nothing is retried), or an error
+//! (the worker reports a failure: the engine retries it, then raises an incident).
 
 use sqlx::{PgConnection, PgPool};
 
+use super::failure::{self, FULFILLMENT_REJECTED};
 use super::fulfillment::{self, FulfillmentPayload, FulfillmentRequestStatus};
 use super::Result;
 use crate::command::{apply_order_command, apply_order_line_command, CommandContext};
@@ -32,6 +37,15 @@ impl Topic {
     pub fn parse(name: &str) -> Option<Self> {
         TOPICS.into_iter().find(|t| t.name() == name)
     }
+}
+
+/// How a step that did not fail ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// Done: the worker completes the task and the process moves on.
+    Done,
+    /// A business answer no retry changes: the worker reports a BPMN error with `code`.
+    BusinessError { code: &'static str, message: String },
 }
 
 #[derive(sqlx::FromRow)]
@@ -74,7 +88,7 @@ async fn lines(conn: &mut PgConnection, order: OrderId) -> crate::Result<Vec<Lin
 /// Reserve: every PENDING line RESERVE (reserved lines are skipped), then the order ORCHESTRATING →
 /// IN_PROGRESS (BEGIN_FULFILLMENT) — from here on the order is being worked on for real.
 #[tracing::instrument(skip(pool, ctx), fields(%tenant, %order), err(Display))]
-pub(super) async fn reserve(pool: &PgPool, ctx: &CommandContext, tenant: TenantId, order: OrderId) -> Result<()> {
+pub(super) async fn reserve(pool: &PgPool, ctx: &CommandContext, tenant: TenantId, order: OrderId) -> Result<Outcome> {
     let mut tx = pool.begin().await?;
     let status = order_status(&mut tx, tenant, order).await?;
     if !matches!(status, OrderStatus::Orchestrating | OrderStatus::InProgress) {
@@ -90,12 +104,17 @@ pub(super) async fn reserve(pool: &PgPool, ctx: &CommandContext, tenant: TenantI
         apply_order_command(&mut tx, tenant, order, None, OrderCommand::BeginFulfillment, ctx).await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Request fulfillment: for each RESERVED line, record the request (committed) → call the vendor with
 /// its idempotency key → on success mark it ACKNOWLEDGED and the line REQUEST_FULFILLMENT, together.
-/// A vendor failure marks the request FAILED and fails the task; the line stays RESERVED for the retry.
+/// A transient vendor failure (503, timeout) marks the request FAILED and fails the task; the line stays
+/// RESERVED for the retry. A business rejection (a 4xx other than 408/429) marks the request FAILED with
+/// the vendor's answer, fails the line and the order through their machines in one transaction, and ends
+/// the step with a BPMN error: the same request would be rejected again, so no retry is burnt on it
+/// (lesson §13.1). A task delivered again after that (the BPMN error did not reach the engine) finds the
+/// rejection recorded and raises the BPMN error again.
 #[tracing::instrument(skip(pool, vendor, ctx), fields(%tenant, %order), err(Display))]
 pub(super) async fn request_fulfillment(
     pool: &PgPool,
@@ -103,9 +122,14 @@ pub(super) async fn request_fulfillment(
     ctx: &CommandContext,
     tenant: TenantId,
     order: OrderId,
-) -> Result<()> {
+) -> Result<Outcome> {
     let mut conn = pool.acquire().await?;
     let status = order_status(&mut conn, tenant, order).await?;
+    if status == OrderStatus::Failed {
+        if let Some(rejection) = recorded_rejection(&mut conn, order).await? {
+            return Ok(rejection);
+        }
+    }
     if !matches!(status, OrderStatus::InProgress | OrderStatus::PartiallyFulfilled) {
         return Err(crate::Error::refused(format!("order in {status} cannot request fulfillment")).into());
     }
@@ -134,6 +158,9 @@ pub(super) async fn request_fulfillment(
                 Ok(ack) => Some(ack),
                 Err(e) => {
                     fulfillment::mark_failed(&mut conn, &key, e.status(), &e.to_string()).await?;
+                    if failure::is_business_rejection(&e) {
+                        return reject_line(pool, ctx, tenant, order, &line, &e.to_string()).await;
+                    }
                     return Err(e.into());
                 }
             }
@@ -146,17 +173,56 @@ pub(super) async fn request_fulfillment(
             .await?;
         tx.commit().await?;
     }
-    Ok(())
+    Ok(Outcome::Done)
+}
+
+/// The vendor said no to `line`: the line FAIL and the order FAIL, together, with the vendor's answer as
+/// the reason; then the BPMN error.
+async fn reject_line(
+    pool: &PgPool,
+    ctx: &CommandContext,
+    tenant: TenantId,
+    order: OrderId,
+    line: &LineRow,
+    answer: &str,
+) -> Result<Outcome> {
+    let message = format!("line {} ({}) rejected by the vendor: {answer}", line.line_no, line.product_sku);
+    let ctx = ctx.clone().with_reason(message.clone());
+    let mut tx = pool.begin().await?;
+    apply_order_line_command(&mut tx, tenant, order, line.order_line_id, OrderLineCommand::Fail, &ctx).await?;
+    apply_order_command(&mut tx, tenant, order, None, OrderCommand::Fail, &ctx).await?;
+    tx.commit().await?;
+    tracing::warn!(%order, line_no = line.line_no, %answer, "fulfillment rejected by the vendor: line and order failed");
+    Ok(Outcome::BusinessError { code: FULFILLMENT_REJECTED, message })
+}
+
+/// A business rejection already recorded for a FAILED line of the order: the BPMN error to raise again.
+async fn recorded_rejection(conn: &mut PgConnection, order: OrderId) -> crate::Result<Option<Outcome>> {
+    let rejected: Option<(i32, String, i32, Option<String>)> = sqlx::query_as(
+        "select l.line_no, l.product_sku, f.response_code, f.response_body
+         from oms.sales_order_line l
+         join oms.fulfillment_request f on f.order_line_id = l.order_line_id
+         where l.order_id = $1 and l.status = 'FAILED' and f.status = 'FAILED' and f.response_code between 400 and 499
+           and f.response_code not in (408, 429)
+         order by l.line_no limit 1",
+    )
+    .bind(order)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(rejected.map(|(line_no, sku, code, body)| Outcome::BusinessError {
+        code: FULFILLMENT_REJECTED,
+        message: format!("line {line_no} ({sku}) rejected by the vendor: {}", body.unwrap_or_else(|| format!("vendor answered {code}"))),
+    }))
 }
 
 /// Activate: each FULFILLMENT_REQUESTED line CONFIRM_FULFILLMENT (its request COMPLETED), then the
 /// order COMPLETE_FULFILLMENT once every line is fulfilled. A fulfilled order is left alone.
 #[tracing::instrument(skip(pool, ctx), fields(%tenant, %order), err(Display))]
-pub(super) async fn activate(pool: &PgPool, ctx: &CommandContext, tenant: TenantId, order: OrderId) -> Result<()> {
+pub(super) async fn activate(pool: &PgPool, ctx: &CommandContext, tenant: TenantId, order: OrderId) -> Result<Outcome> {
     let mut tx = pool.begin().await?;
     let status = order_status(&mut tx, tenant, order).await?;
     if status == OrderStatus::Fulfilled {
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let mut all_fulfilled = true;
     for line in lines(&mut tx, order).await? {
@@ -182,5 +248,5 @@ pub(super) async fn activate(pool: &PgPool, ctx: &CommandContext, tenant: Tenant
     }
     apply_order_command(&mut tx, tenant, order, None, OrderCommand::CompleteFulfillment, ctx).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(Outcome::Done)
 }

@@ -1,6 +1,8 @@
 //! The external-task worker: fetch and lock → run the topic's step → complete, or report the failure
 //! with one retry fewer and a backoff. When a task's retries reach 0 the engine raises an incident,
-//! and the task waits for an operator to fix the cause and set retries again (lesson 13.2).
+//! and the task waits for an operator to fix the cause and set retries again (lesson 13.2). A business
+//! answer (the vendor rejecting a line) is not a failure to retry: the step fails the line and the order
+//! through their machines and the worker reports a BPMN error (lesson 13.1).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use super::tasks::{self, Topic, TOPICS};
+use super::tasks::{self, Outcome, Topic, TOPICS};
 use super::{Error, Result};
 use crate::command::CommandContext;
 use crate::engine::{BusinessKey, EngineClient, ExternalTask, FetchTopic};
@@ -87,6 +89,8 @@ pub struct PollOutcome {
     pub fetched: u64,
     pub completed: u64,
     pub failed: u64,
+    /// Ended with a BPMN error (a business answer): neither completed nor retried.
+    pub business_errors: u64,
 }
 
 #[derive(Debug, Default)]
@@ -94,6 +98,7 @@ struct Counts {
     polls: AtomicU64,
     completed: AtomicU64,
     failed: AtomicU64,
+    business_errors: AtomicU64,
     errors: AtomicU64,
 }
 
@@ -150,11 +155,19 @@ impl Worker {
         let mut outcome = PollOutcome { fetched: tasks.len() as u64, ..PollOutcome::default() };
         for task in tasks {
             match self.handle(&task).await {
-                Ok(()) => {
+                Ok(Outcome::Done) => {
                     self.engine.complete(&task.id, &self.config.worker_id).await?;
                     outcome.completed += 1;
                     self.counts.completed.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!("opsdeck_engine_tasks_completed_total").increment(1);
+                }
+                Ok(Outcome::BusinessError { code, message }) => {
+                    tracing::warn!(task_id = %task.id, topic = ?task.topic_name, business_key = ?task.business_key,
+                        code, %message, "external task ended with a business error");
+                    self.engine.handle_bpmn_error(&task.id, &self.config.worker_id, code, &message).await?;
+                    outcome.business_errors += 1;
+                    self.counts.business_errors.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("opsdeck_engine_tasks_business_errors_total").increment(1);
                 }
                 Err(e) => {
                     let retries = self.config.retries_after_failure(&task);
@@ -180,7 +193,7 @@ impl Worker {
     }
 
     #[tracing::instrument(skip_all, fields(task_id = %task.id, topic = ?task.topic_name, business_key = ?task.business_key))]
-    async fn handle(&self, task: &ExternalTask) -> Result<()> {
+    async fn handle(&self, task: &ExternalTask) -> Result<Outcome> {
         let bad_key = || Error::BadBusinessKey { task_id: task.id.clone(), business_key: task.business_key.clone() };
         let (tenant, order) = task.business_key.as_deref().and_then(BusinessKey::parse).ok_or_else(bad_key)?;
         let topic =
@@ -205,6 +218,7 @@ impl Worker {
             "polls": self.counts.polls.load(Ordering::Relaxed),
             "completed": self.counts.completed.load(Ordering::Relaxed),
             "failed": self.counts.failed.load(Ordering::Relaxed),
+            "business_errors": self.counts.business_errors.load(Ordering::Relaxed),
             "errors": self.counts.errors.load(Ordering::Relaxed),
             "vendor": self.vendor.base_url(),
             "engine": self.engine.base_url(),

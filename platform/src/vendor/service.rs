@@ -30,7 +30,16 @@ pub enum VendorMode {
     },
     /// Answers normally after `delay_ms`.
     Slow { delay_ms: u64 },
+    /// Every fulfillment request is refused as a business answer — `status` (default 422) with a reason —
+    /// and nothing is created: retrying the same request gets the same answer.
+    Reject {
+        #[serde(default)]
+        status: Option<u16>,
+    },
 }
+
+/// The reason the vendor gives in [`VendorMode::Reject`].
+pub const REJECTION_REASON: &str = "the line failed the vendor's validation: product not orderable";
 
 /// What the vendor knows about one idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +174,12 @@ async fn create_fulfillment(
             tokio::time::sleep(Duration::from_millis(delay_ms.unwrap_or(30_000))).await;
             return accepted(&record, created);
         }
+        VendorMode::Reject { status } => {
+            state.take_call(&key, false);
+            let status = status.and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            return (status, Json(serde_json::json!({ "error": REJECTION_REASON, "code": "VALIDATION_FAILED" })))
+                .into_response();
+        }
         VendorMode::Slow { delay_ms } => tokio::time::sleep(Duration::from_millis(delay_ms)).await,
         VendorMode::Ok => {}
     }
@@ -230,5 +245,7 @@ mod tests {
         assert_eq!(down, VendorMode::Unavailable);
         let hang: VendorMode = serde_json::from_str(r#"{"mode":"timeout"}"#).unwrap();
         assert_eq!(hang, VendorMode::Timeout { delay_ms: None });
+        let no: VendorMode = serde_json::from_str(r#"{"mode":"reject"}"#).unwrap();
+        assert_eq!(no, VendorMode::Reject { status: None });
     }
 }
