@@ -6,10 +6,10 @@
 //! outbox event. Nothing here commits: the caller decides the transaction, so a repair can add its own
 //! evidence to the same one.
 
-mod order;
+pub(crate) mod order;
 mod quote;
 
-pub use order::{apply_order_command, apply_order_line_command, OrderChange, OrderLineChange};
+pub use order::{apply_order_command, apply_order_line_command, replay_order_state, OrderChange, OrderLineChange, OrderStateReplay};
 pub use quote::{accept_quote, apply_quote_command, create_quote, AcceptedQuote, QuoteChange, QuoteLineInput, QuoteForCreate};
 
 use uuid::Uuid;

@@ -17,7 +17,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use approval::ApprovalChanged;
-pub use order::{OrderCaptured, OrderLineStatusChanged, OrderStatusChanged};
+pub use order::{OrderCaptured, OrderLineStatusChanged, OrderStateReplayed, OrderStatusChanged};
 pub use quote::QuoteStatusChanged;
 
 use crate::ids::TenantId;
@@ -35,6 +35,7 @@ pub enum Event {
     OrderCaptured(OrderCaptured),
     OrderStatusChanged(OrderStatusChanged),
     OrderLineStatusChanged(OrderLineStatusChanged),
+    OrderStateReplayed(OrderStateReplayed),
 }
 
 /// A payload that is not one of the platform's events.
@@ -52,7 +53,7 @@ pub enum UnreadableEvent {
 
 impl Event {
     /// Every `event_type` the platform writes.
-    pub const TYPES: [&'static str; 8] = [
+    pub const TYPES: [&'static str; 9] = [
         QuoteStatusChanged::TYPE,
         ApprovalChanged::REQUESTED,
         ApprovalChanged::ESCALATED,
@@ -61,6 +62,7 @@ impl Event {
         OrderCaptured::TYPE,
         OrderStatusChanged::TYPE,
         OrderLineStatusChanged::TYPE,
+        OrderStateReplayed::TYPE,
     ];
 
     /// Parses a payload of type `event_type` (the outbox row's `event_type`, the record's header).
@@ -77,6 +79,7 @@ impl Event {
             OrderCaptured::TYPE => Event::OrderCaptured(read(OrderCaptured::TYPE, payload)?),
             OrderStatusChanged::TYPE => Event::OrderStatusChanged(read(OrderStatusChanged::TYPE, payload)?),
             OrderLineStatusChanged::TYPE => Event::OrderLineStatusChanged(read(OrderLineStatusChanged::TYPE, payload)?),
+            OrderStateReplayed::TYPE => Event::OrderStateReplayed(read(OrderStateReplayed::TYPE, payload)?),
             other => return Err(UnreadableEvent::UnknownType(other.to_owned())),
         })
     }
@@ -91,6 +94,7 @@ impl Event {
             Event::OrderCaptured(_) => OrderCaptured::TYPE,
             Event::OrderStatusChanged(_) => OrderStatusChanged::TYPE,
             Event::OrderLineStatusChanged(_) => OrderLineStatusChanged::TYPE,
+            Event::OrderStateReplayed(_) => OrderStateReplayed::TYPE,
         }
     }
 
@@ -102,7 +106,10 @@ impl Event {
             | Event::ApprovalEscalated(_)
             | Event::ApprovalDecided(_)
             | Event::ApprovalReassigned(_) => aggregate::APPROVAL,
-            Event::OrderCaptured(_) | Event::OrderStatusChanged(_) | Event::OrderLineStatusChanged(_) => aggregate::ORDER,
+            Event::OrderCaptured(_)
+            | Event::OrderStatusChanged(_)
+            | Event::OrderLineStatusChanged(_)
+            | Event::OrderStateReplayed(_) => aggregate::ORDER,
         }
     }
 
@@ -116,6 +123,7 @@ impl Event {
             Event::OrderCaptured(e) => e.order_id.as_uuid(),
             Event::OrderStatusChanged(e) => e.order_id.as_uuid(),
             Event::OrderLineStatusChanged(e) => e.order_id.as_uuid(),
+            Event::OrderStateReplayed(e) => e.order_id.as_uuid(),
         }
     }
 
@@ -130,6 +138,7 @@ impl Event {
             Event::OrderCaptured(e) => e.version,
             Event::OrderStatusChanged(e) => e.version,
             Event::OrderLineStatusChanged(e) => e.order_version,
+            Event::OrderStateReplayed(e) => e.version,
         }
     }
 
@@ -143,6 +152,7 @@ impl Event {
             Event::OrderCaptured(e) => e.tenant_id,
             Event::OrderStatusChanged(e) => e.tenant_id,
             Event::OrderLineStatusChanged(e) => e.tenant_id,
+            Event::OrderStateReplayed(e) => e.tenant_id,
         }
     }
 }
@@ -284,6 +294,24 @@ mod tests {
                     "from_status": "PENDING", "status": "RESERVED", "order_version": 3, "occurred_at": AT
                 }),
             ),
+            (
+                Event::OrderStateReplayed(OrderStateReplayed {
+                    order_id,
+                    tenant_id: tenant,
+                    order_number: "SO-1".into(),
+                    status: OrderStatus::InProgress,
+                    version: 4,
+                    total_minor: 27_499,
+                    currency: "EUR".into(),
+                    reason: Some("projection behind after a quarantined event".into()),
+                    occurred_at: at(),
+                }),
+                json!({
+                    "order_id": ID, "tenant_id": TENANT, "order_number": "SO-1", "status": "IN_PROGRESS", "version": 4,
+                    "total_minor": 27_499, "currency": "EUR", "reason": "projection behind after a quarantined event",
+                    "occurred_at": AT
+                }),
+            ),
         ]
     }
 
@@ -314,7 +342,7 @@ mod tests {
             assert_eq!(event.tenant_id().to_string(), TENANT);
         }
         let types: Vec<&str> = every_event().iter().map(|(e, _)| e.aggregate_type()).collect();
-        assert_eq!(types, ["quote", "approval", "approval", "approval", "approval", "order", "order", "order"]);
+        assert_eq!(types, ["quote", "approval", "approval", "approval", "approval", "order", "order", "order", "order"]);
     }
 
     #[test]

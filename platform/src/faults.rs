@@ -411,7 +411,7 @@ pub async fn approval_without_assignee(pool: &PgPool, tenant: TenantId, actor: &
         .ok_or_else(|| Error::refused(format!("tenant {tenant} has no active approval policy")))?;
     let quote = fault_quote(&mut tx, tenant, 10_000.min(policy.max_discount_bp + 500), &ctx).await?;
     let requested = request_approval(&mut tx, tenant, quote, &policy, &ctx).await?;
-    reassign(&mut tx, requested.approval_request_id, None, &ctx).await?;
+    reassign(&mut tx, requested.approval_request_id, None, None, &ctx).await?;
     let record = record_fault(
         &mut tx,
         NewFault {

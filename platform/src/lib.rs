@@ -10,6 +10,7 @@ pub mod approval_timer;
 pub mod command;
 pub mod control;
 pub mod db;
+pub mod duplicate;
 pub mod engine;
 pub mod error;
 pub mod events;

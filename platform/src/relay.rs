@@ -19,7 +19,8 @@
 //! It also writes a heartbeat (`platform.worker_heartbeat`) so the console can tell a live claim owner
 //! from a dead one, exports the backlog as gauges, and stops claiming while the PAUSE_RELAY switch is on.
 //! It never releases another instance's claims: that is the stale-claim repair's job, after it has
-//! checked the owner's heartbeat.
+//! checked the owner's heartbeat. Nor does it skip an event it cannot publish: a person quarantines it
+//! ([`quarantine`]), which keeps it and says why.
 
 mod backlog;
 mod claim;
@@ -27,6 +28,7 @@ mod config;
 mod control;
 mod heartbeat;
 mod publish;
+pub mod quarantine;
 pub mod release;
 
 use std::collections::VecDeque;

@@ -31,8 +31,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use business::{
-    advance_order, approval_policy, approved_quote, captured_order, order_journeys, priced_quote, quote_lines, switch,
-    FULFILMENT, QUOTE_TOTAL_MINOR, TENANTS,
+    advance_order, approval_policy, approved_quote, captured_order, legacy_duplicate, order_journeys, priced_quote,
+    quote_lines, switch, FULFILMENT, QUOTE_TOTAL_MINOR, TENANTS,
 };
 pub use services::{delete_topics, engine_url, kafka_brokers, kafka_reader, spawn_vendor};
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use platform::approval_timer::{approve, escalate_overdue, reassign, request_approval};
-use platform::command::{accept_quote, apply_order_line_command};
+use platform::command::{accept_quote, apply_order_line_command, replay_order_state};
 use platform::events::Event;
 use platform::ids::OrderLineId;
 use platform::order::OrderLineCommand;
@@ -95,12 +95,12 @@ async fn every_event_the_seed_writes_parses_into_the_platform_event_it_names(poo
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn every_event_the_commands_write_parses_into_the_platform_event_it_names(pool: PgPool) {
     // A quote through review (requested, reassigned, escalated, approved), accepted, and its order
-    // moved on by a line and by the order itself: one event of every type.
+    // moved on by a line and by the order itself, then its state replayed: one event of every type.
     let policy = approval_policy(&pool, ACME, 100_000).await;
     let quote = priced_quote(&pool, ACME, "Q-1").await;
     let mut tx = pool.begin().await.unwrap();
     let request = request_approval(&mut tx, ACME, quote, &policy, &ctx()).await.unwrap().approval_request_id;
-    reassign(&mut tx, request, Some("ada.approver"), &ctx()).await.unwrap();
+    reassign(&mut tx, request, None, Some("ada.approver"), &ctx()).await.unwrap();
     tx.commit().await.unwrap();
     sqlx::query("update cpq.approval_request set due_at = now() - interval '1 minute' where approval_request_id = $1")
         .bind(request)
@@ -121,6 +121,9 @@ async fn every_event_the_commands_write_parses_into_the_platform_event_it_names(
         .unwrap();
     tx.commit().await.unwrap();
     advance_order(&pool, ACME, order, &FULFILMENT[..1]).await;
+    let mut tx = pool.begin().await.unwrap();
+    replay_order_state(&mut tx, ACME, order, None, &ctx()).await.unwrap();
+    tx.commit().await.unwrap();
 
     let per_type = assert_every_event_keeps_the_contract(&outbox(&pool).await);
     let mut written: Vec<&str> = per_type.keys().map(String::as_str).collect();

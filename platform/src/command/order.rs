@@ -5,8 +5,8 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 use super::{check_version, CommandContext};
-use crate::events::{Event, OrderLineStatusChanged, OrderStatusChanged};
-use crate::ids::{EntityKind, OrderId, OrderLineId, TenantId};
+use crate::events::{Event, OrderLineStatusChanged, OrderStateReplayed, OrderStatusChanged};
+use crate::ids::{EntityKind, OrderId, OrderLineId, OutboxEventId, TenantId};
 use crate::machine::{transition, Named};
 use crate::order::{Order, OrderCommand, OrderLine, OrderLineCommand, OrderLineStatus, OrderStatus};
 use crate::outbox;
@@ -166,6 +166,46 @@ pub async fn apply_order_line_command(
     });
     outbox::enqueue_event(tx, &event, ctx.correlation_id).await?;
     Ok(OrderLineChange { order_line_id, from, to, order_version })
+}
+
+/// What a replay enqueued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderStateReplay {
+    pub outbox_event_id: OutboxEventId,
+    pub status: OrderStatus,
+    pub version: i64,
+}
+
+/// Announces the order's current state again (lesson §11.5, §23.5): an `OrderStateReplayed` event at its
+/// current version, through the outbox like every other event — the relay publishes it in the
+/// aggregate's order, and a version-guarded consumer applies it only where it is behind. The order does
+/// not change (no transition: nothing happened to it). `expected_version` must match the stored one, so
+/// the replay carries the state the caller saw.
+#[tracing::instrument(skip(tx, ctx), fields(actor = %ctx.actor), err(Display))]
+pub async fn replay_order_state(
+    tx: &mut PgConnection,
+    tenant_id: TenantId,
+    order_id: OrderId,
+    expected_version: Option<i64>,
+    ctx: &CommandContext,
+) -> Result<OrderStateReplay> {
+    let row = load_order_for_update(tx, tenant_id, order_id).await?;
+    check_version(EntityKind::Order, order_id, expected_version, row.version)?;
+    let status: OrderStatus = row.status.parse()?;
+    let event = Event::OrderStateReplayed(OrderStateReplayed {
+        order_id,
+        tenant_id,
+        order_number: row.order_number,
+        status,
+        version: row.version,
+        total_minor: row.total_minor,
+        currency: row.currency,
+        reason: ctx.reason.clone(),
+        occurred_at: Utc::now(),
+    });
+    let outbox_event_id = outbox::enqueue_event(tx, &event, ctx.correlation_id).await?;
+    tracing::info!(%order_id, %tenant_id, version = row.version, "order state replayed");
+    Ok(OrderStateReplay { outbox_event_id, status, version: row.version })
 }
 
 async fn load_order_for_update(tx: &mut PgConnection, tenant_id: TenantId, order_id: OrderId) -> Result<OrderRow> {

@@ -66,3 +66,26 @@ pub struct OrderLineStatusChanged {
 impl OrderLineStatusChanged {
     pub const TYPE: &'static str = "OrderLineStatusChanged";
 }
+
+/// The order's current state, announced again — not a change: a repair's replay for a read model that
+/// missed it (lesson §11.5, §23.5). It carries the whole projected state at the order's current version,
+/// so a version-guarded consumer applies it only if it is behind, and ignores it otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderStateReplayed {
+    pub order_id: OrderId,
+    pub tenant_id: TenantId,
+    pub order_number: String,
+    pub status: OrderStatus,
+    /// The order's current version: the replay is this version again, not a new one.
+    pub version: i64,
+    pub total_minor: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Why it was replayed.
+    pub reason: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl OrderStateReplayed {
+    pub const TYPE: &'static str = "OrderStateReplayed";
+}

@@ -30,7 +30,7 @@ pub struct OrderEvent {
 /// What the event says about the order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    /// OrderCaptured and OrderStatusChanged carry the order's whole projected state.
+    /// OrderCaptured, OrderStatusChanged and OrderStateReplayed carry the order's whole projected state.
     Snapshot { order_number: String, status: OrderStatus, total_minor: i64, currency: String },
     /// OrderLineStatusChanged moves the order's version but says nothing of its status.
     LineChanged,
@@ -76,6 +76,13 @@ pub fn parse<M: Message>(message: &M) -> Result<OrderEvent, Poison> {
                 snapshot(event_type, e.order_number, e.status, e.total_minor, e.currency)?,
             ),
             Event::OrderLineStatusChanged(e) => (e.order_id, e.tenant_id, e.order_version, e.occurred_at, Change::LineChanged),
+            Event::OrderStateReplayed(e) => (
+                e.order_id,
+                e.tenant_id,
+                e.version,
+                e.occurred_at,
+                snapshot(event_type, e.order_number, e.status, e.total_minor, e.currency)?,
+            ),
             other => return Err(Poison(format!("{event_type} is not an order event ({} aggregate)", other.aggregate_type()))),
         };
     let event = OrderEvent {

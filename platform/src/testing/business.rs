@@ -158,3 +158,57 @@ pub async fn switch(pool: &PgPool, control: Control, enabled: bool) -> ControlSt
     tx.commit().await.expect("the switch commits");
     state
 }
+
+/// A copy of `order` as the legacy import made it, `offset` after the original's capture (negative:
+/// before it): origin `LEGACY_IMPORT`, so outside `uq_order_source_quote`, with the same source quote and
+/// acceptance key, its lines PENDING and its CAPTURE transition by `legacy-import`. Written as the import
+/// wrote it — rows, not commands: no command makes a duplicate, which is the point. Returns its id.
+pub async fn legacy_duplicate(pool: &PgPool, tenant: TenantId, order: OrderId, offset: chrono::TimeDelta) -> OrderId {
+    let copy = OrderId::new();
+    let mut tx = pool.begin().await.expect("a transaction");
+    sqlx::query(
+        "insert into oms.sales_order (order_id, tenant_id, order_number, source_quote_id, customer_name, status, version,
+                                      currency, total_minor, acceptance_key, origin, created_at, updated_at)
+         select $1, tenant_id, 'LEG-' || order_number, source_quote_id, customer_name, 'CAPTURED', 1, currency,
+                total_minor, acceptance_key, 'LEGACY_IMPORT', created_at + $3, created_at + $3
+         from oms.sales_order where order_id = $2",
+    )
+    .bind(copy)
+    .bind(order)
+    .bind(offset)
+    .execute(&mut *tx)
+    .await
+    .expect("the legacy copy is inserted");
+    sqlx::query(
+        "insert into oms.sales_order_line (order_line_id, order_id, tenant_id, line_no, product_sku, quantity,
+                                           unit_price_minor, net_minor, created_at, updated_at)
+         select gen_random_uuid(), $1, tenant_id, line_no, product_sku, quantity, unit_price_minor, net_minor, now(), now()
+         from oms.sales_order_line where order_id = $2",
+    )
+    .bind(copy)
+    .bind(order)
+    .execute(&mut *tx)
+    .await
+    .expect("the legacy lines are inserted");
+    let at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("select created_at from oms.sales_order where order_id = $1")
+        .bind(copy)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("the copy reads back");
+    crate::command::order::append_order_transition(
+        &mut tx,
+        tenant,
+        copy,
+        None,
+        None,
+        "CAPTURED",
+        "CAPTURE",
+        1,
+        &crate::command::CommandContext::new("legacy-import").with_reason("legacy order import"),
+        at,
+    )
+    .await
+    .expect("the legacy capture transition is inserted");
+    tx.commit().await.expect("the legacy copy commits");
+    copy
+}
