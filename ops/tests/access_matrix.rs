@@ -112,6 +112,7 @@ async fn prepared_repair(pool: &PgPool, world: &World, incident: IncidentId, sta
         reason: "relay died holding its claims after a crash".into(),
         idempotency_key: uuid::Uuid::now_v7().to_string(),
         mismatch_id: String::new(),
+        ..Default::default()
     };
     let repair = request_repair(pool, &services(), &requester, &RepairForRequest::parse(&form, true).unwrap()).await.unwrap().repair;
     if stage == RepairStatus::Requested {
@@ -307,6 +308,7 @@ async fn run(pool: &PgPool, world: &World, actor: &Actor, action: Action) -> Res
                 reason: "relay died holding its claims after a crash".into(),
                 idempotency_key: uuid::Uuid::now_v7().to_string(),
                 mismatch_id: String::new(),
+                ..Default::default()
             };
             request_repair(pool, &services(), actor, &RepairForRequest::parse(&form, true).unwrap()).await.map(drop)
         }

@@ -69,6 +69,7 @@ async fn a_manual_repair_drill_worked_through_the_console_scores_every_question(
         reason: "drill: the start was given up, resume it at its first step".into(),
         idempotency_key: uuid::Uuid::now_v7().to_string(),
         mismatch_id: String::new(),
+        ..Default::default()
     };
     let requested = request_repair(&pool, &services, &oscar, &RepairForRequest::parse(&form, true).unwrap()).await.unwrap().repair;
     let executed = execute_repair(&pool, &services, &oscar, requested.repair_id, Some(&requested.proposed_change_hash)).await.unwrap();

@@ -268,6 +268,7 @@ async fn the_loop_resolves(pool: &PgPool, check: CheckName, rng_seed: u64) {
         reason: "reconciliation found the order stuck: its start was given up".into(),
         idempotency_key: format!("recon-{}", mismatch.mismatch_id),
         mismatch_id: mismatch.mismatch_id.to_string(),
+        ..Default::default()
     };
     let requested = request_repair(&pool, &services, &oscar, &RepairForRequest::parse(&form, true).unwrap()).await.unwrap().repair;
     assert_eq!(requested.mismatch_id, Some(mismatch.mismatch_id));

@@ -47,6 +47,7 @@ fn request(event: Uuid, incident: ops::ids::IncidentId, key: &str) -> RepairForR
             reason: "the relay died holding claims after a node loss".into(),
             idempotency_key: key.into(),
             mismatch_id: String::new(),
+            ..Default::default()
         },
         true,
     )

@@ -49,6 +49,7 @@ fn request(order: OrderId, incident: IncidentId, key: &str) -> RepairForRequest 
             reason: "the start was given up while the engine was down".into(),
             idempotency_key: key.into(),
             mismatch_id: String::new(),
+            ..Default::default()
         },
         true,
     )

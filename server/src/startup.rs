@@ -123,8 +123,8 @@ impl Application {
             ),
             faults: config.fault_kit(),
             repairs: ops::repair::Services {
-                engine,
                 approval_ttl: Duration::from_secs(u64::from(config.repair_approval_ttl_minutes) * 60),
+                ..ops::repair::Services::new(engine)
             },
         };
         let csp = content_security_policy(&config.oidc_issuer);

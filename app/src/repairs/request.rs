@@ -41,6 +41,7 @@ pub fn RequestRepairPage() -> impl IntoView {
         reason: String::new(),
         idempotency_key: Uuid::now_v7().to_string(),
         mismatch_id: q.get("mismatch").unwrap_or_default(),
+        ..Default::default()
     };
     let refused = rejected::<RepairRequestForm>(None);
     let form = form_or(&refused, || asked.clone());

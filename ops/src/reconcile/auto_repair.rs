@@ -80,6 +80,7 @@ pub(crate) async fn after_run(pool: &PgPool, engine: &EngineClient, run_id: Uuid
             reason: format!("automatic repair of a {} mismatch, allowed by an admin for this tenant", check.slug()),
             idempotency_key: format!("auto-repair-{mismatch}"),
             mismatch_id: mismatch.to_string(),
+            ..Default::default()
         };
         let outcome = async {
             let input = RepairForRequest::parse(&form, true)?;

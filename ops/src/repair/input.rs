@@ -1,13 +1,18 @@
 //! A repair's inputs, parsed once at the edge: the request envelope (lesson §18.1–18.2: tenant, entity,
-//! incident, a reason of at least 20 characters, an idempotency key), a decision, a confirmation.
+//! incident, a reason of at least 20 characters, an idempotency key), the parameters some repairs need
+//! beyond it (who approved and where, the new assignee, …), a decision, a confirmation.
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use platform::ids::TenantId;
 use platform::machine::Named;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::catalogue::Target;
-use super::model::RepairType;
+use super::model::{ParamKind, ParamSpec, RepairType};
 use crate::form::{parse, FieldErrors};
 use crate::ids::IncidentId;
 
@@ -70,6 +75,119 @@ crate::form! {
         idempotency_key: String,
         /// The reconciliation mismatch the repair comes from, if any.
         mismatch_id: String,
+        // The parameters of the repairs that need some (each repair's `RepairInfo::parameters` lists its
+        // own; the others are ignored).
+        /// approve-quote-manually: who approved outside the console.
+        approved_by: String,
+        /// approve-quote-manually: where (the channel: a chat, a call, an email).
+        approval_channel: String,
+        /// approve-quote-manually: when (UTC).
+        approved_at: String,
+        /// approve-quote-manually: where the record of the approval is kept.
+        evidence_ref: String,
+        /// reassign-approver: who the approval request goes to.
+        assignee: String,
+        /// resolve-duplicate-order: the order to keep, when the operator overrides the evidence.
+        canonical_order_id: String,
+    }
+}
+
+impl RepairRequestForm {
+    /// The text sent for a repair parameter (a [`ParamSpec::name`]); `None` for a name that is no field.
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        let f = Self::FIELDS;
+        Some(match name {
+            n if n == f.approved_by => &self.approved_by,
+            n if n == f.approval_channel => &self.approval_channel,
+            n if n == f.approved_at => &self.approved_at,
+            n if n == f.evidence_ref => &self.evidence_ref,
+            n if n == f.assignee => &self.assignee,
+            n if n == f.canonical_order_id => &self.canonical_order_id,
+            _ => return None,
+        })
+    }
+
+    /// The field of a repair parameter, to fill (the internal API maps its body onto the form).
+    pub fn parameter_mut(&mut self, name: &str) -> Option<&mut String> {
+        let f = Self::FIELDS;
+        Some(match name {
+            n if n == f.approved_by => &mut self.approved_by,
+            n if n == f.approval_channel => &mut self.approval_channel,
+            n if n == f.approved_at => &mut self.approved_at,
+            n if n == f.evidence_ref => &mut self.evidence_ref,
+            n if n == f.assignee => &mut self.assignee,
+            n if n == f.canonical_order_id => &mut self.canonical_order_id,
+            _ => return None,
+        })
+    }
+}
+
+/// A repair's parameters, parsed: name → canonical text (trimmed; a time as RFC 3339 UTC; an id as a
+/// lowercase UUID), so the same input always makes the same proposed change and the same hash. Stored in
+/// the proposed change (`proposed_change.parameters`), where an approval binds to them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Parameters(BTreeMap<String, String>);
+
+impl Parameters {
+    /// The key of the parameters in a proposed change.
+    pub const KEY: &'static str = "parameters";
+
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    pub fn time(&self, name: &str) -> Option<DateTime<Utc>> {
+        self.get(name).and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
+    }
+
+    pub fn id(&self, name: &str) -> Option<Uuid> {
+        self.get(name).and_then(|t| Uuid::parse_str(t).ok())
+    }
+
+    /// The parameters stored with a repair's proposed change (none when it has none).
+    pub fn stored(proposed: &Value) -> Parameters {
+        serde_json::from_value(proposed[Self::KEY].clone()).unwrap_or_default()
+    }
+
+    /// The parameters `specs` name, read from `form`: required ones present, each of its kind.
+    pub fn parse(errors: &mut FieldErrors, form: &RepairRequestForm, specs: &[ParamSpec]) -> Parameters {
+        let mut out = BTreeMap::new();
+        for spec in specs {
+            let text = form.parameter(spec.name).unwrap_or_default().trim();
+            if text.is_empty() {
+                if spec.required {
+                    errors.add(spec.name, format!("Give {}", spec.label.to_lowercase()));
+                }
+                continue;
+            }
+            let value = match spec.kind {
+                ParamKind::Text => parse::optional_text(errors, spec.name, text, parse::MAX_LINE),
+                // Whole seconds: what the database keeps and the evidence needs.
+                ParamKind::Time => parse::optional_time(errors, spec.name, text)
+                    .and_then(|t| DateTime::from_timestamp(t.timestamp(), 0))
+                    .map(|t| t.to_rfc3339()),
+                ParamKind::Id => match Uuid::parse_str(text) {
+                    Ok(id) => Some(id.to_string()),
+                    Err(_) => {
+                        errors.add(spec.name, format!("{} is the id (UUID) of an entity", spec.label));
+                        None
+                    }
+                },
+            };
+            if let Some(value) = value {
+                out.insert(spec.name.to_string(), value);
+            }
+        }
+        Parameters(out)
     }
 }
 
@@ -84,6 +202,8 @@ pub struct RepairForRequest {
     pub mismatch: Option<Uuid>,
     /// The caller asked for a dry-run only (the API's `dryRun`); the console always asks for one first.
     pub dry_run: bool,
+    /// What the repair type needs beyond the envelope (its `RepairInfo::parameters`).
+    pub parameters: Parameters,
 }
 
 impl RepairForRequest {
@@ -118,6 +238,8 @@ impl RepairForRequest {
         };
         let reason = RepairReason::parse(&mut e, f.reason, &form.reason);
         let idempotency_key = IdempotencyKey::parse(&mut e, f.idempotency_key, &form.idempotency_key);
+        let specs = repair_type.and_then(super::catalogue::info).map(|i| i.parameters).unwrap_or_default();
+        let parameters = Parameters::parse(&mut e, form, specs);
         let mismatch = match form.mismatch_id.trim() {
             "" => None,
             m => match Uuid::parse_str(m) {
@@ -136,6 +258,7 @@ impl RepairForRequest {
             idempotency_key: idempotency_key.expect("checked"),
             mismatch,
             dry_run,
+            parameters,
         })
     }
 }
@@ -207,7 +330,7 @@ mod tests {
             incident_id: IncidentId::new().to_string(),
             reason: "order stuck after the engine outage of 10:40".into(),
             idempotency_key: "7a1e2c3d-key".into(),
-            mismatch_id: String::new(),
+            ..Default::default()
         }
     }
 
@@ -226,6 +349,46 @@ mod tests {
         assert!(errors.get("incident_id").unwrap().starts_with("Every repair is linked to an incident"));
         assert!(errors.contains("idempotency_key"));
         assert!(errors.contains("repair_type"));
+    }
+
+    #[test]
+    fn every_parameter_a_repair_lists_is_a_field_of_the_request_form() {
+        let mut form = RepairRequestForm::default();
+        for info in super::super::catalogue() {
+            for spec in info.parameters {
+                assert!(form.parameter(spec.name).is_some(), "{} lists {}", info.repair_type, spec.name);
+                assert!(form.parameter_mut(spec.name).is_some());
+            }
+        }
+        assert!(form.parameter("reason").is_none(), "the envelope is not a parameter");
+    }
+
+    #[test]
+    fn parameters_are_parsed_by_kind_into_one_canonical_text() {
+        let specs = [
+            ParamSpec { name: "approved_by", label: "Who approved", required: true, kind: ParamKind::Text },
+            ParamSpec { name: "approved_at", label: "When", required: true, kind: ParamKind::Time },
+            ParamSpec { name: "canonical_order_id", label: "Order to keep", required: false, kind: ParamKind::Id },
+        ];
+        let mut e = FieldErrors::new();
+        let good = RepairRequestForm {
+            approved_by: "  mia.manager ".into(),
+            approved_at: "2026-11-25T14:30".into(),
+            canonical_order_id: "0190F5C4-0000-7000-8000-000000000001".into(),
+            ..form()
+        };
+        let p = Parameters::parse(&mut e, &good, &specs);
+        assert!(e.is_empty(), "{e}");
+        assert_eq!(p.get("approved_by"), Some("mia.manager"));
+        assert_eq!(p.get("approved_at"), Some("2026-11-25T14:30:00+00:00"));
+        assert_eq!(p.get("canonical_order_id"), Some("0190f5c4-0000-7000-8000-000000000001"));
+        assert_eq!(Parameters::stored(&serde_json::json!({ "parameters": p })), p);
+
+        let mut e = FieldErrors::new();
+        let bad = RepairRequestForm { approved_at: "yesterday".into(), canonical_order_id: "SO-1".into(), ..form() };
+        Parameters::parse(&mut e, &bad, &specs);
+        assert_eq!(e.get("approved_by"), Some("Give who approved"));
+        assert!(e.contains("approved_at") && e.contains("canonical_order_id"));
     }
 
     #[test]

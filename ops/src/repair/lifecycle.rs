@@ -24,8 +24,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::{Connection, PgPool};
 
-use super::catalogue::{self, Services, Target};
-use super::input::{Decision, RepairDecision, RepairForRequest};
+use super::catalogue::{self, Outcome, Services, Target};
+use super::input::{Decision, Parameters, RepairDecision, RepairForRequest};
 use super::model::{proposed_change_hash, DryRun, Recheck, RepairStatus, Risk, Verdict};
 use super::policy;
 use super::record::{self, trigger_refusal, Repair};
@@ -68,7 +68,7 @@ pub async fn request_repair(
             return replay(cx, first, input);
         }
         check_incident(cx, input.incident, &input.target).await?;
-        let dry = catalogue::assess(input.repair_type, cx.db(), services, &input.target).await?;
+        let dry = catalogue::assess(input.repair_type, cx.db(), services, &input.target, &input.parameters).await?;
         let failed: Vec<String> = dry.failed().iter().map(|c| format!("{} — {}", c.question, c.detail)).collect();
         if !failed.is_empty() {
             return Err(Error::Rule { reason: "the dry-run refuses this repair".into(), missing: failed });
@@ -160,7 +160,8 @@ fn replay(cx: &mut Cx<'_>, first: Repair, input: &RepairForRequest) -> Result<Re
     let same = first.repair_type == input.repair_type
         && first.tenant_id == input.target.tenant
         && first.entity_id == input.target.entity_id
-        && first.requested_by_subject == cx.actor.subject;
+        && first.requested_by_subject == cx.actor.subject
+        && Parameters::stored(&first.proposed_change) == input.parameters;
     if !same {
         return Err(Error::rule(format!(
             "the idempotency key {} was already used for another request (repair {})",
@@ -352,8 +353,9 @@ pub async fn execute_repair(
 
         // The dry-run again, under lock: the approval (or the confirmation) holds only for the same one.
         let target = target_of(&repair);
+        let parameters = Parameters::stored(&repair.proposed_change);
         lock_entity(cx, &repair).await?;
-        let dry = match catalogue::assess(repair.repair_type, cx.db(), services, &target).await {
+        let dry = match catalogue::assess(repair.repair_type, cx.db(), services, &target, &parameters).await {
             Ok(dry) => dry,
             // A dependency the dry-run needs is down: nothing was changed; the repair fails with why.
             Err(error) if error.kind() == crate::ErrorKind::Unavailable => {
@@ -366,7 +368,7 @@ pub async fn execute_repair(
         }
 
         // The change, in a savepoint: if it fails, nothing of it stays, and the failure is what is recorded.
-        let ctx = CommandContext::new(cx.actor_display()).with_reason(&repair.reason);
+        let ctx = CommandContext::new(cx.actor_display()).with_reason(&repair.reason).with_repair(repair_id.as_uuid());
         let mut change = cx.db().begin().await?;
         match catalogue::apply(repair.repair_type, &mut change, services, &target, &dry, &ctx).await {
             Ok(after) => {
@@ -422,15 +424,17 @@ pub async fn execute_repair(
     Ok(Executed { repair, replayed: false })
 }
 
-/// The row of the repaired entity, locked for the rest of the execution where it has one (an order).
+/// The row of the repaired entity, locked for the rest of the execution: the dry-run computed again and
+/// the change both see it as it is, and nobody changes it between them.
 async fn lock_entity(cx: &mut Cx<'_>, repair: &Repair) -> Result<()> {
-    if repair.entity_type == "ORDER" {
-        sqlx::query("select 1 from oms.sales_order where order_id = $1 and tenant_id = $2 for update")
-            .bind(repair.entity_id)
-            .bind(repair.tenant_id)
-            .execute(cx.db())
-            .await?;
-    }
+    let sql = match repair.entity_type.as_str() {
+        "ORDER" => "select 1 from oms.sales_order where order_id = $1 and tenant_id = $2 for update",
+        "QUOTE" => "select 1 from cpq.quote where quote_id = $1 and tenant_id = $2 for update",
+        "APPROVAL" => "select 1 from cpq.approval_request where approval_request_id = $1 and tenant_id = $2 for update",
+        "OUTBOX_EVENT" => "select 1 from messaging.outbox_event where outbox_event_id = $1 and tenant_id = $2 for update",
+        _ => return Ok(()),
+    };
+    sqlx::query(sql).bind(repair.entity_id).bind(repair.tenant_id).execute(cx.db()).await?;
     Ok(())
 }
 
@@ -494,7 +498,8 @@ pub async fn recheck_repair(
             return Ok(repair);
         }
         let target = target_of(&repair);
-        let recheck: Recheck = catalogue::recheck(repair.repair_type, cx.db(), services, &target).await?;
+        let outcome = Outcome { proposed: &repair.proposed_change, after: repair.after_state.as_ref() };
+        let recheck: Recheck = catalogue::recheck(repair.repair_type, cx.db(), services, &target, outcome).await?;
         sqlx::query("update ops.repair_command_log set recheck = $2, rechecked_at = now() where repair_id = $1")
             .bind(repair_id)
             .bind(serde_json::to_value(&recheck).expect("a re-check serializes"))

@@ -14,11 +14,11 @@ pub mod view;
 
 pub use catalogue::{catalogue, info, Services, Target};
 pub use input::{
-    Decision, DecisionForm, ExecuteForm, IdempotencyKey, RepairDecision, RepairForRequest, RepairReason,
+    Decision, DecisionForm, ExecuteForm, IdempotencyKey, Parameters, RepairDecision, RepairForRequest, RepairReason,
     RepairRequestForm,
 };
 pub use lifecycle::{decide_repair, execute_repair, recheck_repair, request_repair, Executed, Requested};
-pub use model::{DryRun, Recheck, RepairInfo, RepairStatus, RepairType, Risk, SafetyCheck, Verdict};
+pub use model::{DryRun, ParamKind, ParamSpec, Recheck, RepairInfo, RepairStatus, RepairType, Risk, SafetyCheck, Verdict};
 pub use policy::{policies, set_policy, Policy, PolicyForSet, PolicyForm};
 pub use record::{ApprovalRecord, Repair};
-pub use view::{preview, recent_repairs, repair_detail, repairs_of_entity, repairs_of_incident, waiting_for, Waiting};
+pub use view::{preview, preview_with, recent_repairs, repair_detail, repairs_of_entity, repairs_of_incident, waiting_for, Waiting};

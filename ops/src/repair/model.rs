@@ -68,6 +68,29 @@ impl SafetyCheck {
     }
 }
 
+/// How a repair parameter is written and read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamKind {
+    /// Free text (one line).
+    Text,
+    /// A date and time, UTC (`2026-11-25T14:30`, what a `datetime-local` input sends).
+    Time,
+    /// The id (UUID) of an entity.
+    Id,
+}
+
+/// An input a repair needs beyond the request envelope (who approved, the new assignee, …). Its `name` is
+/// a field of [`super::RepairRequestForm`]; the value is stored in the proposed change, so an approval
+/// binds to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub required: bool,
+    pub kind: ParamKind,
+}
+
 /// What a repair type says of itself: the catalogue entry the pages and the API document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RepairInfo {
@@ -86,6 +109,8 @@ pub struct RepairInfo {
     pub runbook: &'static str,
     /// The lesson's section.
     pub lesson: &'static str,
+    /// What the request form asks for beyond the envelope (empty for most repairs).
+    pub parameters: &'static [ParamSpec],
 }
 
 /// A repair's dry-run: the entity as it is, the change the repair would make, and its safety checks.

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::catalogue::{self, Services, Target};
+use super::input::Parameters;
 use super::model::{DryRun, RepairType};
 use super::record::{self, ListBy, Repair};
 use crate::command::{read, Action, Envelope};
@@ -73,12 +74,24 @@ pub async fn recent_repairs(pool: &PgPool, actor: &Actor, limit: i64) -> Result<
 }
 
 /// A repair's dry-run as it would be computed now, without storing anything: what the request page shows
-/// before the operator asks for it. Reads only.
+/// before the operator asks for it. Reads only. For a repair with parameters, see [`preview_with`].
 pub async fn preview(pool: &PgPool, services: &Services, actor: &Actor, repair: RepairType, target: Target) -> Result<DryRun> {
+    preview_with(pool, services, actor, repair, target, &Parameters::new()).await
+}
+
+/// [`preview`] with the repair's parameters (who approved, the new assignee, …) as the form has them.
+pub async fn preview_with(
+    pool: &PgPool,
+    services: &Services,
+    actor: &Actor,
+    repair: RepairType,
+    target: Target,
+    parameters: &Parameters,
+) -> Result<DryRun> {
     let info = catalogue::info(repair)
         .ok_or_else(|| Error::rule(format!("the {repair} repair is not in this console's catalogue yet")))?;
     let envelope = Envelope::new(actor, Action::RepairRead).tenant(target.tenant).entity(info.entity_type, target.entity_id);
-    read(pool, envelope, async |cx| catalogue::assess(repair, cx.db(), services, &target).await).await
+    read(pool, envelope, async |cx| catalogue::assess(repair, cx.db(), services, &target, parameters).await).await
 }
 
 /// The tenants the actor may see, for a query (`None`: every tenant).

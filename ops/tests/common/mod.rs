@@ -2,6 +2,8 @@
 //! declared the way a person would, and counting rows.
 #![allow(dead_code)]
 
+pub mod repairs;
+
 use ops::identity::{Actor, Role, TenantScope};
 use ops::incident::*;
 use platform::command::{

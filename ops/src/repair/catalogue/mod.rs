@@ -13,11 +13,13 @@ use std::time::Duration;
 
 use platform::command::CommandContext;
 use platform::engine::{EngineClient, EngineError};
-use platform::ids::TenantId;
+use platform::ids::{OrderId, TenantId};
+use platform::query::{order_detail, OrderDetail, OrderLookup};
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::input::Parameters;
 use super::model::{DryRun, Recheck, RepairInfo, RepairType};
 use crate::error::{Error, Result};
 
@@ -27,11 +29,15 @@ pub struct Services {
     pub engine: EngineClient,
     /// How long an approval stands before the repair must be approved again.
     pub approval_ttl: Duration,
+    /// How long a re-check waits for what the repair set in motion and others carry out — the engine
+    /// worker running a retried task, the relay and the projection consumer applying a replay — before it
+    /// judges.
+    pub recheck_wait: Duration,
 }
 
 impl Services {
     pub fn new(engine: EngineClient) -> Self {
-        Services { engine, approval_ttl: Duration::from_secs(4 * 3600) }
+        Services { engine, approval_ttl: Duration::from_secs(4 * 3600), recheck_wait: Duration::from_secs(30) }
     }
 }
 
@@ -42,13 +48,20 @@ pub struct Target {
     pub entity_id: Uuid,
 }
 
+/// An executed repair as its re-check reads it: the change it proposed and what execution left.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome<'a> {
+    pub proposed: &'a Value,
+    pub after: Option<&'a Value>,
+}
+
 /// The catalogue entry of a repair type.
 pub fn info(repair: RepairType) -> Option<&'static RepairInfo> {
-    match repair {
-        RepairType::ResumeOrchestration => Some(&resume_orchestration::INFO),
-        RepairType::ReleaseStaleClaims => Some(&release_stale_claims::INFO),
-        _ => None,
-    }
+    Some(match repair {
+        RepairType::ResumeOrchestration => &resume_orchestration::INFO,
+        RepairType::ReleaseStaleClaims => &release_stale_claims::INFO,
+        _ => return None,
+    })
 }
 
 /// Every repair the console can run, in catalogue order.
@@ -60,12 +73,25 @@ fn not_in_catalogue(repair: RepairType) -> Error {
     Error::rule(format!("the {repair} repair is not in this console's catalogue yet"))
 }
 
-pub(super) async fn assess(repair: RepairType, db: &mut PgConnection, services: &Services, target: &Target) -> Result<DryRun> {
-    match repair {
-        RepairType::ResumeOrchestration => resume_orchestration::assess(db, services, target).await,
-        RepairType::ReleaseStaleClaims => release_stale_claims::assess(db, services, target).await,
+/// The dry-run of `repair` for `target` with `parameters`; the parameters go into the proposed change, so
+/// an approval binds to them and execution reads them back ([`Parameters::stored`]).
+pub(super) async fn assess(
+    repair: RepairType,
+    db: &mut PgConnection,
+    services: &Services,
+    target: &Target,
+    parameters: &Parameters,
+) -> Result<DryRun> {
+    let (s, t) = (services, target);
+    let mut dry = match repair {
+        RepairType::ResumeOrchestration => resume_orchestration::assess(db, s, t).await,
+        RepairType::ReleaseStaleClaims => release_stale_claims::assess(db, s, t).await,
         other => Err(not_in_catalogue(other)),
+    }?;
+    if !parameters.is_empty() {
+        dry.proposed[Parameters::KEY] = serde_json::to_value(parameters).expect("parameters serialize");
     }
+    Ok(dry)
 }
 
 pub(super) async fn apply(
@@ -76,19 +102,34 @@ pub(super) async fn apply(
     dry: &DryRun,
     ctx: &CommandContext,
 ) -> Result<Value> {
+    let (s, t) = (services, target);
     match repair {
-        RepairType::ResumeOrchestration => resume_orchestration::apply(db, services, target, dry, ctx).await,
-        RepairType::ReleaseStaleClaims => release_stale_claims::apply(db, services, target, dry, ctx).await,
+        RepairType::ResumeOrchestration => resume_orchestration::apply(db, s, t, dry, ctx).await,
+        RepairType::ReleaseStaleClaims => release_stale_claims::apply(db, s, t, dry, ctx).await,
         other => Err(not_in_catalogue(other)),
     }
 }
 
-pub(super) async fn recheck(repair: RepairType, db: &mut PgConnection, services: &Services, target: &Target) -> Result<Recheck> {
+pub(super) async fn recheck(
+    repair: RepairType,
+    db: &mut PgConnection,
+    services: &Services,
+    target: &Target,
+    _outcome: Outcome<'_>,
+) -> Result<Recheck> {
+    let (s, t) = (services, target);
     match repair {
-        RepairType::ResumeOrchestration => resume_orchestration::recheck(db, services, target).await,
-        RepairType::ReleaseStaleClaims => release_stale_claims::recheck(db, services, target).await,
+        RepairType::ResumeOrchestration => resume_orchestration::recheck(db, s, t).await,
+        RepairType::ReleaseStaleClaims => release_stale_claims::recheck(db, s, t).await,
         other => Err(not_in_catalogue(other)),
     }
+}
+
+/// The order a repair is about, whole (lines, fulfillment requests, projection, …).
+pub(crate) async fn order_of(db: &mut PgConnection, target: &Target) -> Result<OrderDetail> {
+    order_detail(db, target.tenant, &OrderLookup::Id(OrderId::from_uuid(target.entity_id)))
+        .await?
+        .ok_or_else(|| Error::not_found("order", target.entity_id))
 }
 
 /// The engine's failures as the console tells them: unreachable → unavailable (nothing changed); a

@@ -27,6 +27,7 @@ pub const INFO: RepairInfo = RepairInfo {
     approvers: "none (LOW risk): the requester executes after confirming the dry-run",
     runbook: "outbox-stuck",
     lesson: "§12.3",
+    parameters: &[],
 };
 
 async fn load(db: &mut PgConnection, target: &Target) -> Result<Claim> {

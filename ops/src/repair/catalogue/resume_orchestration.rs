@@ -9,7 +9,7 @@ use platform::ids::OrderId;
 use platform::order::{OrderLineStatus, OrderStatus};
 use platform::orchestration::resume::{self, How};
 use platform::orchestration::FulfillmentRequestStatus;
-use platform::query::{order_detail, OrderDetail, OrderLookup};
+use platform::query::OrderDetail;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 
@@ -31,6 +31,7 @@ pub const INFO: RepairInfo = RepairInfo {
     approvers: "approver (a second person) when HIGH risk",
     runbook: "stuck-order",
     lesson: "§8.4–8.6",
+    parameters: &[],
 };
 
 fn parse_order(target: &Target) -> OrderId {
@@ -38,9 +39,7 @@ fn parse_order(target: &Target) -> OrderId {
 }
 
 async fn load(db: &mut PgConnection, target: &Target) -> Result<OrderDetail> {
-    order_detail(db, target.tenant, &OrderLookup::Id(parse_order(target)))
-        .await?
-        .ok_or_else(|| Error::not_found("order", target.entity_id))
+    super::order_of(db, target).await
 }
 
 pub async fn assess(db: &mut PgConnection, services: &Services, target: &Target) -> Result<DryRun> {

@@ -182,7 +182,7 @@ pub async fn request(
         incident_id: body.incident_id.to_string(),
         reason: body.reason,
         idempotency_key: key,
-        mismatch_id: String::new(),
+        ..Default::default()
     };
     let input = RepairForRequest::parse(&form, body.dry_run).map_err(|e| Error::Ops(e.into()))?;
     let requested = repair::request_repair(&state.pool, &state.repairs, &service.0, &input).await?;
