@@ -8,6 +8,7 @@
 
 mod release_stale_claims;
 mod resume_orchestration;
+mod retry_engine_job;
 
 use std::time::Duration;
 
@@ -15,12 +16,13 @@ use platform::command::CommandContext;
 use platform::engine::{EngineClient, EngineError};
 use platform::ids::{OrderId, TenantId};
 use platform::query::{order_detail, OrderDetail, OrderLookup};
+use platform::relay::release::HEARTBEAT_DEAD_AFTER;
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::input::Parameters;
-use super::model::{DryRun, Recheck, RepairInfo, RepairType};
+use super::model::{DryRun, Recheck, RepairInfo, RepairType, SafetyCheck, Verdict};
 use crate::error::{Error, Result};
 
 /// What repairs reach beyond PostgreSQL, and their settings.
@@ -60,6 +62,7 @@ pub fn info(repair: RepairType) -> Option<&'static RepairInfo> {
     Some(match repair {
         RepairType::ResumeOrchestration => &resume_orchestration::INFO,
         RepairType::ReleaseStaleClaims => &release_stale_claims::INFO,
+        RepairType::RetryEngineJob => &retry_engine_job::INFO,
         _ => return None,
     })
 }
@@ -86,6 +89,7 @@ pub(super) async fn assess(
     let mut dry = match repair {
         RepairType::ResumeOrchestration => resume_orchestration::assess(db, s, t).await,
         RepairType::ReleaseStaleClaims => release_stale_claims::assess(db, s, t).await,
+        RepairType::RetryEngineJob => retry_engine_job::assess(db, s, t).await,
         other => Err(not_in_catalogue(other)),
     }?;
     if !parameters.is_empty() {
@@ -106,6 +110,7 @@ pub(super) async fn apply(
     match repair {
         RepairType::ResumeOrchestration => resume_orchestration::apply(db, s, t, dry, ctx).await,
         RepairType::ReleaseStaleClaims => release_stale_claims::apply(db, s, t, dry, ctx).await,
+        RepairType::RetryEngineJob => retry_engine_job::apply(db, s, t, dry, ctx).await,
         other => Err(not_in_catalogue(other)),
     }
 }
@@ -115,14 +120,31 @@ pub(super) async fn recheck(
     db: &mut PgConnection,
     services: &Services,
     target: &Target,
-    _outcome: Outcome<'_>,
+    outcome: Outcome<'_>,
 ) -> Result<Recheck> {
-    let (s, t) = (services, target);
+    let (s, t, o) = (services, target, outcome);
     match repair {
         RepairType::ResumeOrchestration => resume_orchestration::recheck(db, s, t).await,
         RepairType::ReleaseStaleClaims => release_stale_claims::recheck(db, s, t).await,
+        RepairType::RetryEngineJob => retry_engine_job::recheck(db, s, t, o).await,
         other => Err(not_in_catalogue(other)),
     }
+}
+
+/// A re-check from its checks: coherent when none fails.
+pub(crate) fn judged(checks: Vec<SafetyCheck>) -> Recheck {
+    Recheck { coherent: checks.iter().all(|c| c.verdict != Verdict::Fail), checks }
+}
+
+/// A check that passes when `ok`, fails otherwise, with what was found.
+pub(crate) fn check(question: &str, ok: bool, detail: impl Into<String>) -> SafetyCheck {
+    SafetyCheck::new(question, if ok { Verdict::Pass } else { Verdict::Fail }, detail)
+}
+
+/// Reads a value the dry-run put in the proposed change (the approval bound to it).
+pub(crate) fn proposed<T: serde::de::DeserializeOwned>(proposed: &Value, key: &str) -> Result<T> {
+    serde_json::from_value(proposed[key].clone())
+        .map_err(|e| Error::Internal(format!("the proposed change's {key} is unreadable: {e}")))
 }
 
 /// The order a repair is about, whole (lines, fulfillment requests, projection, …).
@@ -130,6 +152,55 @@ pub(crate) async fn order_of(db: &mut PgConnection, target: &Target) -> Result<O
     order_detail(db, target.tenant, &OrderLookup::Id(OrderId::from_uuid(target.entity_id)))
         .await?
         .ok_or_else(|| Error::not_found("order", target.entity_id))
+}
+
+/// A worker of some kind that is alive: its freshest heartbeat is recent and does not say `stopped`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LiveWorker {
+    pub instance_id: String,
+    pub seconds_ago: i64,
+    pub paused: bool,
+}
+
+/// The live worker of `kind` that beat last, if any (`platform.worker_heartbeat`).
+pub(crate) async fn live_worker(db: &mut PgConnection, kind: &str) -> Result<Option<LiveWorker>> {
+    let row: Option<(String, f64, Option<String>)> = sqlx::query_as(
+        "select instance_id, extract(epoch from now() - last_beat_at)::float8, detail->>'state'
+         from platform.worker_heartbeat
+         where worker_kind = $1 and last_beat_at > now() - make_interval(secs => $2)
+           and coalesce(detail->>'state', 'running') <> 'stopped'
+         order by last_beat_at desc limit 1",
+    )
+    .bind(kind)
+    .bind(HEARTBEAT_DEAD_AFTER.as_secs_f64())
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(instance_id, ago, state)| LiveWorker {
+        instance_id,
+        seconds_ago: ago.max(0.0).round() as i64,
+        paused: state.as_deref() == Some("paused"),
+    }))
+}
+
+/// How long a re-check still waits for the work a repair set in motion (the worker, the relay, the
+/// consumer): `while !settled && patience.wait().await { … }` polls every half second until the deadline.
+pub(crate) struct Patience {
+    deadline: tokio::time::Instant,
+}
+
+impl Patience {
+    pub fn new(within: Duration) -> Self {
+        Patience { deadline: tokio::time::Instant::now() + within }
+    }
+
+    /// Waits half a second and says whether there is time left to look again.
+    pub async fn wait(&self) -> bool {
+        if tokio::time::Instant::now() >= self.deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        true
+    }
 }
 
 /// The engine's failures as the console tells them: unreachable → unavailable (nothing changed); a
