@@ -6,6 +6,7 @@
 //! below; its variant in [`RepairType`]. The lifecycle (request → approve → execute → re-check), the
 //! evidence and the two-person rule come with it from [`super::lifecycle`].
 
+mod approve_quote_manually;
 mod release_stale_claims;
 mod resume_orchestration;
 mod retry_engine_job;
@@ -63,6 +64,7 @@ pub fn info(repair: RepairType) -> Option<&'static RepairInfo> {
         RepairType::ResumeOrchestration => &resume_orchestration::INFO,
         RepairType::ReleaseStaleClaims => &release_stale_claims::INFO,
         RepairType::RetryEngineJob => &retry_engine_job::INFO,
+        RepairType::ApproveQuoteManually => &approve_quote_manually::INFO,
         _ => return None,
     })
 }
@@ -85,11 +87,12 @@ pub(super) async fn assess(
     target: &Target,
     parameters: &Parameters,
 ) -> Result<DryRun> {
-    let (s, t) = (services, target);
+    let (s, t, p) = (services, target, parameters);
     let mut dry = match repair {
         RepairType::ResumeOrchestration => resume_orchestration::assess(db, s, t).await,
         RepairType::ReleaseStaleClaims => release_stale_claims::assess(db, s, t).await,
         RepairType::RetryEngineJob => retry_engine_job::assess(db, s, t).await,
+        RepairType::ApproveQuoteManually => approve_quote_manually::assess(db, s, t, p).await,
         other => Err(not_in_catalogue(other)),
     }?;
     if !parameters.is_empty() {
@@ -111,6 +114,7 @@ pub(super) async fn apply(
         RepairType::ResumeOrchestration => resume_orchestration::apply(db, s, t, dry, ctx).await,
         RepairType::ReleaseStaleClaims => release_stale_claims::apply(db, s, t, dry, ctx).await,
         RepairType::RetryEngineJob => retry_engine_job::apply(db, s, t, dry, ctx).await,
+        RepairType::ApproveQuoteManually => approve_quote_manually::apply(db, s, t, dry, ctx).await,
         other => Err(not_in_catalogue(other)),
     }
 }
@@ -127,6 +131,7 @@ pub(super) async fn recheck(
         RepairType::ResumeOrchestration => resume_orchestration::recheck(db, s, t).await,
         RepairType::ReleaseStaleClaims => release_stale_claims::recheck(db, s, t).await,
         RepairType::RetryEngineJob => retry_engine_job::recheck(db, s, t, o).await,
+        RepairType::ApproveQuoteManually => approve_quote_manually::recheck(db, s, t, o).await,
         other => Err(not_in_catalogue(other)),
     }
 }
