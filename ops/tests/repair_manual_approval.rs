@@ -7,27 +7,22 @@ mod common;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use common::repairs::{answer, approve, form, incident, refused, request, request_approve_execute, services};
+use common::repairs::{answer, approve, form, incident, pending_approval, refused, request, request_approve_execute, services};
 use ops::repair::*;
 use ops::testing::demo_user;
-use platform::approval_timer::request_approval;
 use platform::command::apply_quote_command;
 use platform::ids::{ApprovalRequestId, QuoteId};
 use platform::quote::QuoteCommand;
 use platform::tenants::ACME;
-use platform::testing::{approval_policy, ctx, priced_quote, ACTOR};
+use platform::testing::{ctx, ACTOR};
 use sqlx::PgPool;
 
 /// A quote of acme waiting for approval (its total is above the policy's threshold), and its request.
 async fn pending_quote(pool: &PgPool, number: &str) -> (QuoteId, ApprovalRequestId) {
-    let policy = approval_policy(pool, ACME, 100).await;
-    let quote = priced_quote(pool, ACME, number).await;
-    let mut tx = pool.begin().await.unwrap();
-    let requested = request_approval(&mut tx, ACME, quote, &policy, &ctx()).await.unwrap();
-    tx.commit().await.unwrap();
+    let pending = pending_approval(pool, number).await;
     // Evidence is dated to the second: let the request be a second old.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    (quote, requested.approval_request_id)
+    pending
 }
 
 fn at(offset: TimeDelta) -> String {

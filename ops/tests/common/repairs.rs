@@ -1,5 +1,5 @@
 //! What the repair tests share: the services a repair reaches, an incident to link it to, a request with
-//! its parameters, an approval of a dry-run, the refusals of a dry-run, and a HIGH-risk repair carried
+//! its parameters, a quote waiting for approval, an approval of a dry-run, the refusals of a dry-run, and a HIGH-risk repair carried
 //! through approval to execution.
 
 use std::time::Duration;
@@ -8,9 +8,11 @@ use ops::ids::IncidentId;
 use ops::identity::Actor;
 use ops::repair::*;
 use ops::testing::demo_user;
+use platform::approval_timer::request_approval;
 use platform::engine::EngineClient;
+use platform::ids::{ApprovalRequestId, QuoteId};
 use platform::tenants::ACME;
-use platform::testing::engine_url;
+use platform::testing::{approval_policy, ctx, engine_url, priced_quote};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -23,6 +25,16 @@ pub fn services_waiting(recheck_wait: Duration) -> Services {
 
 pub fn services() -> Services {
     services_waiting(Duration::from_secs(30))
+}
+
+/// A quote of acme waiting for approval (its total is above the policy's threshold), and its open request.
+pub async fn pending_approval(pool: &PgPool, number: &str) -> (QuoteId, ApprovalRequestId) {
+    let policy = approval_policy(pool, ACME, 100).await;
+    let quote = priced_quote(pool, ACME, number).await;
+    let mut tx = pool.begin().await.unwrap();
+    let requested = request_approval(&mut tx, ACME, quote, &policy, &ctx()).await.unwrap();
+    tx.commit().await.unwrap();
+    (quote, requested.approval_request_id)
 }
 
 /// A SEV2 of acme, declared by oscar.

@@ -7,6 +7,8 @@
 //! evidence and the two-person rule come with it from [`super::lifecycle`].
 
 mod approve_quote_manually;
+mod escalate_approval;
+mod reassign_approver;
 mod release_stale_claims;
 mod resume_orchestration;
 mod retry_engine_job;
@@ -65,6 +67,8 @@ pub fn info(repair: RepairType) -> Option<&'static RepairInfo> {
         RepairType::ReleaseStaleClaims => &release_stale_claims::INFO,
         RepairType::RetryEngineJob => &retry_engine_job::INFO,
         RepairType::ApproveQuoteManually => &approve_quote_manually::INFO,
+        RepairType::EscalateApproval => &escalate_approval::INFO,
+        RepairType::ReassignApprover => &reassign_approver::INFO,
         _ => return None,
     })
 }
@@ -93,6 +97,8 @@ pub(super) async fn assess(
         RepairType::ReleaseStaleClaims => release_stale_claims::assess(db, s, t).await,
         RepairType::RetryEngineJob => retry_engine_job::assess(db, s, t).await,
         RepairType::ApproveQuoteManually => approve_quote_manually::assess(db, s, t, p).await,
+        RepairType::EscalateApproval => escalate_approval::assess(db, s, t).await,
+        RepairType::ReassignApprover => reassign_approver::assess(db, s, t, p).await,
         other => Err(not_in_catalogue(other)),
     }?;
     if !parameters.is_empty() {
@@ -115,6 +121,8 @@ pub(super) async fn apply(
         RepairType::ReleaseStaleClaims => release_stale_claims::apply(db, s, t, dry, ctx).await,
         RepairType::RetryEngineJob => retry_engine_job::apply(db, s, t, dry, ctx).await,
         RepairType::ApproveQuoteManually => approve_quote_manually::apply(db, s, t, dry, ctx).await,
+        RepairType::EscalateApproval => escalate_approval::apply(db, s, t, dry, ctx).await,
+        RepairType::ReassignApprover => reassign_approver::apply(db, s, t, dry, ctx).await,
         other => Err(not_in_catalogue(other)),
     }
 }
@@ -132,6 +140,8 @@ pub(super) async fn recheck(
         RepairType::ReleaseStaleClaims => release_stale_claims::recheck(db, s, t).await,
         RepairType::RetryEngineJob => retry_engine_job::recheck(db, s, t, o).await,
         RepairType::ApproveQuoteManually => approve_quote_manually::recheck(db, s, t, o).await,
+        RepairType::EscalateApproval => escalate_approval::recheck(db, s, t, o).await,
+        RepairType::ReassignApprover => reassign_approver::recheck(db, s, t, o).await,
         other => Err(not_in_catalogue(other)),
     }
 }
