@@ -149,6 +149,27 @@ async fn external_effects(db: &mut PgConnection, order: OrderId) -> Result<Vec<S
     Ok(effects)
 }
 
+crate::named_enum!(/// Why duplicates cannot be resolved by cancelling.
+ConflictKind {
+    /// There is no second live order.
+    NothingToResolve => "NOTHING_TO_RESOLVE",
+    /// Several orders have external effects: escalate.
+    SeveralWithEffects => "SEVERAL_WITH_EFFECTS",
+    /// The override names an order that cannot stay.
+    NotACandidate => "NOT_A_CANDIDATE",
+    /// The order to cancel has external effects.
+    CancelHasEffects => "CANCEL_HAS_EFFECTS",
+    /// The order machine cannot cancel it.
+    NotCancellable => "NOT_CANCELLABLE",
+});
+
+/// One reason the duplicates cannot be resolved by cancelling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conflict {
+    pub kind: ConflictKind,
+    pub detail: String,
+}
+
 /// Which order stays, which are cancelled, and why — or why none can be chosen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Choice {
@@ -161,9 +182,20 @@ pub struct Choice {
     /// Why the canonical order is the canonical one.
     pub because: Vec<String>,
     /// Why the duplicates cannot be resolved by cancelling (escalate): empty when they can.
-    pub conflicts: Vec<String>,
+    pub conflicts: Vec<Conflict>,
     /// Said when an operator's override differs from the evidence.
     pub overridden: Option<String>,
+}
+
+impl Choice {
+    fn conflict(&mut self, kind: ConflictKind, detail: impl Into<String>) {
+        self.conflicts.push(Conflict { kind, detail: detail.into() });
+    }
+
+    /// The conflicts of one kind, said.
+    pub fn conflicts_of(&self, kind: ConflictKind) -> Vec<&str> {
+        self.conflicts.iter().filter(|c| c.kind == kind).map(|c| c.detail.as_str()).collect()
+    }
 }
 
 /// Chooses the canonical order of `group` (see the module doc); `choose` is an operator's override.
@@ -171,11 +203,11 @@ pub fn choose_canonical(group: &DuplicateGroup, choose: Option<OrderId>) -> Choi
     let live: Vec<&OrderEvidence> = group.orders.iter().filter(|o| o.is_live()).collect();
     let mut choice = Choice { canonical: None, by_evidence: None, cancel: vec![], because: vec![], conflicts: vec![], overridden: None };
     if group.orders.len() < 2 {
-        choice.conflicts.push("no other order was captured from this quote: there is no duplicate".into());
+        choice.conflict(ConflictKind::NothingToResolve, "no other order was captured from this quote: there is no duplicate");
         return choice;
     }
     if live.len() < 2 {
-        choice.conflicts.push(format!(
+        choice.conflict(ConflictKind::NothingToResolve, format!(
             "{} of the quote's {} orders are cancelled already: nothing is left to resolve",
             group.orders.len() - live.len(),
             group.orders.len()
@@ -184,7 +216,7 @@ pub fn choose_canonical(group: &DuplicateGroup, choose: Option<OrderId>) -> Choi
     }
     let with_effects: Vec<&&OrderEvidence> = live.iter().filter(|o| !o.external_effects.is_empty()).collect();
     if with_effects.len() > 1 {
-        choice.conflicts.push(format!(
+        choice.conflict(ConflictKind::SeveralWithEffects, format!(
             "{} orders have external effects ({}): cancelling either needs a business compensation — escalate to the \
              domain owner",
             with_effects.len(),
@@ -230,7 +262,7 @@ pub fn choose_canonical(group: &DuplicateGroup, choose: Option<OrderId>) -> Choi
                 } else {
                     format!("order {id} was not captured from this quote")
                 };
-                choice.conflicts.push(why);
+                choice.conflict(ConflictKind::NotACandidate, why);
                 return choice;
             }
         },
@@ -238,14 +270,14 @@ pub fn choose_canonical(group: &DuplicateGroup, choose: Option<OrderId>) -> Choi
     choice.canonical = Some(canonical.order_id);
     for other in live.iter().filter(|o| o.order_id != canonical.order_id) {
         if !other.external_effects.is_empty() && with_effects.len() == 1 {
-            choice.conflicts.push(format!(
+            choice.conflict(ConflictKind::CancelHasEffects, format!(
                 "{} has external effects ({}): it cannot be the order cancelled",
                 other.order_number,
                 other.external_effects.join("; ")
             ));
         }
         if let Err(refusal) = transition::<Order>(other.status, OrderCommand::Cancel) {
-            choice.conflicts.push(format!("{}: {refusal}", other.order_number));
+            choice.conflict(ConflictKind::NotCancellable, format!("{}: {refusal}", other.order_number));
         }
         choice.cancel.push(other.order_id);
     }
@@ -435,30 +467,30 @@ mod tests {
         // Overriding it would cancel the order the vendor has.
         let c = choose_canonical(&one, Some(id(1)));
         assert!(c.overridden.is_some());
-        assert!(c.conflicts[0].contains("cannot be the order cancelled"), "{:?}", c.conflicts);
+        assert!(c.conflicts_of(ConflictKind::CancelHasEffects)[0].contains("cannot be the order cancelled"), "{:?}", c.conflicts);
 
         let both = group(vec![
             order(1, OrderStatus::Fulfilled, "PLATFORM", "accept-1", 0, &["line 1 is FULFILLED"]),
             order(2, OrderStatus::InProgress, "LEGACY_IMPORT", "accept-1", 5, &["line 1 is FULFILLMENT_REQUESTED"]),
         ]);
         let c = choose_canonical(&both, None);
-        assert!(c.conflicts[0].contains("escalate"), "{:?}", c.conflicts);
+        assert!(c.conflicts_of(ConflictKind::SeveralWithEffects)[0].contains("escalate"), "{:?}", c.conflicts);
     }
 
     #[test]
     fn nothing_to_resolve_without_two_live_orders_and_an_override_must_be_one_of_them() {
         let single = group(vec![order(1, OrderStatus::Captured, "PLATFORM", "accept-1", 0, &[])]);
-        assert!(choose_canonical(&single, None).conflicts[0].contains("no duplicate"));
+        assert!(choose_canonical(&single, None).conflicts_of(ConflictKind::NothingToResolve)[0].contains("no duplicate"));
         let settled = group(vec![
             order(1, OrderStatus::Captured, "PLATFORM", "accept-1", 0, &[]),
             order(2, OrderStatus::Cancelled, "LEGACY_IMPORT", "accept-1", 5, &[]),
         ]);
-        assert!(choose_canonical(&settled, None).conflicts[0].contains("nothing is left"));
+        assert!(choose_canonical(&settled, None).conflicts_of(ConflictKind::NothingToResolve)[0].contains("nothing is left"));
         let g = group(vec![
             order(1, OrderStatus::Captured, "PLATFORM", "accept-1", 0, &[]),
             order(2, OrderStatus::Captured, "LEGACY_IMPORT", "accept-1", 5, &[]),
         ]);
-        assert!(choose_canonical(&g, Some(id(7))).conflicts[0].contains("not captured from this quote"));
+        assert!(choose_canonical(&g, Some(id(7))).conflicts_of(ConflictKind::NotACandidate)[0].contains("not captured from this quote"));
         let c = choose_canonical(&g, Some(id(2)));
         assert_eq!((c.canonical, c.by_evidence), (Some(id(2)), Some(id(1))));
         assert!(c.overridden.unwrap().contains("the operator keeps SO-2"));
@@ -471,6 +503,6 @@ mod tests {
             order(2, OrderStatus::PartiallyFulfilled, "LEGACY_IMPORT", "accept-1", 5, &[]),
         ]);
         let c = choose_canonical(&g, Some(id(1)));
-        assert!(c.conflicts.iter().any(|x| x.contains("cannot CANCEL")), "{:?}", c.conflicts);
+        assert!(c.conflicts_of(ConflictKind::NotCancellable)[0].contains("cannot CANCEL"), "{:?}", c.conflicts);
     }
 }

@@ -10,6 +10,7 @@ mod approve_quote_manually;
 mod escalate_approval;
 mod reassign_approver;
 mod release_stale_claims;
+mod resolve_duplicate_order;
 mod resume_orchestration;
 mod retry_engine_job;
 
@@ -67,6 +68,7 @@ pub fn info(repair: RepairType) -> Option<&'static RepairInfo> {
         RepairType::ReleaseStaleClaims => &release_stale_claims::INFO,
         RepairType::RetryEngineJob => &retry_engine_job::INFO,
         RepairType::ApproveQuoteManually => &approve_quote_manually::INFO,
+        RepairType::ResolveDuplicateOrder => &resolve_duplicate_order::INFO,
         RepairType::EscalateApproval => &escalate_approval::INFO,
         RepairType::ReassignApprover => &reassign_approver::INFO,
         _ => return None,
@@ -97,6 +99,7 @@ pub(super) async fn assess(
         RepairType::ReleaseStaleClaims => release_stale_claims::assess(db, s, t).await,
         RepairType::RetryEngineJob => retry_engine_job::assess(db, s, t).await,
         RepairType::ApproveQuoteManually => approve_quote_manually::assess(db, s, t, p).await,
+        RepairType::ResolveDuplicateOrder => resolve_duplicate_order::assess(db, s, t, p).await,
         RepairType::EscalateApproval => escalate_approval::assess(db, s, t).await,
         RepairType::ReassignApprover => reassign_approver::assess(db, s, t, p).await,
         other => Err(not_in_catalogue(other)),
@@ -121,6 +124,7 @@ pub(super) async fn apply(
         RepairType::ReleaseStaleClaims => release_stale_claims::apply(db, s, t, dry, ctx).await,
         RepairType::RetryEngineJob => retry_engine_job::apply(db, s, t, dry, ctx).await,
         RepairType::ApproveQuoteManually => approve_quote_manually::apply(db, s, t, dry, ctx).await,
+        RepairType::ResolveDuplicateOrder => resolve_duplicate_order::apply(db, s, t, dry, ctx).await,
         RepairType::EscalateApproval => escalate_approval::apply(db, s, t, dry, ctx).await,
         RepairType::ReassignApprover => reassign_approver::apply(db, s, t, dry, ctx).await,
         other => Err(not_in_catalogue(other)),
@@ -140,6 +144,7 @@ pub(super) async fn recheck(
         RepairType::ReleaseStaleClaims => release_stale_claims::recheck(db, s, t).await,
         RepairType::RetryEngineJob => retry_engine_job::recheck(db, s, t, o).await,
         RepairType::ApproveQuoteManually => approve_quote_manually::recheck(db, s, t, o).await,
+        RepairType::ResolveDuplicateOrder => resolve_duplicate_order::recheck(db, s, t, o).await,
         RepairType::EscalateApproval => escalate_approval::recheck(db, s, t, o).await,
         RepairType::ReassignApprover => reassign_approver::recheck(db, s, t, o).await,
         other => Err(not_in_catalogue(other)),
