@@ -15,8 +15,8 @@ use platform::projection::{dlt_header, ProjectionConfig, ProjectionConsumer, Pro
 use platform::relay::{header, Relay, RelayConfig, RelayCounts};
 use platform::tenants::ACME;
 use platform::testing::{
-    advance_order, captured_order, count, ctx, delete_topics, kafka_brokers, kafka_reader, order_journeys, switch,
-    wait_until, FULFILMENT,
+    advance_order, captured_order, count, ctx, delete_topics, kafka_brokers, kafka_reader, order_journeys, quick_projection_config,
+    switch, wait_until, FULFILMENT,
 };
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -41,16 +41,7 @@ impl World {
         format!("{}order", self.prefix)
     }
     fn consumer_config(&self) -> ProjectionConfig {
-        ProjectionConfig {
-            group_id: self.group.clone(),
-            topic_prefix: self.prefix.clone(),
-            control_interval: Duration::from_millis(100),
-            heartbeat_interval: Duration::from_millis(200),
-            retry_base: Duration::from_millis(50),
-            message_timeout: Duration::from_secs(10),
-            metadata_refresh: Duration::from_millis(500),
-            ..ProjectionConfig::new(ProjectionConfig::generate_instance_id(), kafka_brokers())
-        }
+        quick_projection_config(&self.group, &self.prefix)
     }
     fn relay_config(&self) -> RelayConfig {
         RelayConfig {

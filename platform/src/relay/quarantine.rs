@@ -24,6 +24,8 @@ pub struct EventFacts {
     pub aggregate_id: Uuid,
     pub aggregate_version: i64,
     pub event_type: String,
+    /// The payload as written (the evidence a quarantine keeps).
+    pub payload: serde_json::Value,
     pub status: String,
     pub attempts: i32,
     pub last_error: Option<String>,
@@ -115,6 +117,7 @@ pub async fn event_facts(db: &mut PgConnection, tenant: TenantId, event: OutboxE
         aggregate_id: row.aggregate_id,
         aggregate_version: row.aggregate_version,
         event_type: row.event_type,
+        payload: row.payload,
         status: row.status,
         attempts: row.attempts,
         last_error: row.last_error,

@@ -10,6 +10,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio::net::TcpListener;
 use uuid::Uuid;
 
+use crate::projection::ProjectionConfig;
 use crate::vendor::{serve_with, VendorClient, VendorState};
 
 /// `OPSDECK_KAFKA_BROKERS`, default the local broker.
@@ -20,6 +21,21 @@ pub fn kafka_brokers() -> String {
 /// `OPSDECK_ENGINE_URL` (Operaton's REST root), default the local engine.
 pub fn engine_url() -> String {
     std::env::var("OPSDECK_ENGINE_URL").unwrap_or_else(|_| "http://127.0.0.1:58080/engine-rest".into())
+}
+
+/// A projection consumer's settings for a test: its own consumer group and topic prefix, and short
+/// intervals and retries, so that what a test publishes is projected within a second or two.
+pub fn quick_projection_config(group_id: &str, topic_prefix: &str) -> ProjectionConfig {
+    ProjectionConfig {
+        group_id: group_id.to_string(),
+        topic_prefix: topic_prefix.to_string(),
+        control_interval: Duration::from_millis(100),
+        heartbeat_interval: Duration::from_millis(200),
+        retry_base: Duration::from_millis(50),
+        message_timeout: Duration::from_secs(10),
+        metadata_refresh: Duration::from_millis(500),
+        ..ProjectionConfig::new(ProjectionConfig::generate_instance_id(), kafka_brokers())
+    }
 }
 
 /// A consumer assigned every partition of `topics` from the beginning, outside any consumer group's

@@ -8,8 +8,10 @@
 
 mod approve_quote_manually;
 mod escalate_approval;
+mod quarantine_event;
 mod reassign_approver;
 mod release_stale_claims;
+mod replay_projection;
 mod resolve_duplicate_order;
 mod resume_orchestration;
 mod retry_engine_job;
@@ -69,19 +71,16 @@ pub fn info(repair: RepairType) -> Option<&'static RepairInfo> {
         RepairType::RetryEngineJob => &retry_engine_job::INFO,
         RepairType::ApproveQuoteManually => &approve_quote_manually::INFO,
         RepairType::ResolveDuplicateOrder => &resolve_duplicate_order::INFO,
+        RepairType::ReplayProjection => &replay_projection::INFO,
         RepairType::EscalateApproval => &escalate_approval::INFO,
         RepairType::ReassignApprover => &reassign_approver::INFO,
-        _ => return None,
+        RepairType::QuarantineEvent => &quarantine_event::INFO,
     })
 }
 
 /// Every repair the console can run, in catalogue order.
 pub fn catalogue() -> Vec<&'static RepairInfo> {
     <RepairType as platform::machine::Named>::ALL.iter().filter_map(|&t| info(t)).collect()
-}
-
-fn not_in_catalogue(repair: RepairType) -> Error {
-    Error::rule(format!("the {repair} repair is not in this console's catalogue yet"))
 }
 
 /// The dry-run of `repair` for `target` with `parameters`; the parameters go into the proposed change, so
@@ -100,9 +99,10 @@ pub(super) async fn assess(
         RepairType::RetryEngineJob => retry_engine_job::assess(db, s, t).await,
         RepairType::ApproveQuoteManually => approve_quote_manually::assess(db, s, t, p).await,
         RepairType::ResolveDuplicateOrder => resolve_duplicate_order::assess(db, s, t, p).await,
+        RepairType::ReplayProjection => replay_projection::assess(db, s, t).await,
         RepairType::EscalateApproval => escalate_approval::assess(db, s, t).await,
         RepairType::ReassignApprover => reassign_approver::assess(db, s, t, p).await,
-        other => Err(not_in_catalogue(other)),
+        RepairType::QuarantineEvent => quarantine_event::assess(db, s, t).await,
     }?;
     if !parameters.is_empty() {
         dry.proposed[Parameters::KEY] = serde_json::to_value(parameters).expect("parameters serialize");
@@ -125,9 +125,10 @@ pub(super) async fn apply(
         RepairType::RetryEngineJob => retry_engine_job::apply(db, s, t, dry, ctx).await,
         RepairType::ApproveQuoteManually => approve_quote_manually::apply(db, s, t, dry, ctx).await,
         RepairType::ResolveDuplicateOrder => resolve_duplicate_order::apply(db, s, t, dry, ctx).await,
+        RepairType::ReplayProjection => replay_projection::apply(db, s, t, dry, ctx).await,
         RepairType::EscalateApproval => escalate_approval::apply(db, s, t, dry, ctx).await,
         RepairType::ReassignApprover => reassign_approver::apply(db, s, t, dry, ctx).await,
-        other => Err(not_in_catalogue(other)),
+        RepairType::QuarantineEvent => quarantine_event::apply(db, s, t, dry, ctx).await,
     }
 }
 
@@ -145,9 +146,10 @@ pub(super) async fn recheck(
         RepairType::RetryEngineJob => retry_engine_job::recheck(db, s, t, o).await,
         RepairType::ApproveQuoteManually => approve_quote_manually::recheck(db, s, t, o).await,
         RepairType::ResolveDuplicateOrder => resolve_duplicate_order::recheck(db, s, t, o).await,
+        RepairType::ReplayProjection => replay_projection::recheck(db, s, t, o).await,
         RepairType::EscalateApproval => escalate_approval::recheck(db, s, t, o).await,
         RepairType::ReassignApprover => reassign_approver::recheck(db, s, t, o).await,
-        other => Err(not_in_catalogue(other)),
+        RepairType::QuarantineEvent => quarantine_event::recheck(db, s, t, o).await,
     }
 }
 
