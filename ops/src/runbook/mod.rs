@@ -90,6 +90,15 @@ mod tests {
     }
 
     #[test]
+    fn every_repair_of_the_catalogue_is_offered_by_its_own_runbook() {
+        for info in crate::repair::catalogue() {
+            let runbook = get(info.runbook).expect("checked above");
+            let name = info.repair_type.name().to_string();
+            assert!(runbook.front.repairs.contains(&name), "{}: add {name} to its repairs", runbook.front.id);
+        }
+    }
+
+    #[test]
     fn every_runbook_has_the_nine_sections_in_order() {
         let sections = [
             "Symptoms",
