@@ -1,14 +1,15 @@
 //! `/repairs/new?type=&tenant=&entity=&incident=&mismatch=`: requesting a repair. The page says what the
 //! repair does and checks, shows its dry-run as it would be computed now (nothing is stored by looking),
-//! and takes the request: a reason of at least 20 characters, the incident it belongs to, and an
-//! idempotency key made by the page (a resubmitted form is the same request).
+//! and takes the request: a reason of at least 20 characters, the incident it belongs to, an idempotency
+//! key made by the page (a resubmitted form is the same request), and the parameters the repair type
+//! lists (who approved, the new approver, …), which the dry-run shown uses as far as they are valid.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use ops::identity::Permission;
 use ops::incident::IncidentSummary;
-use ops::repair::{self, DryRun, RepairInfo, RepairRequestForm, RepairType, Services, Target};
+use ops::repair::{self, DryRun, ParamKind, ParamSpec, Parameters, RepairInfo, RepairRequestForm, RepairType, Services, Target};
 use platform::ids::TenantId;
 use platform::machine::Named;
 use platform::tenants::Tenant;
@@ -33,7 +34,7 @@ struct RequestData {
 #[component]
 pub fn RequestRepairPage() -> impl IntoView {
     let q = use_query_map().get_untracked();
-    let asked = RepairRequestForm {
+    let mut asked = RepairRequestForm {
         repair_type: q.get("type").unwrap_or_default(),
         tenant: q.get("tenant").unwrap_or_default(),
         entity_id: q.get("entity").unwrap_or_default(),
@@ -43,6 +44,11 @@ pub fn RequestRepairPage() -> impl IntoView {
         mismatch_id: q.get("mismatch").unwrap_or_default(),
         ..Default::default()
     };
+    for spec in parameters_of(&asked) {
+        if let (Some(field), Some(value)) = (asked.parameter_mut(spec.name), q.get(spec.name)) {
+            *field = value;
+        }
+    }
     let refused = rejected::<RepairRequestForm>(None);
     let form = form_or(&refused, || asked.clone());
     let viewer = require_viewer();
@@ -67,9 +73,11 @@ pub fn RequestRepairPage() -> impl IntoView {
             };
             let preview = match (repair_type, tenant, entity) {
                 (Some(kind), Some(tenant), Some(entity_id)) => Some(
-                    repair::preview(&pool, &services, &viewer.actor, kind, Target { tenant, entity_id })
-                        .await
-                        .map_err(PageError::from),
+                    repair::preview_with(&pool, &services, &viewer.actor, kind, Target { tenant, entity_id }, &{
+                        Parameters::valid_of(&form, parameters_of(&form))
+                    })
+                    .await
+                    .map_err(PageError::from),
                 ),
                 _ => None,
             };
@@ -94,6 +102,29 @@ pub fn RequestRepairPage() -> impl IntoView {
             }}
         </Suspense>
     }
+}
+
+/// The parameters the form's repair type lists (none for an unknown type).
+fn parameters_of(form: &RepairRequestForm) -> &'static [ParamSpec] {
+    RepairType::parse_name(form.repair_type.trim()).and_then(repair::info).map(|i| i.parameters).unwrap_or_default()
+}
+
+/// An input for each parameter of the repair type, `prefix` keeping the ids unique on the page.
+fn parameter_fields(form: &RepairRequestForm, prefix: &str, error: impl Fn(&str) -> Option<String>) -> AnyView {
+    parameters_of(form)
+        .iter()
+        .map(|spec| {
+            let kind = match spec.kind {
+                ParamKind::Time => "datetime-local",
+                ParamKind::Text | ParamKind::Id => "text",
+            };
+            view! {
+                <TextField id=format!("{prefix}-{}", spec.name) name=spec.name label=spec.label kind=kind
+                    value=form.parameter(spec.name).unwrap_or_default().to_string() error=error(spec.name) />
+            }
+        })
+        .collect_view()
+        .into_any()
 }
 
 fn render(data: RequestData, form: RepairRequestForm, refused: Option<crate::form::Rejected<RepairRequestForm>>) -> AnyView {
@@ -166,6 +197,7 @@ fn render(data: RequestData, form: RepairRequestForm, refused: Option<crate::for
                 <input type="hidden" name="mismatch" value=form.mismatch_id.clone()/>
                 <SelectField id="preview-tenant" name="tenant" label="Tenant" choices=tenants selected=form.tenant.clone() />
                 <TextField id="preview-entity" name="entity" label="Entity id" value=form.entity_id.clone() />
+                {parameter_fields(&form, "preview", |_| None)}
                 <button type="submit">"Show the dry-run"</button>
             </form>
             <form method="post" action="/repairs" class="form">
@@ -181,6 +213,7 @@ fn render(data: RequestData, form: RepairRequestForm, refused: Option<crate::for
                     selected=form.incident_id.clone() error=at(f.incident_id) />
                 <TextArea id="repair-reason" name=f.reason label="Why (at least 20 characters)" value=form.reason.clone()
                     error=at(f.reason) />
+                {parameter_fields(&form, "repair", |name| at(name))}
                 {at(f.idempotency_key).map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
                 <button type="submit">"Request the repair (stores its dry-run)"</button>
             </form>

@@ -158,6 +158,12 @@ impl Parameters {
         serde_json::from_value(proposed[Self::KEY].clone()).unwrap_or_default()
     }
 
+    /// The parameters of `form` that are present and valid, the others left out: what a preview computes its
+    /// dry-run with while the person is still filling the form (the request reports every error).
+    pub fn valid_of(form: &RepairRequestForm, specs: &[ParamSpec]) -> Parameters {
+        Self::parse(&mut FieldErrors::new(), form, specs)
+    }
+
     /// The parameters `specs` name, read from `form`: required ones present, each of its kind.
     pub fn parse(errors: &mut FieldErrors, form: &RepairRequestForm, specs: &[ParamSpec]) -> Parameters {
         let mut out = BTreeMap::new();

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use crate::helpers::{idp_config, spawn_app_with, TestApp};
+use crate::repairs::pending_approval;
 use crate::service_tokens::keycloak_service_token;
 
 async fn stuck_order(pool: &PgPool, number: &str) -> OrderId {
@@ -154,6 +155,36 @@ async fn bad_requests_are_clear_4xx_answers_that_write_nothing(pool: PgPool) {
     let (status, _) = post(&app, "not-a-token", Some("api-key-token"), &body(order, &incident, reason, true)).await;
     assert_eq!(status, 401);
     assert_eq!(repairs(&pool).await, 0, "nothing written");
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_repairs_parameters_come_in_the_body_and_an_unknown_one_is_refused(pool: PgPool) {
+    let app = app(&pool).await;
+    let approval = pending_approval(&pool, "Q-API-P1").await;
+    let incident = incident(&pool).await;
+    let token = keycloak_service_token(Some("ops.repair")).await;
+    let reassign = |parameters: Value| {
+        let body = json!({ "tenantId": ACME, "entityId": approval, "incidentId": incident, "reason": "the approver left the company last week",
+            "dryRun": true, "parameters": parameters });
+        let request = app.client.post(format!("{}/internal/v1/repairs/reassign-approver", app.address)).bearer_auth(&token).json(&body);
+        async move {
+            let response = request.header("Idempotency-Key", uuid::Uuid::now_v7().to_string()).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+
+    let (status, text) = reassign(json!({ "approver": "mia.manager" })).await;
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("no parameter approver"), "{text}");
+    let (status, text) = reassign(json!({})).await;
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("Give new approver"), "{text}");
+    assert_eq!(repairs(&pool).await, 0, "nothing written");
+
+    let (status, text) = reassign(json!({ "assignee": "mia.manager" })).await;
+    assert_eq!(status, 201, "{text}");
+    let proposed: Value = sqlx::query_scalar("select proposed_change from ops.repair_command_log").fetch_one(&pool).await.unwrap();
+    assert_eq!(proposed["parameters"]["assignee"], "mia.manager");
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]

@@ -6,11 +6,12 @@
 use ops::identity::Actor;
 use ops::incident::{declare_incident, DeclareForm, IncidentForDeclare};
 use ops::repair::{set_policy, PolicyForSet, PolicyForm};
+use platform::approval_timer::request_approval;
 use platform::engine::{BusinessKey, EngineClient};
-use platform::ids::OrderId;
+use platform::ids::{ApprovalRequestId, OrderId};
 use platform::orchestration::{ensure_deployed, give_up_start};
 use platform::tenants::ACME;
-use platform::testing::{captured_order, engine_url};
+use platform::testing::{approval_policy, captured_order, ctx, engine_url, priced_quote};
 use sqlx::PgPool;
 
 use crate::helpers::{idp_config, spawn_app_with, TestApp};
@@ -19,6 +20,16 @@ async fn stuck_order(pool: &PgPool) -> OrderId {
     let order = captured_order(pool, ACME, "Q-REPAIR-1").await.order_id;
     give_up_start(&mut pool.acquire().await.unwrap(), order, "gave up: process engine unreachable", "test").await.unwrap();
     order
+}
+
+/// An open approval request of a quote of acme (its total is above the policy's threshold).
+pub(crate) async fn pending_approval(pool: &PgPool, number: &str) -> ApprovalRequestId {
+    let policy = approval_policy(pool, ACME, 100).await;
+    let quote = priced_quote(pool, ACME, number).await;
+    let mut tx = pool.begin().await.unwrap();
+    let requested = request_approval(&mut tx, ACME, quote, &policy, &ctx()).await.unwrap();
+    tx.commit().await.unwrap();
+    requested.approval_request_id
 }
 
 async fn incident(pool: &PgPool) -> String {
@@ -137,4 +148,46 @@ async fn an_operator_requests_an_approver_approves_and_the_operator_executes_thr
     for instance in instances {
         let _ = reqwest::Client::new().delete(format!("{}/process-instance/{}", engine_url(), instance.id)).send().await;
     }
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_repairs_parameters_are_asked_on_its_request_page_and_bound_to_the_dry_run(pool: PgPool) {
+    let approval = pending_approval(&pool, "Q-REPAIR-P1").await;
+    let incident = incident(&pool).await;
+    let app = spawn_app_with(pool.clone(), idp_config()).await;
+    app.sign_in("oscar.operator").await;
+
+    // The page asks for the new approver, in the preview and in the request, and previews with it.
+    let entity = approval.to_string();
+    let (status, page) = app.page(&format!("/repairs/new?type=reassign-approver&tenant={ACME}&entity={entity}&incident={incident}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(r#"id="preview-assignee""#) && page.contains(r#"id="repair-assignee""#), "{page}");
+    assert!(page.contains("no new approver is named"), "the dry-run without it refuses");
+    let (_, page) = app
+        .page(&format!("/repairs/new?type=reassign-approver&tenant={ACME}&entity={entity}&incident={incident}&assignee=mia.manager"))
+        .await;
+    assert!(page.contains("→ mia.manager") && page.contains(r#"value="mia.manager""#), "{page}");
+    let key = hidden(&page, "idempotency_key");
+    let acme = ACME.to_string();
+    let form = |assignee: &'static str| {
+        vec![
+            ("repair_type", "reassign-approver"),
+            ("tenant", acme.as_str()),
+            ("entity_id", entity.as_str()),
+            ("incident_id", incident.as_str()),
+            ("reason", "the approver left the company last week"),
+            ("idempotency_key", key.as_str()),
+            ("assignee", assignee),
+        ]
+    };
+
+    // Without it the request is answered at its field; with it the dry-run stored carries it.
+    let (status, body) = post(&app, "/repairs", &form("")).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("Give new approver"), "{body}");
+    let (status, repair_page) = post(&app, "/repairs", &form("mia.manager")).await;
+    assert_eq!(status, 303, "{repair_page}");
+    let proposed: serde_json::Value =
+        sqlx::query_scalar("select proposed_change from ops.repair_command_log").fetch_one(&pool).await.unwrap();
+    assert_eq!((proposed["to_assignee"].as_str(), proposed["parameters"]["assignee"].as_str()), (Some("mia.manager"), Some("mia.manager")));
 }

@@ -1,6 +1,7 @@
 //! The internal repair API (lesson §18): `POST /internal/v1/repairs/{type}` with the lesson's body
-//! (`tenantId`, `orderId` or `entityId`, `incidentId`, `reason` ≥ 20, `dryRun` required) and an
-//! `Idempotency-Key` header (required). The same lifecycle and approval rules as the console:
+//! (`tenantId`, `orderId` or `entityId`, `incidentId`, `reason` ≥ 20, `dryRun` required, and the repair's
+//! `parameters` where it has some) and an `Idempotency-Key` header (required). The same lifecycle and
+//! approval rules as the console:
 //!
 //! - `dryRun: true` — the repair is requested: its dry-run is stored REQUESTED and answered (201; 200
 //!   when the key had been used: the first request's repair);
@@ -41,6 +42,10 @@ pub struct RepairApiRequest {
     pub reason: String,
     /// true: store the dry-run only; false: execute (when allowed).
     pub dry_run: bool,
+    /// What the repair type needs beyond the envelope, by the names of its catalogue entry's parameters
+    /// (`approved_by`, `assignee`, …); an unknown name is refused.
+    #[serde(default)]
+    pub parameters: std::collections::BTreeMap<String, String>,
 }
 
 /// One safety check of a dry-run.
@@ -175,7 +180,7 @@ pub async fn request(
         .order_id
         .or(body.entity_id)
         .ok_or_else(|| Error::Ops(ops::Error::invalid("entity_id", "orderId (or entityId) is required")))?;
-    let form = RepairRequestForm {
+    let mut form = RepairRequestForm {
         repair_type,
         tenant: body.tenant_id.to_string(),
         entity_id: entity.to_string(),
@@ -184,6 +189,10 @@ pub async fn request(
         idempotency_key: key,
         ..Default::default()
     };
+    for (name, value) in body.parameters {
+        let field = form.parameter_mut(&name).ok_or_else(|| Error::Ops(ops::Error::invalid("parameters", format!("no parameter {name}"))))?;
+        *field = value;
+    }
     let input = RepairForRequest::parse(&form, body.dry_run).map_err(|e| Error::Ops(e.into()))?;
     let requested = repair::request_repair(&state.pool, &state.repairs, &service.0, &input).await?;
     if body.dry_run {
