@@ -113,6 +113,58 @@ async fn an_operator_may_keep_another_order_against_the_evidence_and_the_cancell
     assert_eq!(instances(running).await, 0, "the cancelled order's process is ended");
 }
 
+/// The engine calls come after the commit: a console that dies between the commit and the call leaves
+/// the cancellation committed and the call owed; while the engine is away the call fails, stays pending
+/// and is told on the incident; when it is back the next round makes it and the re-check is clean.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn ending_the_duplicates_process_is_owed_after_the_commit_and_made_when_the_engine_answers(pool: PgPool) {
+    let engine = EngineClient::with_request_timeout(engine_url(), Duration::from_secs(10));
+    ensure_deployed(&engine).await.unwrap();
+    let running = captured_order(&pool, ACME, "Q-D4").await.order_id;
+    let starter = Starter::new(pool.clone(), engine.clone(), StarterConfig::new(StarterConfig::generate_instance_id())).unwrap();
+    assert_eq!(starter.start_due().await.unwrap().started, 1);
+    let copy = legacy_duplicate(&pool, ACME, running, TimeDelta::minutes(5)).await;
+    let incident = incident(&pool).await;
+    let keep = copy.to_string();
+    let input = request("resolve-duplicate-order", running, incident, "dup-Q-D4", &[("canonical_order_id", &keep)]);
+    let crashed = Services { follow_ups_inline: false, recheck_wait: Duration::ZERO, ..services() };
+
+    let done = request_approve_execute(&pool, &crashed, &input).await;
+    assert_eq!(done.status, RepairStatus::Executed, "{:?}", done.failure_reason);
+    assert_eq!(status(&pool, running).await, "CANCELLED", "the change is committed");
+    assert_eq!(instances(running).await, 1, "the engine call is not made before the commit");
+    let [owed] = done.follow_ups.as_slice() else { panic!("one call owed: {:?}", done.follow_ups) };
+    assert!(owed.pending() && owed.attempts == 0, "{owed:?}");
+    assert!(owed.description.starts_with("end process instance"), "{}", owed.description);
+    assert!(done.recheck.is_none(), "the re-check waits for the owed call: {:?}", done.recheck);
+
+    // The engine away: the attempt fails, is recorded, and the incident hears of it.
+    let down = EngineClient::with_request_timeout("http://127.0.0.1:9/engine-rest", Duration::from_secs(2));
+    let who = "system:repair-follow-up";
+    let round = follow_up::carry_out(&pool, &down, who, follow_up::Which::Due).await.unwrap();
+    assert_eq!((round.done, round.failed), (0, 1));
+    assert_eq!(instances(running).await, 1);
+    let oscar = ops::testing::demo_user("oscar.operator");
+    let seen = repair_detail(&pool, &oscar, done.repair_id).await.unwrap();
+    let owed = &seen.follow_ups[0];
+    assert!(owed.pending() && owed.attempts == 1 && owed.last_error.as_deref().is_some_and(|e| e.contains("unreachable")), "{owed:?}");
+    let story: Vec<String> = common::detail(&pool, incident).await.timeline.into_iter().map(|e| e.headline).collect();
+    assert!(story.iter().any(|h| h.starts_with("Engine call pending after the commit")), "{story:?}");
+    // Within its backoff a background round leaves it alone.
+    assert_eq!(follow_up::carry_out(&pool, &engine, who, follow_up::Which::Due).await.unwrap(), follow_up::Carried::default());
+
+    // The engine back: the owed call is made, once; the re-check is clean.
+    let round = follow_up::carry_out(&pool, &engine, who, follow_up::Which::Repair(done.repair_id)).await.unwrap();
+    assert_eq!((round.done, round.failed), (1, 0));
+    assert_eq!(instances(running).await, 0, "the cancelled order's process is ended");
+    assert_eq!(follow_up::carry_out(&pool, &engine, who, follow_up::Which::Repair(done.repair_id)).await.unwrap(), follow_up::Carried::default());
+    assert_eq!(follow_up::settled_since_recheck(&pool).await.unwrap(), [done.repair_id], "its re-check is due again");
+    let rechecked = recheck_repair(&pool, &services(), &oscar, done.repair_id).await.unwrap();
+    assert!(rechecked.recheck.as_ref().unwrap().coherent, "{:?}", rechecked.recheck);
+    assert!(!rechecked.follow_ups[0].pending() && rechecked.follow_ups[0].attempts == 2);
+    assert!(follow_up::settled_since_recheck(&pool).await.unwrap().is_empty());
+}
+
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn orders_with_external_effects_are_escalated_not_cancelled(pool: PgPool) {
     let oscar = demo_user("oscar.operator");

@@ -121,7 +121,11 @@ async fn a_low_risk_resume_runs_after_its_requester_confirms_the_dry_run_and_is_
     assert_eq!(after["resumed_at"], "reserve");
     let started = instances(order).await;
     assert_eq!(started.len(), 1, "one instance under the business key");
-    assert_eq!(after["process_instance_id"], started[0].as_str());
+    assert!(after["process_instance_id"].is_null(), "a new instance is started after the commit");
+    assert_eq!(after["engine_follow_ups"].as_array().map(Vec::len), Some(1), "{after}");
+    let [call] = done.follow_ups.as_slice() else { panic!("one engine call owed: {:?}", done.follow_ups) };
+    assert!(!call.pending(), "made right after the commit: {call:?}");
+    assert_eq!((call.attempts, call.outcome.as_ref().map(|o| o["started"].clone())), (1, Some(started[0].as_str().into())));
     let activities = EngineClient::new(engine_url()).current_activities(&started[0]).await.unwrap();
     assert_eq!(activities, ["reserve"], "the process waits at the reserve step");
     let recheck = done.recheck.expect("re-checked after the commit");

@@ -21,6 +21,7 @@ use crate::command::{apply_order_command, apply_order_line_command, CommandConte
 use crate::engine::{BusinessKey, EngineClient};
 use crate::ids::{EntityKind, OrderId, OrderLineId, QuoteId, TenantId};
 use crate::machine::transition;
+use crate::orchestration::follow_up::EngineStep;
 use crate::order::{Order, OrderCommand, OrderLineStatus, OrderStatus};
 use crate::{Error, Result};
 
@@ -291,16 +292,19 @@ pub struct CancelledDuplicate {
     pub canonical_order_id: OrderId,
     pub order_version: i64,
     pub lines_cancelled: Vec<i32>,
-    pub instances_ended: Vec<String>,
+    /// Its process instances, to end after the commit (the steps of `follow_ups`).
+    pub instances_to_end: Vec<String>,
+    /// The engine calls the cancellation still owes, to carry out after the commit.
+    pub follow_ups: Vec<EngineStep>,
 }
 
 /// Cancels `duplicate` in favour of `canonical`, inside `tx`: both rows locked (in id order), checked to
 /// be of the same tenant and quote, the duplicate at `expected_version` and without lines handed to the
 /// vendor; its open lines `CANCEL` and the order `CANCEL` through their machines (reason naming the
-/// canonical order), the resolution recorded with `evidence`, and its process instance ended in the
-/// engine. The engine is called last, before the commit: if it refuses, the caller rolls back and nothing
-/// changed; if the commit fails after it answered, the order is left without a process and the repair,
-/// run again, finds nothing to end.
+/// canonical order) and the resolution recorded with `evidence`. Its process instances are read from the
+/// engine (unreachable: refused, nothing changed) but not ended here: ending them is returned as
+/// [`EngineStep`]s the caller records with the change and carries out after the commit
+/// ([`crate::orchestration::follow_up`]) — ending an instance that is already gone is the same result.
 #[allow(clippy::too_many_arguments)]
 #[tracing::instrument(skip(tx, engine, evidence, ctx), fields(actor = %ctx.actor), err(Display))]
 pub async fn cancel_duplicate(
@@ -379,25 +383,32 @@ pub async fn cancel_duplicate(
     .execute(&mut *tx)
     .await
     .map_err(Error::from_db)?;
-    let mut instances_ended = Vec::new();
     let reason = format!("opsdeck: order cancelled as a duplicate of {canonical}");
-    for instance in engine.instances_by_business_key(&BusinessKey::for_order(tenant, duplicate)).await.map_err(engine_refusal)? {
-        engine.delete_instance(&instance.id, &reason).await.map_err(engine_refusal)?;
-        instances_ended.push(instance.id);
-    }
+    let instances_to_end: Vec<String> = engine
+        .instances_by_business_key(&BusinessKey::for_order(tenant, duplicate))
+        .await
+        .map_err(engine_refusal)?
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    let follow_ups = instances_to_end
+        .iter()
+        .map(|id| EngineStep::EndInstance { process_instance_id: id.clone(), reason: reason.clone() })
+        .collect();
     tracing::warn!(%duplicate, %canonical, %quote, "duplicate order cancelled");
     Ok(CancelledDuplicate {
         order_id: duplicate,
         canonical_order_id: canonical,
         order_version: change.version,
         lines_cancelled,
-        instances_ended,
+        instances_to_end,
+        follow_ups,
     })
 }
 
 /// The engine's failure, as the platform's refusal: nothing of the cancellation stays.
 fn engine_refusal(error: crate::engine::EngineError) -> Error {
-    Error::refused(format!("the process engine could not end the duplicate's process: {error}"))
+    Error::refused(format!("the process engine could not list the duplicate's processes: {error}"))
 }
 
 #[cfg(test)]

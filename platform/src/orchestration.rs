@@ -18,6 +18,7 @@
 
 mod control;
 pub mod failure;
+pub mod follow_up;
 mod fulfillment;
 pub mod resume;
 pub mod retry;

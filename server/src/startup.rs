@@ -34,6 +34,8 @@ use crate::telemetry;
 
 /// How often expired sessions are deleted from the store.
 const EXPIRED_SESSION_SWEEP: Duration = Duration::from_secs(600);
+/// How often pending repair follow-ups are looked at (each waits out its own backoff).
+const REPAIR_FOLLOW_UP_ROUND: Duration = Duration::from_secs(5);
 
 /// What every handler and page can reach. Cheap to clone.
 #[derive(Clone)]
@@ -108,6 +110,12 @@ impl Application {
         if let Some(schedule) = config.reconcile_schedule() {
             spawn_reconciler(pool.clone(), engine.clone(), schedule);
         }
+        let repairs = ops::repair::Services {
+            approval_ttl: Duration::from_secs(u64::from(config.repair_approval_ttl_minutes) * 60),
+            ..ops::repair::Services::new(engine.clone())
+        };
+        // Engine calls a repair owes after its commit, retried here when the engine was away.
+        tokio::spawn(ops::repair::run_follow_ups(pool.clone(), repairs.clone(), REPAIR_FOLLOW_UP_ROUND));
         let state = AppState {
             probes: diagnostics.probes().clone(),
             diagnostics,
@@ -122,10 +130,7 @@ impl Application {
                 platform::redis_link::RedisLink::new(Some(config.redis_url.expose().clone())),
             ),
             faults: config.fault_kit(),
-            repairs: ops::repair::Services {
-                approval_ttl: Duration::from_secs(u64::from(config.repair_approval_ttl_minutes) * 60),
-                ..ops::repair::Services::new(engine)
-            },
+            repairs,
         };
         let csp = content_security_policy(&config.oidc_issuer);
         Ok(Application { listener, router: router(state, &config.style_dir, &config.public_dir, sessions, csp) })

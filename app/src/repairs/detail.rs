@@ -78,6 +78,11 @@ fn next_step(repair: &Repair) -> String {
             "Rejected{}.",
             repair.approvals.last().and_then(|a| a.comment.clone()).map(|c| format!(": {c}")).unwrap_or_default()
         ),
+        (RepairStatus::Executed, _) if repair.follow_ups.iter().any(|f| f.pending()) => format!(
+            "Executed in the database; an engine call is still owed ({}) and is retried automatically — the \
+             re-check runs once it is made.",
+            repair.follow_ups.iter().filter(|f| f.pending()).map(|f| f.description.clone()).collect::<Vec<_>>().join("; ")
+        ),
         (RepairStatus::Executed, _) => match &repair.recheck {
             Some(r) if r.coherent => "Executed, and the re-check found the entity coherent.".to_string(),
             Some(r) => format!(
@@ -158,6 +163,44 @@ fn render(viewer: Viewer, repair: Repair) -> AnyView {
             </section>
         }
     });
+    // The engine calls the execution owed after its commit: made, or pending and retried.
+    let follow_ups = (!repair.follow_ups.is_empty()).then(|| {
+        let rows = repair
+            .follow_ups
+            .iter()
+            .map(|f| {
+                let (badge, state) = if f.pending() {
+                    ("badge tone-bad", format!(
+                        "PENDING — {} attempt(s){}; retried automatically",
+                        f.attempts,
+                        f.last_error.as_ref().map(|e| format!(", last: {e}")).unwrap_or_default()
+                    ))
+                } else {
+                    ("badge tone-good", format!(
+                        "done {}{}",
+                        f.done_at.map(|t| instant(&t)).unwrap_or_default(),
+                        f.outcome.as_ref().map(|o| format!(" — {o}")).unwrap_or_default()
+                    ))
+                };
+                view! {
+                    <tr>
+                        <td>{f.description.clone()}</td>
+                        <td><span class=badge>{if f.pending() { "PENDING" } else { "DONE" }}</span></td>
+                        <td>{state}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <section class="panel">
+                <h2>"Engine calls after the commit"</h2>
+                <table class="grid">
+                    <thead><tr><th>"Call"</th><th>"State"</th><th>"Detail"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </section>
+        }
+    });
     // The reconciliation mismatch the repair came from, and what its check said after the execution.
     let mismatch = repair.mismatch_id.map(|m| {
         let outcome = repair.mismatch_recheck.as_ref().map(|r| {
@@ -214,6 +257,7 @@ fn render(viewer: Viewer, repair: Repair) -> AnyView {
                 {outcome}
             </div>
         </section>
+        {follow_ups}
         {recheck}
         {mismatch}
         <section class="panel">

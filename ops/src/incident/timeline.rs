@@ -40,6 +40,7 @@ pub mod event_type {
     pub const REPAIR_EXECUTED: &str = "REPAIR_EXECUTED";
     pub const REPAIR_FAILED: &str = "REPAIR_FAILED";
     pub const REPAIR_RECHECKED: &str = "REPAIR_RECHECKED";
+    pub const REPAIR_FOLLOW_UP: &str = "REPAIR_FOLLOW_UP";
     pub const CONTROL_CHANGED: &str = "CONTROL_CHANGED";
     pub const DIAGNOSTIC_RUN: &str = "DIAGNOSTIC_RUN";
     pub const CHECKLIST_RECORDED: &str = "CHECKLIST_RECORDED";

@@ -12,8 +12,9 @@
 //!    one once approved. The dry-run is computed again under lock: a different version or hash voids the
 //!    approval (FAILED: request it again). The change goes through the platform's commands and
 //!    transitions only; if it fails (the engine is down), nothing of it stays and the repair is FAILED
-//!    with the error. Executing again answers the first outcome. Then [`recheck_repair`] verifies the
-//!    invariants the repair was meant to restore.
+//!    with the error. The engine calls the change owes are recorded with it and made after the commit
+//!    ([`super::follow_up`]: one that fails stays pending and is retried). Executing again answers the
+//!    first outcome. Then [`recheck_repair`] verifies the invariants the repair was meant to restore.
 //!
 //! Every step is a command of the runner (audit line, metrics) and a line on the incident's timeline.
 
@@ -25,6 +26,7 @@ use serde_json::{json, Value};
 use sqlx::{Connection, PgPool};
 
 use super::catalogue::{self, Outcome, Services, Target};
+use super::follow_up;
 use super::input::{Decision, Parameters, RepairDecision, RepairForRequest};
 use super::model::{proposed_change_hash, DryRun, Recheck, RepairStatus, Risk, Verdict};
 use super::policy;
@@ -371,7 +373,13 @@ pub async fn execute_repair(
         let ctx = CommandContext::new(cx.actor_display()).with_reason(&repair.reason).with_repair(repair_id.as_uuid());
         let mut change = cx.db().begin().await?;
         match catalogue::apply(repair.repair_type, &mut change, services, &target, &dry, &ctx).await {
-            Ok(after) => {
+            Ok(applied) => {
+                // The engine calls it owes are recorded with the change and made after the commit.
+                follow_up::record(&mut change, repair_id, repair.tenant_id, &applied.follow_ups).await?;
+                let mut after = applied.after;
+                if !applied.follow_ups.is_empty() {
+                    after["engine_follow_ups"] = json!(applied.follow_ups.iter().map(|s| s.describe()).collect::<Vec<_>>());
+                }
                 change.commit().await?;
                 let who = cx.actor_display();
                 record::settle(cx.db(), repair_id, RepairStatus::Executed, Some(&after), None, Some(&who)).await?;
@@ -400,6 +408,20 @@ pub async fn execute_repair(
     .await?;
     if executed.replayed || executed.repair.status != RepairStatus::Executed {
         return Ok(executed);
+    }
+    // Committed: now the engine calls. One that fails stays pending, shown, and retried in the background.
+    if services.follow_ups_inline {
+        if let Err(error) = follow_up::carry_out(pool, &services.engine, &actor.display(), follow_up::Which::Repair(repair_id)).await {
+            tracing::warn!(%repair_id, error = %error, "the repair executed; its engine calls are pending");
+        }
+    }
+    // The re-check judges the state once every owed call is made: while one is pending it waits for the
+    // background round that makes it ([`follow_up::run_follow_ups`]).
+    let mut conn = pool.acquire().await?;
+    let reloaded = record::load(&mut conn, repair_id, false).await?.ok_or_else(|| Error::not_found("repair", repair_id))?;
+    drop(conn);
+    if reloaded.follow_ups.iter().any(|f| f.pending()) {
+        return Ok(Executed { repair: reloaded, replayed: false });
     }
     // The re-check runs after the commit, against the state others see now.
     let repair = match recheck_repair(pool, services, actor, repair_id).await {

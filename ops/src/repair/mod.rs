@@ -5,6 +5,7 @@
 //! re-checked afterwards. See [`lifecycle`] for the rules and [`catalogue`] for the repairs.
 
 pub mod catalogue;
+pub mod follow_up;
 pub mod input;
 pub mod lifecycle;
 pub mod model;
@@ -20,5 +21,6 @@ pub use input::{
 pub use lifecycle::{decide_repair, execute_repair, recheck_repair, request_repair, Executed, Requested};
 pub use model::{DryRun, ParamKind, ParamSpec, Recheck, RepairInfo, RepairStatus, RepairType, Risk, SafetyCheck, Verdict};
 pub use policy::{policies, set_policy, Policy, PolicyForSet, PolicyForm};
+pub use follow_up::{run_follow_ups, FollowUp};
 pub use record::{ApprovalRecord, Repair};
 pub use view::{preview, preview_with, recent_repairs, repair_detail, repairs_of_entity, repairs_of_incident, waiting_for, Waiting};

@@ -11,6 +11,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::follow_up::FollowUp;
 use super::model::{Recheck, RepairStatus, RepairType, Risk, SafetyCheck};
 use crate::error::{Error, Result};
 use crate::ids::{ApprovalId, IncidentId, RepairId};
@@ -48,6 +49,8 @@ pub struct Repair {
     pub executed_at: Option<DateTime<Utc>>,
     pub recheck: Option<Recheck>,
     pub rechecked_at: Option<DateTime<Utc>>,
+    /// The engine calls the execution owed after its commit, with their attempts.
+    pub follow_ups: Vec<FollowUp>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -129,7 +132,7 @@ fn stored<T: Named>(what: &str, value: &str) -> Result<T> {
 }
 
 impl Row {
-    fn into_repair(self, approvals: Vec<ApprovalRecord>) -> Result<Repair> {
+    fn into_repair(self, approvals: Vec<ApprovalRecord>, follow_ups: Vec<FollowUp>) -> Result<Repair> {
         Ok(Repair {
             repair_id: self.repair_id,
             repair_type: stored("repair type", &self.command_type)?,
@@ -160,6 +163,7 @@ impl Row {
             executed_at: self.executed_at,
             recheck: self.recheck.map(json).transpose()?,
             rechecked_at: self.rechecked_at,
+            follow_ups,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -187,7 +191,8 @@ pub(super) async fn load(db: &mut PgConnection, repair: RepairId, lock: bool) ->
         return Ok(None);
     };
     let approvals = approvals_of(db, repair).await?;
-    row.into_repair(approvals).map(Some)
+    let follow_ups = super::follow_up::of_repair(db, repair).await?;
+    row.into_repair(approvals, follow_ups).map(Some)
 }
 
 /// The repair an idempotency key made, if any.
@@ -233,7 +238,8 @@ pub(super) async fn list(db: &mut PgConnection, by: ListBy, scope: Option<&[Tena
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let approvals = approvals_of(db, row.repair_id).await?;
-        out.push(row.into_repair(approvals)?);
+        let follow_ups = super::follow_up::of_repair(db, row.repair_id).await?;
+        out.push(row.into_repair(approvals, follow_ups)?);
     }
     Ok(out)
 }

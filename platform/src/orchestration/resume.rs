@@ -16,7 +16,8 @@ use sqlx::PgConnection;
 
 use super::Result;
 use crate::command::{apply_order_command, apply_order_line_command, CommandContext};
-use crate::engine::{BusinessKey, EngineClient, EngineError, Incident, ORDER_ORCHESTRATION_KEY};
+use super::follow_up::EngineStep;
+use crate::engine::{BusinessKey, EngineClient, EngineError, Incident};
 use crate::ids::{OrderId, OrderLineId, TenantId};
 use crate::order::{OrderCommand, OrderLineCommand, OrderLineStatus, OrderStatus};
 
@@ -128,22 +129,24 @@ pub fn how(instances: &[InstanceState]) -> std::result::Result<How, String> {
 /// What resuming did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Resumed {
-    pub process_instance_id: String,
+    /// The instance restarted in place; `None` for a new instance, which the follow-up starts (or adopts).
+    pub process_instance_id: Option<String>,
     pub at: ResumeAt,
     pub how: How,
     pub order_status: OrderStatus,
     pub order_version: i64,
     pub lines_retried: Vec<i32>,
+    /// The engine call the resume still owes, to carry out after the commit.
+    pub follow_up: EngineStep,
 }
 
 /// Resumes the order inside `tx`: `RESUME_ORCHESTRATION` against `expected_version` (the row stays locked
-/// to the commit), `RETRY` of failed lines, then the engine call. The engine call is made with the order
-/// locked and before the commit, as the starter does: if the engine refuses, the caller rolls back and
-/// nothing changed; if the commit fails after the engine answered, the instance exists under the business
-/// key and the next attempt finds it (a restart in place is idempotent at the activity).
+/// to the commit) and `RETRY` of failed lines. The engine call is not made here: it is returned as the
+/// [`EngineStep`] the caller records with the change and carries out after the commit (see
+/// [`super::follow_up`]); starting adopts an instance already under the business key, and a restart in
+/// place does nothing once the stalled activity's incident is gone, so carrying it out again is harmless.
 pub async fn resume(
     tx: &mut PgConnection,
-    engine: &EngineClient,
     tenant: TenantId,
     order: OrderId,
     expected_version: i64,
@@ -164,16 +167,13 @@ pub async fn resume(
     for (line, _) in &failed {
         version = apply_order_line_command(tx, tenant, order, *line, OrderLineCommand::Retry, ctx).await?.order_version;
     }
-    let process_instance_id = match how {
-        How::NewInstance => {
-            let key = BusinessKey::for_order(tenant, order);
-            let vars = [("tenantId", tenant.to_string()), ("orderId", order.to_string())];
-            engine.start_at(ORDER_ORCHESTRATION_KEY, &key, &vars, at.activity()).await?.id
-        }
-        How::RestartInPlace { process_instance_id, cancel } => {
-            engine.restart_at(process_instance_id, cancel, at.activity()).await?;
-            process_instance_id.clone()
-        }
+    let activity = at.activity().to_string();
+    let (process_instance_id, follow_up) = match how {
+        How::NewInstance => (None, EngineStep::StartOrderProcess { tenant_id: tenant, order_id: order, activity }),
+        How::RestartInPlace { process_instance_id, cancel } => (
+            Some(process_instance_id.clone()),
+            EngineStep::RestartInPlace { process_instance_id: process_instance_id.clone(), cancel: cancel.clone(), activity },
+        ),
     };
     Ok(Resumed {
         process_instance_id,
@@ -182,6 +182,7 @@ pub async fn resume(
         order_status: change.to,
         order_version: version,
         lines_retried: failed.into_iter().map(|(_, n)| n).collect(),
+        follow_up,
     })
 }
 

@@ -9,6 +9,7 @@
 use serde::Serialize;
 use sqlx::PgConnection;
 
+use super::follow_up::EngineStep;
 use super::Result;
 use crate::command::{apply_order_command, CommandContext};
 use crate::engine::{BusinessKey, EngineClient, EngineError};
@@ -60,13 +61,15 @@ pub struct Retried {
     pub order_status: OrderStatus,
     /// The order's version after the retry's transition: the worker's progress moves it further.
     pub order_version: i64,
+    /// The engine call the retry still owes, to carry out after the commit.
+    pub follow_up: EngineStep,
 }
 
-/// Gives the order's failed task `task_id` one retry, inside `tx`: `RESUME_ORCHESTRATION` against
-/// `expected_version` (the order row stays locked to the commit), then the engine call. If the engine
-/// cannot be reached or refuses, the caller rolls back and nothing changed; if the commit fails after the
-/// engine answered, the task runs again anyway — which is what was asked — and a second retry finds no
-/// failed task.
+/// Gives the order's failed task `task_id` one retry, inside `tx`: the task is read from the engine and
+/// checked (the order's, out of retries), then `RESUME_ORCHESTRATION` against `expected_version` (the
+/// order row stays locked to the commit). The retry itself is returned as the [`EngineStep`] the caller
+/// records with the change and carries out after the commit ([`super::follow_up`]); carried out twice it
+/// does nothing the second time (the task has retries again, or is gone).
 pub async fn retry_failed_task(
     tx: &mut PgConnection,
     engine: &EngineClient,
@@ -100,7 +103,12 @@ pub async fn retry_failed_task(
     if task.retries != Some(0) {
         return Err(crate::Error::refused(format!("external task {task_id} still has retries ({:?}): nothing to retry", task.retries)).into());
     }
-    engine.set_external_task_retries(task_id, 1).await?;
-    tracing::info!(%order, %tenant, task_id, activity = ?task.activity_id, "failed external task retried");
-    Ok(Retried { task_id: task_id.to_string(), activity_id: task.activity_id, order_status: change.to, order_version: change.version })
+    tracing::info!(%order, %tenant, task_id, activity = ?task.activity_id, "failed external task to be retried after the commit");
+    Ok(Retried {
+        task_id: task_id.to_string(),
+        activity_id: task.activity_id,
+        order_status: change.to,
+        order_version: change.version,
+        follow_up: EngineStep::RetryTask { task_id: task_id.to_string(), retries: 1 },
+    })
 }

@@ -21,6 +21,7 @@ use std::time::Duration;
 use platform::command::CommandContext;
 use platform::engine::{EngineClient, EngineError};
 use platform::ids::{OrderId, TenantId};
+use platform::orchestration::follow_up::EngineStep;
 use platform::query::{order_detail, OrderDetail, OrderLookup};
 use platform::relay::release::HEARTBEAT_DEAD_AFTER;
 use serde_json::Value;
@@ -41,11 +42,20 @@ pub struct Services {
     /// worker running a retried task, the relay and the projection consumer applying a replay — before it
     /// judges.
     pub recheck_wait: Duration,
+    /// Whether execution makes the engine calls it owes right after its commit (always, in the console).
+    /// `false` leaves them to the background round ([`super::follow_up::run_follow_ups`]) — what a console
+    /// that dies between the commit and the call leaves behind; the tests use it to produce that.
+    pub follow_ups_inline: bool,
 }
 
 impl Services {
     pub fn new(engine: EngineClient) -> Self {
-        Services { engine, approval_ttl: Duration::from_secs(4 * 3600), recheck_wait: Duration::from_secs(30) }
+        Services {
+            engine,
+            approval_ttl: Duration::from_secs(4 * 3600),
+            recheck_wait: Duration::from_secs(30),
+            follow_ups_inline: true,
+        }
     }
 }
 
@@ -110,6 +120,20 @@ pub(super) async fn assess(
     Ok(dry)
 }
 
+/// What applying a repair did: its after state, and the engine calls it owes after the commit
+/// ([`super::follow_up`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Applied {
+    pub after: Value,
+    pub follow_ups: Vec<EngineStep>,
+}
+
+impl From<Value> for Applied {
+    fn from(after: Value) -> Self {
+        Applied { after, follow_ups: Vec::new() }
+    }
+}
+
 pub(super) async fn apply(
     repair: RepairType,
     db: &mut PgConnection,
@@ -117,18 +141,18 @@ pub(super) async fn apply(
     target: &Target,
     dry: &DryRun,
     ctx: &CommandContext,
-) -> Result<Value> {
+) -> Result<Applied> {
     let (s, t) = (services, target);
     match repair {
         RepairType::ResumeOrchestration => resume_orchestration::apply(db, s, t, dry, ctx).await,
-        RepairType::ReleaseStaleClaims => release_stale_claims::apply(db, s, t, dry, ctx).await,
+        RepairType::ReleaseStaleClaims => release_stale_claims::apply(db, s, t, dry, ctx).await.map(Applied::from),
         RepairType::RetryEngineJob => retry_engine_job::apply(db, s, t, dry, ctx).await,
-        RepairType::ApproveQuoteManually => approve_quote_manually::apply(db, s, t, dry, ctx).await,
+        RepairType::ApproveQuoteManually => approve_quote_manually::apply(db, s, t, dry, ctx).await.map(Applied::from),
         RepairType::ResolveDuplicateOrder => resolve_duplicate_order::apply(db, s, t, dry, ctx).await,
-        RepairType::ReplayProjection => replay_projection::apply(db, s, t, dry, ctx).await,
-        RepairType::EscalateApproval => escalate_approval::apply(db, s, t, dry, ctx).await,
-        RepairType::ReassignApprover => reassign_approver::apply(db, s, t, dry, ctx).await,
-        RepairType::QuarantineEvent => quarantine_event::apply(db, s, t, dry, ctx).await,
+        RepairType::ReplayProjection => replay_projection::apply(db, s, t, dry, ctx).await.map(Applied::from),
+        RepairType::EscalateApproval => escalate_approval::apply(db, s, t, dry, ctx).await.map(Applied::from),
+        RepairType::ReassignApprover => reassign_approver::apply(db, s, t, dry, ctx).await.map(Applied::from),
+        RepairType::QuarantineEvent => quarantine_event::apply(db, s, t, dry, ctx).await.map(Applied::from),
     }
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 
-use super::{check, engine_error, judged, proposed, Outcome, Services, Target};
+use super::{check, engine_error, judged, proposed, Applied, Outcome, Services, Target};
 use crate::error::{Error, Result};
 use crate::repair::input::Parameters;
 use crate::repair::model::{DryRun, ParamKind, ParamSpec, Recheck, RepairInfo, RepairType, Risk, SafetyCheck, Verdict};
@@ -33,8 +33,9 @@ pub const INFO: RepairInfo = RepairInfo {
              more than one order has external effects, or the order to cancel has them (escalate: a \
              compensation), or the order machine cannot cancel it.",
     changes: "Each non-canonical order: its open lines CANCEL and the order CANCEL through their machines \
-              (reason naming the canonical order), its process instance ended in the engine, the resolution and \
-              its evidence recorded (oms.duplicate_order_resolution). No row is deleted.",
+              (reason naming the canonical order) and the resolution with its evidence recorded \
+              (oms.duplicate_order_resolution); after the commit, its process instances ended in the engine (a \
+              recorded follow-up, retried until the engine answers). No row is deleted.",
     approvers: "approver (a second person)",
     runbook: "duplicate-order",
     lesson: "§9.3–9.4",
@@ -189,7 +190,7 @@ pub async fn assess(db: &mut PgConnection, services: &Services, target: &Target,
     Ok(DryRun { entity_version: Some(order.order.version), before, proposed, checks, base_risk: INFO.base_risk, raised_because: raised })
 }
 
-pub async fn apply(db: &mut PgConnection, services: &Services, target: &Target, dry: &DryRun, ctx: &CommandContext) -> Result<Value> {
+pub async fn apply(db: &mut PgConnection, services: &Services, target: &Target, dry: &DryRun, ctx: &CommandContext) -> Result<Applied> {
     let canonical: OrderId = proposed(&dry.proposed, "canonical")?;
     let cancel: Vec<ToCancel> = proposed(&dry.proposed, "cancel")?;
     if cancel.is_empty() {
@@ -203,6 +204,7 @@ pub async fn apply(db: &mut PgConnection, services: &Services, target: &Target, 
         "orders": dry.before["orders"],
     });
     let mut done = Vec::new();
+    let mut follow_ups = Vec::new();
     for order in &cancel {
         let cancelled = cancel_duplicate(db, &services.engine, target.tenant, order.order_id, order.version, canonical, &evidence, ctx).await?;
         done.push(json!({
@@ -211,10 +213,11 @@ pub async fn apply(db: &mut PgConnection, services: &Services, target: &Target, 
             "status": OrderStatus::Cancelled,
             "version": cancelled.order_version,
             "lines_cancelled": cancelled.lines_cancelled,
-            "process_instances_ended": cancelled.instances_ended,
+            "process_instances_to_end": cancelled.instances_to_end,
         }));
+        follow_ups.extend(cancelled.follow_ups);
     }
-    Ok(json!({ "canonical": canonical, "cancelled": done }))
+    Ok(Applied { after: json!({ "canonical": canonical, "cancelled": done }), follow_ups })
 }
 
 /// Coherent when the canonical order is the quote's one live order, and every cancelled one is CANCELLED,

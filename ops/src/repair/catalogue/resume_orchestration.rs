@@ -10,10 +10,10 @@ use platform::order::{OrderLineStatus, OrderStatus};
 use platform::orchestration::resume::{self, How};
 use platform::orchestration::FulfillmentRequestStatus;
 use platform::query::OrderDetail;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::PgConnection;
 
-use super::{engine_error, Services, Target};
+use super::{engine_error, Applied, Services, Target};
 use crate::error::{Error, Result};
 use crate::repair::model::{DryRun, Recheck, RepairInfo, RepairType, Risk, SafetyCheck, Verdict};
 
@@ -25,7 +25,7 @@ pub const INFO: RepairInfo = RepairInfo {
     checks: "The order is in a resumable state; no process instance is active, or only one stalled on an \
              incident; no duplicate instance; the fulfillment requests' outcome is known (a sent request of \
              unknown outcome makes it HIGH risk); the durable start is settled.",
-    changes: "RESUME_ORCHESTRATION on the order (and RETRY of failed lines), then a process instance under \
+    changes: "RESUME_ORCHESTRATION on the order (and RETRY of failed lines); after the commit a process instance under \
               the business key tenantId:orderId started at the activity the order has reached — or the stalled \
               instance restarted there.",
     approvers: "approver (a second person) when HIGH risk",
@@ -206,11 +206,11 @@ pub async fn assess(db: &mut PgConnection, services: &Services, target: &Target)
 
 pub async fn apply(
     db: &mut PgConnection,
-    services: &Services,
+    _services: &Services,
     target: &Target,
     dry: &DryRun,
     ctx: &CommandContext,
-) -> Result<Value> {
+) -> Result<Applied> {
     let detail = load(db, target).await?;
     let status: OrderStatus = detail.order.status.parse()?;
     let lines: Vec<OrderLineStatus> = detail.lines.iter().map(|l| l.status.parse()).collect::<platform::Result<_>>()?;
@@ -218,17 +218,20 @@ pub async fn apply(
     let how: How = serde_json::from_value(dry.proposed["how"].clone())
         .map_err(|_| Error::rule("the dry-run found no way to resume this order"))?;
     let version = dry.entity_version.unwrap_or(detail.order.version);
-    let resumed = resume::resume(db, &services.engine, target.tenant, parse_order(target), version, at, &how, ctx)
+    let resumed = resume::resume(db, target.tenant, parse_order(target), version, at, &how, ctx)
         .await
         .map_err(super::orchestration_error)?;
-    Ok(json!({
-        "order_status": resumed.order_status,
-        "order_version": resumed.order_version,
-        "process_instance_id": resumed.process_instance_id,
-        "resumed_at": resumed.at.activity(),
-        "how": resumed.how,
-        "lines_retried": resumed.lines_retried,
-    }))
+    Ok(Applied {
+        after: json!({
+            "order_status": resumed.order_status,
+            "order_version": resumed.order_version,
+            "process_instance_id": resumed.process_instance_id,
+            "resumed_at": resumed.at.activity(),
+            "how": resumed.how,
+            "lines_retried": resumed.lines_retried,
+        }),
+        follow_ups: vec![resumed.follow_up],
+    })
 }
 
 /// Coherent when the order has exactly one process instance, without an incident, and is active.

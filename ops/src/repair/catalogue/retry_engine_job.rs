@@ -14,10 +14,10 @@ use platform::orchestration::failure::{classify_recorded, Classified, FailureCla
 use platform::orchestration::retry::{failed_tasks, retry_failed_task, FailedTask};
 use platform::orchestration::{FulfillmentRequestStatus, WORKER_KIND};
 use platform::query::OrderDetail;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::PgConnection;
 
-use super::{check, engine_error, judged, live_worker, order_of, orchestration_error, proposed, Outcome, Patience, Services, Target};
+use super::{check, engine_error, judged, live_worker, order_of, orchestration_error, proposed, Applied, Outcome, Patience, Services, Target};
 use crate::error::{Error, Result};
 use crate::repair::model::{DryRun, Recheck, RepairInfo, RepairType, Risk, SafetyCheck, Verdict};
 
@@ -31,8 +31,8 @@ pub const INFO: RepairInfo = RepairInfo {
              business validation failure is refused (§13.1: no blind retry), an unknown cause makes it HIGH \
              risk; the order is still being orchestrated; a fulfillment request of unknown outcome makes it \
              HIGH risk; an engine worker is alive to run it.",
-    changes: "RESUME_ORCHESTRATION on the order (a self-transition: the evidence of the restart), then the \
-              failed task's retries set to 1 in the engine, which resolves its incident; the worker runs the \
+    changes: "RESUME_ORCHESTRATION on the order (a self-transition: the evidence of the restart); after the \
+              commit the failed task's retries set to 1 in the engine, which resolves its incident; the worker runs the \
               step again (idempotent, same vendor idempotency key). Re-checked: the task no longer fails and \
               the order moved.",
     approvers: "none when LOW (the requester executes after confirming the dry-run); an approver when an \
@@ -205,19 +205,22 @@ pub async fn assess(db: &mut PgConnection, services: &Services, target: &Target)
     Ok(DryRun { entity_version: Some(detail.order.version), before, proposed, checks, base_risk: INFO.base_risk, raised_because: raised })
 }
 
-pub async fn apply(db: &mut PgConnection, services: &Services, target: &Target, dry: &DryRun, ctx: &CommandContext) -> Result<Value> {
+pub async fn apply(db: &mut PgConnection, services: &Services, target: &Target, dry: &DryRun, ctx: &CommandContext) -> Result<Applied> {
     let task: String = proposed(&dry.proposed, "task_id")?;
     let version = dry.entity_version.ok_or_else(|| Error::Internal("the dry-run kept no order version".into()))?;
     let retried = retry_failed_task(db, &services.engine, target.tenant, order_id(target), version, &task, ctx)
         .await
         .map_err(orchestration_error)?;
-    Ok(json!({
-        "task_id": retried.task_id,
-        "activity": retried.activity_id,
-        "retries": 1,
-        "order_status": retried.order_status,
-        "order_version": retried.order_version,
-    }))
+    Ok(Applied {
+        after: json!({
+            "task_id": retried.task_id,
+            "activity": retried.activity_id,
+            "retries": 1,
+            "order_status": retried.order_status,
+            "order_version": retried.order_version,
+        }),
+        follow_ups: vec![retried.follow_up],
+    })
 }
 
 /// Coherent when the retried task no longer fails and the order moved past the version the retry left it

@@ -88,8 +88,11 @@ pub struct RepairView {
     pub after_state: Option<serde_json::Value>,
     pub failure_reason: Option<String>,
     pub executed_at: Option<DateTime<Utc>>,
-    /// After execution: whether the invariants the repair restores hold.
+    /// After execution: whether the invariants the repair restores hold (absent while an engine call is
+    /// still owed: the re-check waits for it).
     pub coherent_after: Option<bool>,
+    /// Engine calls the execution still owes after its commit, retried automatically.
+    pub pending_engine_calls: Vec<String>,
     /// What the caller should expect next.
     pub next: String,
     /// The key had been used: this is the first outcome, nothing was done again.
@@ -103,6 +106,9 @@ impl RepairView {
             (RepairStatus::Requested, Risk::Low) => "send it again with dryRun false to execute it",
             (RepairStatus::Approved, _) => "approved: send it again with dryRun false to execute it",
             (RepairStatus::Rejected, _) => "rejected: nothing will be done",
+            (RepairStatus::Executed, _) if repair.follow_ups.iter().any(|f| f.pending()) => {
+                "executed; an engine call is still owed and retried automatically (pendingEngineCalls)"
+            }
             (RepairStatus::Executed, _) => "executed",
             (RepairStatus::Failed, _) => "failed: nothing of it stayed; request it again with a new key if still needed",
         };
@@ -133,6 +139,7 @@ impl RepairView {
             failure_reason: repair.failure_reason,
             executed_at: repair.executed_at,
             coherent_after: repair.recheck.map(|r| r.coherent),
+            pending_engine_calls: repair.follow_ups.iter().filter(|f| f.pending()).map(|f| f.description.clone()).collect(),
             next: next.to_string(),
             replayed,
         }
