@@ -8,6 +8,8 @@ use leptos_meta::Title;
 use ops::control::{self, ConsumerPause, ControlForm, Switch, SwitchView};
 use ops::identity::Permission;
 use ops::incident::IncidentSummary;
+use ops::release::ReleaseForm;
+use platform::release::Release;
 use platform::machine::Named;
 use platform::tenants::Tenant;
 use sqlx::PgPool;
@@ -89,6 +91,7 @@ struct ControlsData {
     pauses: Vec<ConsumerPause>,
     tenants: Vec<Tenant>,
     incidents: Vec<IncidentSummary>,
+    releases: Vec<Release>,
 }
 
 /// `/controls`.
@@ -103,7 +106,8 @@ pub fn ControlsPage() -> impl IntoView {
             } else {
                 Vec::new()
             };
-            Ok::<_, PageError>(ControlsData { viewer, switches, pauses, tenants, incidents })
+            let releases = ops::release::releases(&pool, &viewer.actor).await?;
+            Ok::<_, PageError>(ControlsData { viewer, switches, pauses, tenants, incidents, releases })
     });
     view! {
         <Title text="Controls"/>
@@ -120,7 +124,7 @@ fn incident_choices(incidents: &[IncidentSummary]) -> Vec<(String, String)> {
 }
 
 fn render(data: ControlsData) -> AnyView {
-    let ControlsData { viewer, switches, pauses, tenants, incidents } = data;
+    let ControlsData { viewer, switches, pauses, tenants, incidents, releases } = data;
     let may = viewer.actor.may(Permission::ChangeControl);
     let refused = rejected::<ControlForm>(None);
     let (on, off): (Vec<_>, Vec<_>) = switches.into_iter().partition(|s| s.on);
@@ -187,6 +191,7 @@ fn render(data: ControlsData) -> AnyView {
             <h2 id="in-force-heading">"In force now"</h2>
             {in_force}
         </section>
+        {release_panel(&releases, &tenants, &incidents, may)}
         {turn_on}
         <section class="panel" aria-labelledby="pauses-heading">
             <h2 id="pauses-heading">"Consumer pauses (§11.4)"</h2>
@@ -227,6 +232,97 @@ fn turn_off_form(s: &SwitchView) -> AnyView {
             <TextArea id=format!("{id}-reason") name=f.reason label="Why it can be turned off (at least 10 characters)"
                 value=reason error=at(f.reason) />
             <button type="submit">"Turn off"</button>
+        </form>
+    }
+    .into_any()
+}
+
+/// Releases per tenant (lesson §16): what serves each tenant now — a defective one on top, with the way
+/// out (rollback or roll-forward) — and the history below.
+fn release_panel(releases: &[Release], tenants: &[Tenant], incidents: &[IncidentSummary], may: bool) -> AnyView {
+    let tenant_name = |t: platform::ids::TenantId| {
+        tenants.iter().find(|x| x.tenant_id == t).map(|x| x.name.clone()).unwrap_or_else(|| t.to_string())
+    };
+    let mut seen = std::collections::HashSet::new();
+    let serving: Vec<&Release> = releases.iter().filter(|r| seen.insert(r.tenant_id)).collect();
+    let bad: Vec<&&Release> = serving.iter().filter(|r| r.is_defective()).collect();
+    let verdict = if bad.is_empty() {
+        view! { <p class="muted">{format!("No tenant runs a release with a known defect (tenants without a row run the baseline {}).", platform::release::BASELINE)}</p> }.into_any()
+    } else {
+        bad.iter()
+            .map(|r| {
+                view! {
+                    <p class="notice notice-warn">
+                        {format!("Release {} serves {} and breaks '{}': {}. Roll back to {} or forward to a fixed build, then retry the stalled orders' steps (retry-engine-job). ",
+                            r.version, tenant_name(r.tenant_id), r.defect_topic.clone().unwrap_or_default(),
+                            r.defect_message.clone().unwrap_or_default(), r.replaces.clone().unwrap_or_default())}
+                        <a href="/runbooks/bad-deployment">"Runbook: bad deployment"</a>
+                    </p>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
+    let rows = releases
+        .iter()
+        .map(|r| {
+            view! {
+                <tr>
+                    <td>{tenant_name(r.tenant_id)}</td>
+                    <td class="mono">{r.version.clone()}</td>
+                    <td>{r.kind.clone()}</td>
+                    <td class="mono">{r.replaces.clone().unwrap_or_default()}</td>
+                    <td>{r.defect_topic.clone().map(|t| format!("breaks {t}")).unwrap_or_default()}</td>
+                    <td>{instant(&r.deployed_at)}</td>
+                    <td>{r.deployed_by.clone()}</td>
+                    <td>{r.reason.clone()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let change = may.then(|| release_form(tenants, incidents));
+    view! {
+        <section class="panel" id="releases" aria-labelledby="releases-heading">
+            <h2 id="releases-heading">"Releases"</h2>
+            {verdict}
+            {change}
+            <details>
+                <summary>"Release history"</summary>
+                <table class="grid">
+                    <thead><tr><th>"Tenant"</th><th>"Version"</th><th>"Kind"</th><th>"Replaced"</th><th>"Defect"</th><th>"When"</th><th>"By"</th><th>"Why"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </details>
+        </section>
+    }
+    .into_any()
+}
+
+fn release_form(tenants: &[Tenant], incidents: &[IncidentSummary]) -> AnyView {
+    let f = ReleaseForm::FIELDS;
+    let mine = rejected::<ReleaseForm>(None);
+    let form = form_or(&mine, || ReleaseForm { choice: "rollback".into(), ..Default::default() });
+    let at = |field: &str| mine.as_ref().and_then(|r| r.at(field));
+    let choices = vec![
+        ("rollback".to_string(), "Roll back to the version it replaced".to_string()),
+        ("roll-forward".to_string(), "Roll forward to a fixed version".to_string()),
+    ];
+    let mut incident_list = incident_choices(incidents);
+    incident_list[0].1 = "No incident (or choose the one it recovers)".to_string();
+    view! {
+        {notice(&mine)}
+        <form method="post" action="/controls/releases" class="form">
+            <SelectField id="release-tenant" name=f.tenant label="Tenant" choices=tenant_choices(tenants) selected=form.tenant.clone()
+                error=at(f.tenant) />
+            <SelectField id="release-choice" name=f.choice label="Way out" choices=choices selected=form.choice.clone()
+                error=at(f.choice) />
+            <TextField id="release-version" name=f.version label="Fixed version (roll forward only)" value=form.version.clone()
+                error=at(f.version) />
+            <SelectField id="release-incident" name=f.incident_id label="Incident" choices=incident_list
+                selected=form.incident_id.clone() error=at(f.incident_id) />
+            <TextArea id="release-reason" name=f.reason label="Why (at least 10 characters; the rollback safety checklist of §16.2 goes on the incident)"
+                value=form.reason.clone() error=at(f.reason) />
+            <button type="submit">"Change the release"</button>
         </form>
     }
     .into_any()

@@ -21,6 +21,7 @@ pub mod incident;
 pub mod order360;
 pub mod orders;
 pub mod reconcile;
+pub mod release;
 pub mod repair;
 pub mod runbook;
 pub mod tenants;

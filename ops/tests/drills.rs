@@ -165,6 +165,48 @@ async fn a_lock_contention_drill_is_recovered_by_ending_the_blocker_from_the_con
     assert_eq!(questions[3].answer, Answer::Yes, "ending the cause from the console is this drill's recovery: {:?}", questions[3]);
 }
 
+/// The bad-deployment drill: a defective release serves the drill tenant and a drill order is accepted
+/// under it. Its cause cannot be "ended" while that release serves: the operator chooses rollback or
+/// roll-forward (a release change on the incident), and only then ends it.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_bad_deployment_drill_ends_only_after_a_rollback_or_roll_forward(pool: PgPool) {
+    use ops::release::{change_release, ReleaseForChange, ReleaseForm};
+    let oscar = demo_user("oscar.operator");
+    let drill = drill::start_drill(&pool, &kit(), &oscar, &start("bad-deployment")).await.unwrap();
+    assert_eq!(drill.status, DrillStatus::Broken, "{drill:?}");
+    let fault = drill.fault.clone().unwrap();
+    assert_eq!((fault.fault_type.as_str(), fault.detail["version"].as_str()), ("BAD_DEPLOYMENT", Some(platform::faults::BAD_RELEASE)));
+    assert!(drill.entity_id.is_some(), "a drill order accepted under the bad release");
+    let mut conn = pool.acquire().await.unwrap();
+    let serving = platform::release::current(&mut conn, DRILL_TENANT).await.unwrap().unwrap();
+    assert_eq!(serving.defect_topic.as_deref(), Some("order-reserve"));
+    drop(conn);
+    let worker_sees = platform::release::defect_for(&pool, DRILL_TENANT, "order-reserve").await.unwrap();
+    assert!(worker_sees.is_some_and(|m| m.starts_with(&format!("release {}", platform::faults::BAD_RELEASE))));
+    assert!(platform::release::defect_for(&pool, platform::tenants::ACME, "order-reserve").await.unwrap().is_none(), "one tenant ring only");
+
+    let refused = drill::stop_fault(&pool, &kit(), &oscar, drill.drill_id).await.unwrap_err();
+    assert!(refused.to_string().contains("roll it back or forward"), "{refused}");
+
+    // Roll forward to a fixed build, on the drill's incident.
+    let form = |version: &str| ReleaseForm {
+        tenant: DRILL_TENANT.to_string(),
+        choice: "roll-forward".into(),
+        version: version.into(),
+        reason: "2026.11.2 fixes the reservation payload".into(),
+        incident_id: drill.incident_id.unwrap().to_string(),
+    };
+    let missing = ReleaseForChange::parse(&form("")).unwrap_err();
+    assert!(missing.get("version").is_some(), "{missing:?}");
+    let now = change_release(&pool, &oscar, &ReleaseForChange::parse(&form("2026.11.2")).unwrap()).await.unwrap();
+    assert_eq!((now.kind.as_str(), now.replaces.as_deref()), ("ROLL_FORWARD", Some(platform::faults::BAD_RELEASE)));
+    let story = ops::incident::incident_detail(&pool, &oscar, drill.incident_id.unwrap(), TimelineFilter::ALL).await.unwrap().timeline;
+    assert!(story.iter().any(|e| e.headline.starts_with(&format!("Release {} → 2026.11.2", platform::faults::BAD_RELEASE))), "{story:?}");
+
+    let stopped = drill::stop_fault(&pool, &kit(), &oscar, drill.drill_id).await.unwrap();
+    assert!(stopped.fault.unwrap().ended_at.is_some());
+}
+
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_platform_wide_drill_needs_every_tenant_and_a_missing_part_is_said(pool: PgPool) {
     // olga operates acme and globex: the drill tenant is not hers, nor is a vendor outage.

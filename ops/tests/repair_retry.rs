@@ -197,3 +197,72 @@ async fn nothing_to_retry_or_an_order_no_longer_orchestrated_is_refused_with_why
     assert!(missing.iter().any(|m| m.contains("the order is FAILED") && m.contains("resume-orchestration")), "{missing:?}");
     cleanup(failed).await;
 }
+
+/// A bad deployment (§16): the release serving acme breaks the reserve step, so the worker fails it until
+/// the engine raises an incident naming the release. Retrying while that release serves is refused; the
+/// operator rolls back (a release change with a reason), and the retry — HIGH risk, its cause found by a
+/// person — moves the order on.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_step_a_bad_release_broke_is_retried_only_after_the_release_is_rolled_back(pool: PgPool) {
+    use ops::release::{change_release, ReleaseForChange, ReleaseForm};
+    let (_, vendor) = spawn_vendor(Duration::from_secs(2)).await;
+    let order = started_order(&pool, "RT-9").await;
+    // The bad release ships before the worker takes the order's first step.
+    let mut tx = pool.begin().await.unwrap();
+    platform::release::deploy(
+        &mut tx,
+        platform::release::NewRelease {
+            tenant: ACME,
+            version: "9.9.9-bad",
+            kind: "DEPLOY",
+            defect: Some(("order-reserve", "NullPointerException in ReserveHandler")),
+            reason: "a test release with a defect",
+            actor: "test",
+            incident_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(worker(&pool, &vendor, order).run(stopped));
+    wait_until("the bad release raises an incident", WAIT, || has_incident(order)).await;
+    assert_eq!(order_status(&pool, order).await.0, "ORCHESTRATING", "the reserve step never ran");
+
+    let oscar = demo_user("oscar.operator");
+    let incident = incident(&pool).await;
+    let blocked = refused(&pool, &services(), &oscar, &request("retry-engine-job", order, incident, "retry-RT-9", &[])).await;
+    assert!(blocked.iter().any(|m| m.contains("release 9.9.9-bad still serves the tenant")), "{blocked:?}");
+
+    // The way out: roll back, with a reason, on the incident.
+    let form = ReleaseForm {
+        tenant: ACME.to_string(),
+        choice: "rollback".into(),
+        reason: "9.9.9-bad fails every reservation".into(),
+        incident_id: incident.to_string(),
+        ..Default::default()
+    };
+    let input = ReleaseForChange::parse(&form).unwrap();
+    let viewer = demo_user("vera.viewer");
+    assert!(change_release(&pool, &viewer, &input).await.is_err(), "a viewer changes no release");
+    let now = change_release(&pool, &oscar, &input).await.unwrap();
+    assert_eq!((now.kind.as_str(), now.version.as_str(), now.is_defective()), ("ROLLBACK", platform::release::BASELINE, false));
+    let again = change_release(&pool, &oscar, &input).await.unwrap_err();
+    assert!(again.to_string().contains("already a rollback"), "{again}");
+
+    let repair = request_repair(&pool, &services(), &oscar, &request("retry-engine-job", order, incident, "retry-RT-9b", &[]))
+        .await
+        .unwrap()
+        .repair;
+    assert_eq!(answer(&repair.safety_checks, "Does the release serving the tenant").verdict, Verdict::Pass);
+    assert_eq!(repair.risk, Risk::High, "the failure is not known to be transient: {:?}", repair.risk_reasons);
+    decide_repair(&pool, &services(), &demo_user("ada.approver"), repair.repair_id, &common::repairs::approve(&repair.proposed_change_hash))
+        .await
+        .unwrap();
+    let done = execute_repair(&pool, &services(), &oscar, repair.repair_id, None).await.unwrap().repair;
+    assert_eq!(done.status, RepairStatus::Executed, "{:?}", done.failure_reason);
+    wait_until("the order is reserved", WAIT, || async { order_status(&pool, order).await.0 != "ORCHESTRATING" }).await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    cleanup(order).await;
+}

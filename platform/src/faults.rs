@@ -39,6 +39,7 @@ FaultType {
     LockContention => "LOCK_CONTENTION",
     RedisOutage => "REDIS_OUTAGE",
     ApprovalSlaBreach => "APPROVAL_SLA_BREACH",
+    BadDeployment => "BAD_DEPLOYMENT",
 });
 
 /// A recorded fault.
@@ -153,8 +154,66 @@ pub async fn end_any(pool: &PgPool, fault_id: Uuid, vendor: Option<&VendorClient
             redis_command(url, redis::cmd("CLIENT").arg("UNPAUSE")).await?;
             end_fault(pool, fault_id, actor).await
         }
+        FaultType::BadDeployment => {
+            // Ending it is a choice the operator makes (§16.1): roll back or roll forward first.
+            let tenant = fault.tenant_id.ok_or_else(|| Error::refused("the bad deployment names no tenant"))?;
+            let mut conn = pool.acquire().await?;
+            if let Some(serving) = crate::release::current(&mut conn, tenant).await?.filter(|r| r.is_defective()) {
+                return Err(Error::refused(format!(
+                    "release {} still serves the tenant: roll it back or forward (Controls → Releases) before ending the drill's cause",
+                    serving.version
+                )));
+            }
+            end_fault(pool, fault_id, actor).await
+        }
         _ => end_fault(pool, fault_id, actor).await,
     }
+}
+
+/// The defective release the bad-deployment fault ships: reserving fails for every order of the tenant.
+pub const BAD_RELEASE: &str = "2026.11.1";
+const BAD_RELEASE_DEFECT: &str =
+    "NullPointerException in ReserveHandler.reservationTtl (the inventory client of this build sends a field the reservation API does not know)";
+
+/// A bad deployment (lesson §16): release [`BAD_RELEASE`] deployed to `tenant`, breaking the reserve
+/// step, then a new order of the tenant accepted — the worker fails it until the engine raises an
+/// incident. Recovery is the operator's choice (rollback or roll-forward) and then a retry of the
+/// stalled order's step; ending the fault is refused while the bad release serves the tenant.
+pub async fn bad_deployment(pool: &PgPool, tenant: TenantId, actor: &str) -> Result<FaultRecord> {
+    let mut tx = pool.begin().await?;
+    let release = crate::release::deploy(
+        &mut tx,
+        crate::release::NewRelease {
+            tenant,
+            version: BAD_RELEASE,
+            kind: "DEPLOY",
+            defect: Some((crate::orchestration::Topic::Reserve.name(), BAD_RELEASE_DEFECT)),
+            reason: "fault injection: a release with a defect in the reserve step",
+            actor,
+            incident_id: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let accepted = drill_order(pool, tenant, actor).await?;
+    let mut tx = pool.begin().await?;
+    let record = record_fault(
+        &mut tx,
+        NewFault {
+            fault_type: FaultType::BadDeployment,
+            tenant_id: Some(tenant),
+            entity_type: Some("order"),
+            entity_id: Some(accepted.order_id.as_uuid()),
+            detail: serde_json::json!({
+                "release_id": release.release_id, "version": release.version, "replaces": release.replaces,
+                "defect_topic": release.defect_topic, "order_id": accepted.order_id,
+            }),
+            injected_by: actor.to_string(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(record)
 }
 
 async fn redis_command(url: &str, command: &redis::Cmd) -> Result<()> {

@@ -25,6 +25,7 @@ pub mod pricing;
 pub mod query;
 pub mod quote;
 pub mod redis_link;
+pub mod release;
 pub mod relay;
 pub mod seed;
 pub mod simulator;

@@ -52,6 +52,10 @@ pub enum Error {
     Vendor(#[from] VendorError),
     #[error("invalid orchestration starter setting {field}: {message}")]
     Config { field: &'static str, message: String },
+    /// The release serving the order's tenant breaks this step (a bad deployment, [`crate::release`]):
+    /// a technical failure, retried until the engine raises an incident.
+    #[error("{0}")]
+    Release(String),
     /// A task whose business key does not name an order.
     #[error("task {task_id} has no usable business key ({business_key:?})")]
     BadBusinessKey { task_id: String, business_key: Option<String> },

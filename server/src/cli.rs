@@ -48,7 +48,7 @@ pub enum Command {
 pub enum DrillCommand {
     /// Break the platform for a drill (engine-incident-retry, kafka-poison-event, outbox-stuck,
     /// duplicate-order, redis-outage, postgres-lock-contention, approval-sla-breach,
-    /// reconciliation-mismatch, manual-repair-dry-run); prints the drill as JSON.
+    /// reconciliation-mismatch, manual-repair-dry-run, bad-deployment); prints the drill as JSON.
     Start { drill: String },
     /// End the drill's cause (the outage, the blocker) from the console.
     StopFault { drill_id: uuid::Uuid },

@@ -15,6 +15,7 @@ Drill {
     ApprovalSlaBreach => "approval-sla-breach",
     ReconciliationMismatch => "reconciliation-mismatch",
     ManualRepairDryRun => "manual-repair-dry-run",
+    BadDeployment => "bad-deployment",
 });
 
 /// What a drill is, for the page and the evaluation.
@@ -126,6 +127,16 @@ pub const DRILLS: &[DrillSpec] = &[
         runbook: "stuck-order",
         repairs: &["resume-orchestration"],
         signals: &["orders_start_given_up"],
+        platform_wide: false,
+    },
+    DrillSpec {
+        drill: Drill::BadDeployment,
+        title: "Bad deployment",
+        breaks: "Release 2026.11.1 is deployed to the drill tenant with a defect in the reserve step: every new drill order fails there until Operaton raises an incident.",
+        goal: "Tie the failures to the release (the failed task's error names it), choose rollback or roll-forward on Controls → Releases with the rollback safety checklist (§16.2) on the incident, then retry the stalled order's step (retry-engine-job) and see it move.",
+        runbook: "bad-deployment",
+        repairs: &["retry-engine-job", "resume-orchestration"],
+        signals: &["orders_stuck", "orders_failed_per_minute"],
         platform_wide: false,
     },
 ];

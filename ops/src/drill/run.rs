@@ -349,6 +349,11 @@ async fn inject(pool: &PgPool, kit: &FaultKit, drill: Drill, actor: &str) -> Res
             let entity = fault.entity_id.map(|id| ("approval_request", id));
             (fault, entity)
         }
+        Drill::BadDeployment => {
+            let fault = faults::bad_deployment(pool, DRILL_TENANT, actor).await?;
+            let entity = order(&fault);
+            (fault, entity)
+        }
         Drill::ReconciliationMismatch | Drill::ManualRepairDryRun => {
             let fault = faults::order_without_process(pool, DRILL_TENANT, actor).await?;
             let entity = order(&fault);

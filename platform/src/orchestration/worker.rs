@@ -200,6 +200,9 @@ impl Worker {
             task.topic_name.as_deref().and_then(Topic::parse).ok_or_else(|| {
                 Error::Platform(crate::Error::refused(format!("unknown topic {:?}", task.topic_name)))
             })?;
+        if let Some(defect) = crate::release::defect_for(&self.pool, tenant, topic.name()).await? {
+            return Err(Error::Release(defect));
+        }
         let ctx = CommandContext::new(format!("{WORKER_KIND}:{}", self.config.worker_id))
             .with_reason(format!("order orchestration: {}", topic.name()));
         match topic {

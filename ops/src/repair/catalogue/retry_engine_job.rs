@@ -47,6 +47,7 @@ const CLASS: &str = "Is the failure transient, or a business validation failure?
 const MOVING: &str = "Is the order still being orchestrated?";
 const SIDE_EFFECT: &str = "May the failed step's side effect have happened already?";
 const WORKER: &str = "Is an engine worker alive to run the task again?";
+const RELEASE: &str = "Does the release serving the tenant still break this step?";
 
 fn order_id(target: &Target) -> OrderId {
     OrderId::from_uuid(target.entity_id)
@@ -130,6 +131,33 @@ pub async fn assess(db: &mut PgConnection, services: &Services, target: &Target)
                 SafetyCheck::new(CLASS, Verdict::Warn, format!("{}: retry only once its cause is found and fixed", class.why))
             }
         });
+    }
+
+    // A bad deployment (§16): the step fails because of the release serving the tenant. Retrying it
+    // while that release still serves only fails again; once rolled back or forward, the retry is sound.
+    if let Some(task) = task {
+        let serving = platform::release::current(db, target.tenant).await?;
+        let breaks = serving.as_ref().filter(|r| r.is_defective() && r.defect_topic.as_deref() == task.topic.as_deref());
+        let blamed = task.error_message.as_deref().is_some_and(|m| m.starts_with("release "));
+        match (breaks, blamed) {
+            (Some(r), _) => checks.push(SafetyCheck::new(
+                RELEASE,
+                Verdict::Fail,
+                format!(
+                    "release {} still serves the tenant and breaks this step: roll it back or forward first (Controls → Releases)",
+                    r.version
+                ),
+            )),
+            (None, true) => checks.push(SafetyCheck::new(
+                RELEASE,
+                Verdict::Pass,
+                format!(
+                    "the release that failed it no longer serves the tenant (now {})",
+                    serving.map(|r| r.version).unwrap_or_else(|| platform::release::BASELINE.to_string())
+                ),
+            )),
+            (None, false) => {}
+        }
     }
 
     checks.push(match status {
