@@ -189,3 +189,15 @@ async fn traffic_from_the_simulator_while_the_checks_run_raises_no_false_alarm(p
     let counts = traffic.await.unwrap().unwrap();
     assert!(counts.quotes_created > 50 && counts.orders_captured > 0, "the simulator ran: {counts:?}");
 }
+
+/// The order ↔ engine check spares an order changed within its grace (its start may be in flight), but
+/// not one whose start was given up: that is settled, and a person should hear of it at once.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_start_given_up_is_flagged_at_once_and_an_order_in_flight_is_not(pool: PgPool) {
+    let in_flight = platform::testing::captured_order(&pool, platform::tenants::ACME, "Q-GR-1").await.order_id;
+    let gave_up = platform::faults::order_without_process(&pool, platform::tenants::ACME, "test").await.unwrap();
+    let found = examine(&pool, CheckName::OrderEngine).await.findings;
+    let kind_of = |id: Uuid| found.iter().find(|f| f.entity_id == id).map(|f| f.kind.clone());
+    assert_eq!(kind_of(gave_up.entity_id.unwrap()).as_deref(), Some("ORCHESTRATION_START_GAVE_UP"), "{found:?}");
+    assert_eq!(kind_of(in_flight.as_uuid()), None, "captured a moment ago: its start may be in flight");
+}

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 use ops::identity::Permission;
 use ops::incident::{self, DeclareForm};
 use platform::tenants::Tenant;
@@ -39,7 +40,20 @@ pub fn DeclareIncidentPage() -> impl IntoView {
 fn Declare(tenants: Vec<Tenant>) -> impl IntoView {
     let f = DeclareForm::FIELDS;
     let refused = rejected::<DeclareForm>(None);
-    let form = form_or(&refused, DeclareForm::default);
+    // A link may prefill the form (a reconciliation mismatch: what broke, detected by reconciliation, its
+    // tenant and entity); nothing is declared until the person submits it.
+    let query = use_query_map().get_untracked();
+    let form = form_or(&refused, || {
+        let q = |k: &str| query.get(k).unwrap_or_default();
+        DeclareForm {
+            summary: q("summary"),
+            detected_by: q("detected_by"),
+            tenants: query.get("tenant").into_iter().collect(),
+            order_ids: q("order"),
+            quote_ids: q("quote"),
+            ..Default::default()
+        }
+    });
     let at = |field: &str| refused.as_ref().and_then(|r| r.at(field));
     let severities = incident::severity_choices()
         .into_iter()

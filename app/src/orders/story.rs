@@ -195,7 +195,8 @@ pub fn quote_panel(seen: &Order360) -> AnyView {
     .into_any()
 }
 
-/// Incidents that name the order, the controls in force that reach it, its repairs.
+/// Incidents that name the order, its open reconciliation mismatches, the controls in force that reach
+/// it, its repairs.
 pub fn concerns_panel(seen: &Order360) -> AnyView {
     let incidents = if seen.incidents.is_empty() {
         view! { <p class="hint">"No incident names this order or its quote."</p> }.into_any()
@@ -215,10 +216,23 @@ pub fn concerns_panel(seen: &Order360) -> AnyView {
         .iter()
         .map(|s| view! { <li><strong>{s.switch.title()}</strong> {format!(" — {} (since {}, {})", s.switch.effect(), instant(&s.changed_at), s.reason)}</li> })
         .collect_view();
+    let mismatches = (!seen.mismatches.is_empty()).then(|| {
+        let items = seen
+            .mismatches
+            .iter()
+            .map(|m| {
+                view! { <li><a href=format!("/reconciliation/mismatches/{}", m.mismatch_id)>{m.mismatch_type.replace('_', " ").to_lowercase()}</a>
+                    {format!(" — {} since {} (seen {}×){}", m.status, instant(&m.first_seen_at), m.times_seen,
+                        m.suggested_repair.as_ref().map(|r| format!("; suggested repair: {r}")).unwrap_or_default())}</li> }
+            })
+            .collect_view();
+        view! { <h3 id="order-mismatches-heading">"Reconciliation mismatches open"</h3> <ul class="plain">{items}</ul> }
+    });
     view! {
         <section class="panel" aria-labelledby="concerns-heading">
             <h2 id="concerns-heading">"Incidents, controls and repairs"</h2>
             {incidents}
+            {mismatches}
             {(!seen.controls.is_empty()).then(|| view! { <h3>"Controls in force"</h3> <ul class="plain">{controls}</ul> })}
             <h3 id="order-repairs-heading">"Repairs"</h3>
             {crate::repairs::repair_rows(&seen.repairs)}

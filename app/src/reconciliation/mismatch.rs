@@ -175,7 +175,7 @@ fn actions(m: &Mismatch, path: &str, incidents: &[IncidentSummary]) -> AnyView {
                 <SelectField id="link-incident" name=link.incident_id label="Link an incident" choices=choices selected=String::new()
                     error=refused_link.as_ref().and_then(|r| r.at(link.incident_id))/>
                 <button type="submit">"Link"</button>
-                <p class="hint"><a href="/incidents/new">"Declare an incident"</a> " first if none fits."</p>
+                <p class="hint"><a href=declare_href(m)>"Declare an incident for it"</a> " (prefilled from this mismatch) if none fits."</p>
             </form>
             <form method="post" action=format!("{path}/false-positive") class="stacked-form">
                 {notice(&refused_fp)}
@@ -186,4 +186,28 @@ fn actions(m: &Mismatch, path: &str, incidents: &[IncidentSummary]) -> AnyView {
         </section>
     }
     .into_any()
+}
+
+/// `/incidents/new` prefilled from the mismatch: what broke, detected by reconciliation, its tenant and
+/// entity.
+fn declare_href(m: &ops::reconcile::Mismatch) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair(
+        "summary",
+        &format!("Reconciliation: {} — {} {}", m.mismatch_type.replace('_', " ").to_lowercase(), m.entity_type.to_lowercase(), m.entity_id),
+    );
+    query.append_pair("detected_by", "RECONCILIATION");
+    if let Some(tenant) = m.tenant_id {
+        query.append_pair("tenant", &tenant.to_string());
+    }
+    match m.entity_type.as_str() {
+        "ORDER" => {
+            query.append_pair("order", &m.entity_id.to_string());
+        }
+        "QUOTE" => {
+            query.append_pair("quote", &m.entity_id.to_string());
+        }
+        _ => {}
+    }
+    format!("/incidents/new?{}", query.finish())
 }

@@ -85,6 +85,8 @@ pub struct Order360 {
     pub engine: EngineView,
     pub incidents: Vec<IncidentRef>,
     pub repairs: Vec<Repair>,
+    /// Reconciliation mismatches still open for the order or its quote.
+    pub mismatches: Vec<crate::reconcile::Mismatch>,
     /// The switches that are on and reach this order (its tenant's, and the platform-wide ones).
     pub controls: Vec<SwitchView>,
     pub verdict: Verdict,
@@ -124,10 +126,14 @@ pub async fn order_360(
         .bind(&ids)
         .fetch_all(cx.db())
         .await?;
-        Ok(Some((detail, quote, incidents)))
+        let mut mismatches = Vec::new();
+        for id in &ids {
+            mismatches.extend(crate::reconcile::mismatch::open_for_entity(cx.db(), *id).await?);
+        }
+        Ok(Some((detail, quote, incidents, mismatches)))
     })
     .await?;
-    let Some((detail, quote, incidents)) = loaded else {
+    let Some((detail, quote, incidents, mismatches)) = loaded else {
         return Ok(None);
     };
     let repairs = crate::repair::repairs_of_entity(pool, actor, detail.order.order_id.as_uuid()).await?;
@@ -140,7 +146,7 @@ pub async fn order_360(
     let now = Utc::now();
     let orders_of_quote = quote.as_ref().map(|q| q.orders.len()).unwrap_or(1);
     let verdict = judge(&Evidence { detail: &detail, orders_of_quote, engine: &engine, controls: &controls, now });
-    Ok(Some(Order360 { detail, quote, engine, incidents, repairs, controls, verdict, observed_at: now }))
+    Ok(Some(Order360 { detail, quote, engine, incidents, repairs, mismatches, controls, verdict, observed_at: now }))
 }
 
 /// The order's process instances, each with its activities, incidents and external tasks.

@@ -71,8 +71,8 @@ pub fn sql(check: CheckName) -> Option<&'static str> {
 }
 
 /// The grace a check runs with over `scope`: its own, except when re-checking entities with the engine,
-/// whose answer after a repair is authoritative at once (the repair started or restarted the instance
-/// before it committed), so a just-repaired order is judged rather than left "in flight".
+/// whose answer after a repair is authoritative at once (the repair's engine calls are made before its
+/// re-check runs), so a just-repaired order is judged rather than left "in flight".
 pub fn grace(check: CheckName, scope: &Scope) -> i64 {
     match (check, &scope.entities) {
         (CheckName::OrderEngine, Some(_)) => 0,

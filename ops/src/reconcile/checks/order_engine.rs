@@ -78,7 +78,8 @@ with inst as (
   left join oms.orchestration_start s on s.order_id = o.order_id
   left join inst on inst.order_id = o.order_id and inst.tenant_id = o.tenant_id
   where o.status in ('CAPTURED', 'ORCHESTRATING', 'IN_PROGRESS', 'PARTIALLY_FULFILLED')
-    and o.updated_at < $4 - make_interval(secs => $5)
+    -- The grace spares orders whose start may be in flight; a start given up is settled at once.
+    and (o.updated_at < $4 - make_interval(secs => $5) or s.status = 'GAVE_UP')
     and ($1::uuid is null or o.tenant_id = $1) and ($2::uuid[] is null or o.order_id = any($2))
   union all
   select o.order_id, o.tenant_id, o.status, s.status, inst.n, inst.ids
