@@ -50,6 +50,18 @@ platform_pid=$!
 trap 'kill -INT $platform_pid 2>/dev/null; wait $platform_pid 2>/dev/null' EXIT
 cat <<INFO
   The platform is live: quotes → approvals → orders → Operaton → vendor, events through Kafka.
+
+  Start here — the lab drill (about ten minutes; runbooks/reconciliation-mismatch.md):
+    1. Sign in as oscar.operator, open $OPSDECK_PUBLIC_URL/drills and start "Reconciliation mismatch":
+       a drill order is broken on purpose and a drill incident is declared.
+    2. /reconciliation → Run now (Order ↔ engine, tenant "Drill practice"); open the mismatch, link the
+       drill's incident, open the order.
+    3. From the mismatch, "Request the suggested repair" (resume-orchestration): read the dry-run, give a reason, request it.
+       (As adam.admin, /admin can make it two-person for the drill tenant first; then ada.approver
+       approves it at /repairs — nobody approves their own request.)
+    4. Execute it; the order's process starts in Operaton at the step it had reached; the mismatch is
+       re-checked and resolved. End the drill on its page: the console scores it from the evidence.
+
   Break it on purpose (each fault is recorded; end it with 'platform fault end <id>'):
     $bin platform fault vendor-outage | crash-relay | poison-event | pause-relay | pause-consumer
     $bin platform fault order-without-process --tenant ${example%% *}

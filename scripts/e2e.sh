@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Browser tests: a console on a freshly migrated and seeded database `opsdeck_e2e`, driven by
 # node --test end2end/tests in Debian's Chromium (playwright-core). Expects the stack to be up.
+#   scripts/e2e.sh [test file...]   (default: every test in end2end/tests)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
@@ -53,4 +54,5 @@ export OPSDECK_E2E_REPAIR_TENANT OPSDECK_E2E_REPAIR_ORDER_ID OPSDECK_E2E_REPAIR_
 # The process model the resumed order starts in (what `platform run` deploys at start).
 "$bin" platform deploy >/dev/null
 ( cd end2end && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || npm install --silent --no-audit --no-fund >/dev/null )
-node --test --test-concurrency=1 end2end/tests/
+# Arguments name test files to run only those (e.g. end2end/tests/lab-drill.test.js); default: all.
+if [ $# -gt 0 ]; then node --test --test-concurrency=1 "$@"; else node --test --test-concurrency=1 end2end/tests/; fi

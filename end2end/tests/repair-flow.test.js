@@ -10,7 +10,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { launch } = require('../lib/browser');
-const { signInAtConsole } = require('../lib/oidc');
+const ui = require('../lib/console');
 
 const BASE = process.env.OPSDECK_E2E_URL;
 const ENGINE = process.env.OPSDECK_ENGINE_URL;
@@ -22,28 +22,11 @@ const order = {
 const REASON = `order ${order.number} stalled in orchestration with no process instance (e2e ${Date.now()})`;
 
 let browser;
+const signIn = (username, path) => ui.signedInPage(browser, BASE, username, path);
+const { submit } = ui;
+const engineInstances = () => ui.engineInstances(ENGINE, `${order.tenant}:${order.id}`);
 const people = {};
 let repairUrl;
-
-async function signIn(username, path) {
-  const context = await browser.newContext({ javaScriptEnabled: false });
-  const page = await context.newPage();
-  const landed = await signInAtConsole(page, { base: BASE, username, path });
-  assert.equal(landed.status(), 200, `${username} signs in`);
-  return page;
-}
-
-async function submit(page, formSelector, button = 'button[type="submit"]') {
-  const [response] = await Promise.all([page.waitForNavigation(), page.click(`${formSelector} ${button}`)]);
-  return response;
-}
-
-async function engineInstances() {
-  const key = encodeURIComponent(`${order.tenant}:${order.id}`);
-  const res = await fetch(`${ENGINE}/process-instance?businessKey=${key}`);
-  assert.equal(res.status, 200);
-  return res.json();
-}
 
 before(async () => {
   assert.ok(BASE && ENGINE && order.id, 'run through scripts/e2e.sh, which starts the console and picks the order');
@@ -55,9 +38,7 @@ before(async () => {
 
 after(async () => {
   if (ENGINE && order.id) {
-    for (const instance of await engineInstances().catch(() => [])) {
-      await fetch(`${ENGINE}/process-instance/${instance.id}?skipCustomListeners=true`, { method: 'DELETE' });
-    }
+    await ui.deleteInstances(ENGINE, `${order.tenant}:${order.id}`);
   }
   if (browser) await browser.close();
 });
