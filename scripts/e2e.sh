@@ -51,6 +51,14 @@ IFS='|' read -r OPSDECK_E2E_REPAIR_TENANT OPSDECK_E2E_REPAIR_ORDER_ID OPSDECK_E2
   order by o.order_number limit 1")
 [ -n "$OPSDECK_E2E_REPAIR_ORDER_ID" ] || die "the seed produced no order stuck in ORCHESTRATING to repair"
 export OPSDECK_E2E_REPAIR_TENANT OPSDECK_E2E_REPAIR_ORDER_ID OPSDECK_E2E_REPAIR_ORDER_NUMBER
+# A seeded approval past its SLA, for the repair-parameters journey (reassign-approver): "tenant|approval id".
+IFS='|' read -r OPSDECK_E2E_APPROVAL_TENANT OPSDECK_E2E_APPROVAL_ID < <(psql -qtA "$DATABASE_URL" -c "
+  select r.tenant_id, r.approval_request_id
+  from platform.seed_anomaly a join cpq.approval_request r on r.approval_request_id = a.entity_id
+  where a.anomaly_type = 'OVERDUE_APPROVAL' and r.status in ('PENDING', 'ESCALATED')
+  order by r.approval_request_id limit 1")
+[ -n "$OPSDECK_E2E_APPROVAL_ID" ] || die "the seed produced no overdue approval to reassign"
+export OPSDECK_E2E_APPROVAL_TENANT OPSDECK_E2E_APPROVAL_ID
 # The process model the resumed order starts in (what `platform run` deploys at start).
 "$bin" platform deploy >/dev/null
 ( cd end2end && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || npm install --silent --no-audit --no-fund >/dev/null )
