@@ -112,7 +112,7 @@ fn attention(board: &BoardView) -> AnyView {
             let value = p.latest.map(|v| value_text(v, p.figure.unit)).unwrap_or_default();
             let next = match (p.figure.runbook, p.figure.link) {
                 (Some(r), _) => view! { <a href=format!("/runbooks/{r}")>"Open the runbook"</a> }.into_any(),
-                (None, Some(link)) => view! { <a href=link>"Open the list"</a> }.into_any(),
+                (None, Some(link)) => view! { <a href=list_href(link, board.tenant)>"Open the list"</a> }.into_any(),
                 (None, None) => ().into_any(),
             };
             view! { <li><strong>{p.figure.title}</strong>{format!(": {value} — ")}{next}</li> }
@@ -181,7 +181,8 @@ fn panel(p: &Panel, board: &BoardView, tenants: &[Tenant]) -> AnyView {
     });
     let links = view! {
         <p class="panel-links">
-            {p.figure.link.filter(|l| Some(*l) != p.figure.runbook.map(|r| format!("/runbooks/{r}")).as_deref()).map(|l| view! { <a href=l>"The list behind it"</a> })}
+            {p.figure.link.filter(|l| Some(*l) != p.figure.runbook.map(|r| format!("/runbooks/{r}")).as_deref())
+                .map(|l| view! { <a href=list_href(l, board.tenant)>"The list behind it"</a> })}
             {p.figure.runbook.map(|r| view! { " " <a href=format!("/runbooks/{r}")>"Runbook"</a> })}
         </p>
     };
@@ -282,5 +283,16 @@ mod tests {
         assert!(chart_points(&[], 1, now).is_none());
         let one = chart_points(&[(now, 3.0)], 1, now).unwrap();
         assert!(one.starts_with("0,") && one.contains(&format!("{CHART_W:.1},")), "{one}");
+    }
+}
+
+/// The list behind a figure, narrowed to the board's tenant where the list filters by tenant (the
+/// reconciliation mismatches).
+fn list_href(link: &str, tenant: Option<TenantId>) -> String {
+    match tenant {
+        Some(t) if link.starts_with("/reconciliation") => {
+            format!("{link}{}tenant={t}", if link.contains('?') { '&' } else { '?' })
+        }
+        _ => link.to_string(),
     }
 }

@@ -104,67 +104,67 @@ pub const FIGURES: &[Figure] = &[
               from oms.sales_order o join cpq.quote q on q.quote_id = o.source_quote_id
               where o.created_at > now() - interval '1 hour' and q.accepted_at is not null group by o.tenant_id" },
     Figure { name: "orders_stuck", board: Board::Executive, title: "Stuck orders (active, untouched 30 min)", unit: "",
-        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/runbooks/stuck-order"), runbook: Some("stuck-order"),
+        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/reconciliation?check=stuck-order"), runbook: Some("stuck-order"),
         // ix_sales_order_active_updated
         sql: "select tenant_id, '' as facet, count(*)::float8 as value from oms.sales_order
               where status in ('CAPTURED', 'ORCHESTRATING', 'IN_PROGRESS', 'PARTIALLY_FULFILLED')
                 and updated_at < now() - interval '30 minutes' group by tenant_id" },
     Figure { name: "orders_start_given_up", board: Board::Executive, title: "Orders whose orchestration start was given up", unit: "",
-        total: Total::Sum, alarm: Alarm::Above(1.0), link: None, runbook: Some("stuck-order"),
+        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/reconciliation?check=order-engine"), runbook: Some("stuck-order"),
         // ix_orchestration_start_gave_up
         sql: "select s.tenant_id, '' as facet, count(*)::float8 as value from oms.orchestration_start s
               join oms.sales_order o on o.order_id = s.order_id
               where s.status = 'GAVE_UP' and o.status = 'CAPTURED' group by s.tenant_id" },
     Figure { name: "approvals_overdue", board: Board::Executive, title: "Approvals past their SLA", unit: "",
-        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/runbooks/stuck-approval"), runbook: Some("stuck-approval"),
+        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/reconciliation?check=stuck-approval"), runbook: Some("stuck-approval"),
         // ix_approval_request_open_due
         sql: "select tenant_id, '' as facet, count(*)::float8 as value from cpq.approval_request
               where status in ('PENDING', 'ESCALATED') and due_at < now() group by tenant_id" },
     Figure { name: "pricing_errors", board: Board::Executive, title: "Quotes whose total disagrees with their lines (last day)", unit: "",
-        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/runbooks/reconciliation-mismatch"), runbook: Some("reconciliation-mismatch"),
+        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/reconciliation?check=price-snapshot"), runbook: Some("reconciliation-mismatch"),
         sql: "select q.tenant_id, '' as facet, count(*)::float8 as value from cpq.quote q
               where q.updated_at > now() - interval '1 day'
                 and q.total_minor <> (select coalesce(sum(l.net_minor), 0) from cpq.quote_line l
                                       where l.quote_id = q.quote_id)
               group by q.tenant_id" },
     Figure { name: "duplicate_orders", board: Board::Executive, title: "Quotes with more than one order", unit: "",
-        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/runbooks/duplicate-order"), runbook: Some("duplicate-order"),
+        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/reconciliation?check=duplicate-order"), runbook: Some("duplicate-order"),
         // ix_sales_order_source_quote
         sql: "select tenant_id, '' as facet, count(*)::float8 as value from (
                 select tenant_id from oms.sales_order where source_quote_id is not null
                 group by tenant_id, source_quote_id having count(*) > 1) d group by tenant_id" },
     Figure { name: "reconciliation_mismatches_open", board: Board::Executive, title: "Reconciliation mismatches unresolved", unit: "",
-        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/runbooks/reconciliation-mismatch"), runbook: Some("reconciliation-mismatch"),
+        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/reconciliation"), runbook: Some("reconciliation-mismatch"),
         // ix_mismatch_open
         sql: "select tenant_id, '' as facet, count(*)::float8 as value from ops.reconciliation_mismatch
               where status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING') group by tenant_id" },
     // §19.2 Service owner: what the database can tell; the live systems come from the diagnostics.
     Figure { name: "postgres_query_mean_ms", board: Board::ServiceOwner, title: "PostgreSQL mean statement time", unit: "ms",
-        total: Total::Own, alarm: Alarm::Above(100.0), link: Some("/runbooks/postgres-locks"), runbook: Some("postgres-locks"),
+        total: Total::Own, alarm: Alarm::Above(100.0), link: Some("/diagnostics#postgres"), runbook: Some("postgres-locks"),
         sql: "select null::uuid as tenant_id, '' as facet,
                      coalesce(sum(total_exec_time) / nullif(sum(calls), 0), 0)::float8 as value
               from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())" },
     Figure { name: "postgres_connections", board: Board::ServiceOwner, title: "PostgreSQL connections in use", unit: "",
-        total: Total::Own, alarm: Alarm::Above(150.0), link: Some("/runbooks/postgres-locks"), runbook: Some("postgres-locks"),
+        total: Total::Own, alarm: Alarm::Above(150.0), link: Some("/diagnostics#postgres"), runbook: Some("postgres-locks"),
         sql: "select null::uuid as tenant_id, state as facet, count(*)::float8 as value from pg_stat_activity
               where datname = current_database() and state is not null group by state" },
     Figure { name: "postgres_lock_waits", board: Board::ServiceOwner, title: "Sessions waiting on a lock", unit: "",
-        total: Total::Own, alarm: Alarm::Above(1.0), link: Some("/runbooks/postgres-locks"), runbook: Some("postgres-locks"),
+        total: Total::Own, alarm: Alarm::Above(1.0), link: Some("/diagnostics#postgres"), runbook: Some("postgres-locks"),
         sql: "select null::uuid as tenant_id, '' as facet, count(*)::float8 as value from pg_stat_activity
               where datname = current_database() and wait_event_type = 'Lock'" },
     Figure { name: "outbox_pending_age_seconds", board: Board::ServiceOwner, title: "Oldest unpublished outbox event", unit: "s",
-        total: Total::Max, alarm: Alarm::Above(300.0), link: Some("/runbooks/outbox-stuck"), runbook: Some("outbox-stuck"),
+        total: Total::Max, alarm: Alarm::Above(300.0), link: Some("/diagnostics#outbox"), runbook: Some("outbox-stuck"),
         // ix_outbox_pending, ix_outbox_processing_claimed
         sql: "select tenant_id, '' as facet, extract(epoch from now() - min(created_at))::float8 as value
               from messaging.outbox_event where status in ('PENDING', 'PROCESSING', 'FAILED') group by tenant_id" },
     Figure { name: "projection_orders_behind", board: Board::ServiceOwner, title: "Orders the read model has not caught up with", unit: "",
-        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/runbooks/kafka-consumer-lag"), runbook: Some("kafka-consumer-lag"),
+        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/diagnostics#kafka"), runbook: Some("kafka-consumer-lag"),
         sql: "select o.tenant_id, '' as facet, count(*)::float8 as value from oms.sales_order o
               left join oms.order_projection p on p.order_id = o.order_id
               where o.updated_at < now() - interval '1 minute'
                 and (p.order_id is null or p.aggregate_version < o.version) group by o.tenant_id" },
     Figure { name: "worker_failures_per_minute", board: Board::ServiceOwner, title: "Vendor calls failed per minute", unit: "/min",
-        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/runbooks/engine-incident"), runbook: Some("engine-incident"),
+        total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/diagnostics#engine"), runbook: Some("engine-incident"),
         sql: "select o.tenant_id, '' as facet, count(*)::float8 / 5 as value from oms.fulfillment_request f
               join oms.sales_order o on o.order_id = f.order_id
               where f.status = 'FAILED' and f.updated_at > now() - interval '5 minutes' group by o.tenant_id" },

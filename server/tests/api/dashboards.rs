@@ -23,6 +23,7 @@ async fn the_boards_say_what_needs_attention_and_respect_the_viewers_tenants(poo
     assert!(page.contains(&format!("Stuck orders (active, untouched 30 min)</strong>: {stuck} — ")), "{page}");
     assert!(page.contains(r#"data-figure="orders_stuck""#) && page.contains(r#"class="sparkline""#), "{page}");
     assert!(page.contains(r#"href="/runbooks/stuck-order""#), "the runbook is a click away");
+    assert!(page.contains(r#"href="/reconciliation?check=stuck-order""#), "and the list behind the figure");
 
     for board in ["service-owner", "incident"] {
         let (status, page) = app.page(&format!("/dashboards/{board}")).await;
@@ -32,6 +33,10 @@ async fn the_boards_say_what_needs_attention_and_respect_the_viewers_tenants(poo
     let (status, page) = app.page(&format!("/dashboards/executive?tenant={GLOBEX}&hours=24")).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("about Globex"), "the board says whose figures these are: {page}");
+    assert!(
+        page.contains(&format!(r#"href="/reconciliation?check=stuck-order&amp;tenant={GLOBEX}""#)),
+        "the list behind a figure is narrowed to the board's tenant: {page}"
+    );
 
     let (status, _) = app.page("/dashboards/finance").await;
     assert_eq!(status, 404);
