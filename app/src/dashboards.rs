@@ -36,16 +36,18 @@ pub fn DashboardPage() -> impl IntoView {
     let query = use_query_map().get_untracked();
     let tenant = query.get("tenant").unwrap_or_default();
     let hours = query.get("hours").and_then(|h| h.parse::<i64>().ok()).unwrap_or(6);
+    let cache = use_context::<dashboard::FigureCache>().unwrap_or_default();
     let data = load_for_viewer(move |viewer, pool| {
         let name = name.clone();
         let tenant = tenant.clone();
+        let cache = cache.clone();
         async move {
             let board = Board::parse_name(&name).ok_or_else(|| PageError::no_such("dashboard", &name))?;
             let tenant = match tenant.trim() {
                 "" => None,
                 t => Some(TenantId::parse(t).map_err(|_| PageError::from(ops::Error::invalid("tenant", "Not a tenant id")))?),
             };
-            let view = dashboard::board(&pool, &viewer.actor, board, tenant, hours).await?;
+            let view = dashboard::board(&pool, &cache, &viewer.actor, board, tenant, hours).await?;
             let tenants = ops::tenants::visible(&pool, &viewer.actor).await?;
             Ok::<_, PageError>(BoardData { view, tenants })
         }
@@ -84,6 +86,8 @@ fn render(data: BoardData) -> AnyView {
         <p class="muted" class:tone-bad=stale>
             {freshness}
             {stale.then_some(" The sampler has not written a round for minutes: these figures are old.")}
+            {(board.cache == dashboard::CacheOutcome::Unavailable)
+                .then_some(" Redis is not answering: the figures were read from PostgreSQL (slower, nothing is lost).")}
         </p>
         {filter(&board, &tenants)}
         <div class="panels">{board.panels.iter().map(|p| panel(p, &board, &tenants)).collect_view()}</div>

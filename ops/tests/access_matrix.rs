@@ -381,7 +381,7 @@ async fn run(pool: &PgPool, world: &World, actor: &Actor, action: Action) -> Res
             ops::checklist::record_checklist(pool, actor, &input).await.map(drop)
         }
         Action::DashboardRead => {
-            let view = ops::dashboard::board(pool, actor, ops::dashboard::Board::Executive, Some(ACME), 1).await?;
+            let view = ops::dashboard::board(pool, &ops::dashboard::FigureCache::off(), actor, ops::dashboard::Board::Executive, Some(ACME), 1).await?;
             assert_eq!(view.tenant, Some(ACME));
             Ok(())
         }

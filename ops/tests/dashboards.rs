@@ -57,7 +57,7 @@ async fn a_board_says_what_is_alarming_and_keeps_other_tenants_out_of_a_scoped_v
     let report = seeded(&pool).await;
     dashboard::sample_round(&pool, Duration::from_secs(3600)).await.unwrap();
 
-    let everyone = dashboard::board(&pool, &operator(), Board::Executive, None, 6).await.unwrap();
+    let everyone = dashboard::board(&pool, &dashboard::FigureCache::off(), &operator(), Board::Executive, None, 6).await.unwrap();
     let stuck = everyone.panels.iter().find(|p| p.figure.name == "orders_stuck").unwrap();
     assert_eq!(stuck.latest, Some(report.anomalies_of(AnomalyType::StuckOrder) as f64));
     assert!(stuck.alarming, "stuck orders are bad news");
@@ -68,7 +68,7 @@ async fn a_board_says_what_is_alarming_and_keeps_other_tenants_out_of_a_scoped_v
 
     // An acme-only viewer sees acme's figures: no other tenant's breakdown, and acme's own count.
     let acme_viewer = actor("vera", &[Role::Viewer], only(&[ACME]));
-    let acme = dashboard::board(&pool, &acme_viewer, Board::Executive, None, 6).await.unwrap();
+    let acme = dashboard::board(&pool, &dashboard::FigureCache::off(), &acme_viewer, Board::Executive, None, 6).await.unwrap();
     assert_eq!(acme.tenant, Some(ACME), "a scoped viewer's board is about their tenant");
     let stuck_acme = acme.panels.iter().find(|p| p.figure.name == "orders_stuck").unwrap();
     assert!(stuck_acme.by_tenant.iter().all(|(t, _)| *t == ACME), "{:?}", stuck_acme.by_tenant);
@@ -83,7 +83,7 @@ async fn a_board_says_what_is_alarming_and_keeps_other_tenants_out_of_a_scoped_v
     assert_eq!(stuck_acme.latest, Some(acme_stuck as f64));
 
     // Asking for another tenant's board is refused, and audited like every refusal.
-    let refused = dashboard::board(&pool, &acme_viewer, Board::Executive, Some(GLOBEX), 6).await.unwrap_err();
+    let refused = dashboard::board(&pool, &dashboard::FigureCache::off(), &acme_viewer, Board::Executive, Some(GLOBEX), 6).await.unwrap_err();
     assert_eq!(refused.kind(), ops::ErrorKind::NotAllowed, "{refused}");
 }
 
@@ -107,4 +107,30 @@ async fn one_replica_samples_a_round_and_old_samples_are_pruned(pool: PgPool) {
     assert_eq!(old, 0, "samples past the retention are gone");
     let rounds: i64 = sqlx::query_scalar("select count(distinct sampled_at) from ops.figure_sample").fetch_one(&pool).await.unwrap();
     assert_eq!(rounds, 1);
+}
+
+/// The figure cache (lesson §15): the first page of a round reads PostgreSQL and keeps the figures in
+/// Redis, the next reads them from Redis — the same board; with Redis away the page reads PostgreSQL and
+/// says so, and nothing differs.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_round_is_read_from_redis_once_cached_and_from_postgresql_when_redis_is_away(pool: PgPool) {
+    use dashboard::{CacheOutcome, FigureCache};
+    use platform::redis_link::RedisLink;
+    seeded(&pool).await;
+    dashboard::sample_round(&pool, Duration::from_secs(3600)).await.unwrap();
+    let redis = std::env::var("OPSDECK_REDIS_URL").expect("the stack's Redis (scripts/stack.sh env)");
+    let cache = FigureCache::new(RedisLink::new(Some(redis)));
+
+    let first = dashboard::board(&pool, &cache, &operator(), Board::Executive, Some(ACME), 6).await.unwrap();
+    assert_eq!(first.cache, CacheOutcome::Miss);
+    let second = dashboard::board(&pool, &cache, &operator(), Board::Executive, Some(ACME), 6).await.unwrap();
+    assert_eq!(second.cache, CacheOutcome::Hit);
+    assert_eq!(second.panels, first.panels, "the cached round is the same board");
+
+    let away = FigureCache::new(RedisLink::new(Some("redis://127.0.0.1:1".into())));
+    let fallback = dashboard::board(&pool, &away, &operator(), Board::Executive, Some(ACME), 6).await.unwrap();
+    assert_eq!(fallback.cache, CacheOutcome::Unavailable);
+    assert_eq!(fallback.panels, first.panels, "PostgreSQL answers the same");
+    let off = dashboard::board(&pool, &FigureCache::off(), &operator(), Board::Executive, Some(ACME), 6).await.unwrap();
+    assert_eq!(off.cache, CacheOutcome::Off);
 }

@@ -55,6 +55,8 @@ pub struct AppState {
     pub repairs: ops::repair::Services,
     /// The internal API's per-client budget.
     pub rate_limit: crate::auth::rate_limit::RateLimit,
+    /// The dashboards' figure cache in Redis (PostgreSQL when Redis is away).
+    pub figures: ops::dashboard::FigureCache,
     /// What failure drills reach to break things.
     pub faults: ops::drill::FaultKit,
 }
@@ -129,6 +131,7 @@ impl Application {
                 config.internal_api_per_minute,
                 platform::redis_link::RedisLink::new(Some(config.redis_url.expose().clone())),
             ),
+            figures: ops::dashboard::FigureCache::new(platform::redis_link::RedisLink::new(Some(config.redis_url.expose().clone()))),
             faults: config.fault_kit(),
             repairs,
         };

@@ -3,6 +3,7 @@
 //! have history that survives restarts and is the same on every replica) and exports the latest round as
 //! Prometheus gauges (`opsdeck_<figure>`); pages read the samples, never the live tables.
 
+mod cache;
 mod figures;
 pub mod grafana;
 mod sample;
@@ -10,4 +11,5 @@ mod view;
 
 pub use figures::{figure, Alarm, Board, Figure, Total, FIGURES};
 pub use sample::{compute, export_latest, latest, run_sampler, sample_round, Sample};
+pub use cache::{CacheOutcome, FigureCache};
 pub use view::{board, BoardView, Panel};

@@ -6,6 +6,7 @@ use platform::ids::TenantId;
 use serde::Serialize;
 use sqlx::PgConnection;
 
+use super::cache::{self, CacheOutcome, CachedFigure, FigureCache};
 use super::figures::{Alarm, Board, Figure, Total, FIGURES};
 use crate::command::{read, Action, Envelope};
 use crate::error::Result;
@@ -35,6 +36,8 @@ pub struct BoardView {
     pub hours: i64,
     pub sampled_at: Option<DateTime<Utc>>,
     pub panels: Vec<Panel>,
+    /// How the figures were read (Redis, or PostgreSQL and why).
+    pub cache: CacheOutcome,
 }
 
 impl BoardView {
@@ -47,7 +50,14 @@ impl BoardView {
 /// The board for `tenant` (or the platform) over the last `hours`. A person scoped to some tenants sees
 /// their tenants' figures and the platform-wide technical ones, never another tenant's or a total that
 /// includes them: without a tenant chosen, their first tenant is shown.
-pub async fn board(pool: &sqlx::PgPool, actor: &Actor, board: Board, tenant: Option<TenantId>, hours: i64) -> Result<BoardView> {
+pub async fn board(
+    pool: &sqlx::PgPool,
+    cache: &FigureCache,
+    actor: &Actor,
+    board: Board,
+    tenant: Option<TenantId>,
+    hours: i64,
+) -> Result<BoardView> {
     let tenant = match (&actor.tenants, tenant) {
         (TenantScope::Only(mine), None) => mine.iter().next().copied(),
         (_, t) => t,
@@ -61,20 +71,47 @@ pub async fn board(pool: &sqlx::PgPool, actor: &Actor, board: Board, tenant: Opt
         let db = cx.db();
         let sampled_at: Option<DateTime<Utc>> =
             sqlx::query_scalar("select max(sampled_at) from ops.figure_sample").fetch_one(&mut *db).await?;
+        let figures: Vec<&'static Figure> = FIGURES.iter().filter(|f| f.board == board).collect();
+        // The round's figures: from Redis when it has them, else from the samples (then kept there).
+        let key = sampled_at.map(|at| FigureCache::key(platform::machine::Named::name(board), tenant, hours, at));
+        let (cached, mut outcome) = match &key {
+            Some(key) => cache.get(key).await,
+            None => (None, CacheOutcome::Miss),
+        };
+        let read = match cached.filter(|c| c.len() == figures.len()) {
+            Some(read) => read,
+            None => {
+                if outcome == CacheOutcome::Hit {
+                    outcome = CacheOutcome::Miss;
+                }
+                let mut read = Vec::with_capacity(figures.len());
+                for figure in &figures {
+                    let about = if figure.total == Total::Own { None } else { tenant };
+                    let latest_rows: Vec<(Option<TenantId>, String, f64)> = match sampled_at {
+                        Some(at) => sqlx::query_as(
+                            "select tenant_id, facet, value from ops.figure_sample where figure = $1 and sampled_at = $2",
+                        )
+                        .bind(figure.name)
+                        .bind(at)
+                        .fetch_all(&mut *db)
+                        .await?,
+                        None => Vec::new(),
+                    };
+                    let series = series(db, figure.name, about, hours).await?;
+                    read.push(CachedFigure { name: figure.name.to_string(), latest_rows, series });
+                }
+                if let (Some(key), CacheOutcome::Miss) = (&key, outcome) {
+                    cache.put(key, &read).await;
+                }
+                read
+            }
+        };
+        cache::count(outcome);
         let mut panels = Vec::new();
-        for figure in FIGURES.iter().filter(|f| f.board == board) {
+        for (figure, got) in figures.into_iter().zip(read) {
             // A per-tenant figure is shown for the chosen tenant; a platform-wide one as it is.
             let about = if figure.total == Total::Own { None } else { tenant };
-            let latest_rows: Vec<(Option<TenantId>, String, f64)> = match sampled_at {
-                Some(at) => sqlx::query_as(
-                    "select tenant_id, facet, value from ops.figure_sample where figure = $1 and sampled_at = $2",
-                )
-                .bind(figure.name)
-                .bind(at)
-                .fetch_all(&mut *db)
-                .await?,
-                None => Vec::new(),
-            };
+            let latest_rows = got.latest_rows;
             let by_tenant: Vec<(TenantId, f64)> = latest_rows
                 .iter()
                 .filter_map(|(t, facet, v)| t.filter(|t| facet.is_empty() && actor.can_see_tenant(*t)).map(|t| (t, *v)))
@@ -89,11 +126,11 @@ pub async fn board(pool: &sqlx::PgPool, actor: &Actor, board: Board, tenant: Opt
                     Some(here.iter().sum::<f64>())
                 }
             };
-            let series = series(db, figure.name, about, hours).await?;
+            let series = got.series;
             let alarming = matches!((figure.alarm, latest), (Alarm::Above(limit), Some(v)) if v >= limit);
             panels.push(Panel { figure, latest, by_tenant, by_facet, series, alarming });
         }
-        Ok(BoardView { board, tenant, hours, sampled_at, panels })
+        Ok(BoardView { board, tenant, hours, sampled_at, panels, cache: outcome })
     })
     .await
 }

@@ -55,6 +55,7 @@ async fn render_with(state: AppState, request: Request<Body>, submitted: Option<
     let pool = state.pool.clone();
     let repairs = state.repairs.clone();
     let diagnostics = state.diagnostics.clone();
+    let figures = state.figures.clone();
     let options = state.leptos_options.clone();
     let viewer = request.extensions().get::<app::viewer::Viewer>().cloned();
     if let Some(viewer) = &viewer {
@@ -65,6 +66,7 @@ async fn render_with(state: AppState, request: Request<Body>, submitted: Option<
             provide_context(pool.clone());
             provide_context(repairs.clone());
             provide_context(diagnostics.clone());
+            provide_context(figures.clone());
             if let Some(viewer) = viewer.clone() {
                 provide_context(viewer);
             }
