@@ -64,6 +64,16 @@ pub(crate) fn spawn_part(kind: &'static str, db: &str, prefix: &str, group: &str
     Part { kind, child }
 }
 
+/// A test that fails half-way leaves no worker behind.
+impl Drop for Part {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Part {
     /// SIGKILL: no batch finished, no offset committed, no last heartbeat.
     fn kill(mut self) {
