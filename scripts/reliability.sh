@@ -11,8 +11,8 @@
 #             with SIGKILL mid-batch while traffic runs; then nothing lost, nothing doubled
 #   outages   Redis, Kafka, Operaton, Keycloak stopped in turn under a signed-in session; a repair
 #             executing while Operaton dies; PostgreSQL restarted
-#   hostile   every form and page fed a hand corpus; the internal API fuzzed by schemathesis from its
-#             served OpenAPI document
+#   hostile   every form and page fed a hand corpus; the form parsers under proptest; the internal API
+#             fuzzed by schemathesis from its served OpenAPI document
 #   access    the role × command matrix, tenant escape, CSRF, forged tokens, sessions, self-approval
 #   soak      bench/soak.sh (issue 13 item 4), appended when that script exists
 #
@@ -58,6 +58,7 @@ export RELIABILITY_QUICK=$quick RUST_LOG="${RUST_LOG:-warn}"
 log "building the suites"
 cargo build -p server --bin opsdeck --locked
 cargo test -p server --test reliability --test api --no-run --locked
+cargo test -p ops --test parse_properties --no-run --locked
 
 out="$LOGS/reliability-run.log"
 : >"$out"
@@ -70,6 +71,9 @@ suite 30 --test reliability crash -- --ignored --nocapture --test-threads 1
 suite 30 --test reliability outages -- --ignored --nocapture --test-threads 1
 suite 15 --test api hostile -- --include-ignored --nocapture
 suite 15 --test api -- access escape csrf service_tokens sign_in repairs --test-threads 2
+log "cargo test -p ops --test parse_properties (proptest over the form parsers)"
+PROPTEST_CASES=$([ "$quick" = 1 ] && echo 512 || echo 5000) timeout 900 cargo test -p ops --locked --test parse_properties 2>&1 \
+  | tee -a "$out" | grep -E '^test |test result' || true
 
 # The internal API under schemathesis, from the document the console serves.
 api_log="$LOGS/reliability-schemathesis.log"
