@@ -19,9 +19,9 @@ out_path, api_path, soak_path, quick = sys.argv[1:5]
 text = open(out_path, encoding="utf-8", errors="replace").read()
 figures = {}
 for line in text.splitlines():
-    if line.startswith("[reliability] "):
+    if "[reliability] {" in line:
         try:
-            f = json.loads(line[len("[reliability] "):])
+            f = json.loads(line[line.index("[reliability] {") + len("[reliability] "):])
             figures[f["suite"]] = f
         except (json.JSONDecodeError, KeyError):
             pass
@@ -44,6 +44,15 @@ def verdict(lost=0, doubled=0, five_xx=0, partial=0, escapes=0, extra=None):
         line += "; DEFECT: " + "; ".join(extra)
     return line
 
+
+# Defects the suites found that show only in some runs, kept here (with how to reproduce them) until
+# they are fixed, so a run that happened not to hit one does not read as a clean bill.
+INTERMITTENT = [
+    "outages: after a Kafka restart a running projection consumer sometimes never resumes (2 of 4 outage "
+    "runs; reproduced by hand: `opsdeck platform project` + `relay` on a fresh prefix, `stack.sh down kafka; "
+    "stack.sh up kafka`, a new order event is published by the relay but stays unprojected for minutes while the "
+    "consumer counts AllBrokersDown errors; a restarted consumer process projects it at once) — open",
+]
 
 rows = []
 details = []
@@ -77,13 +86,26 @@ if o:
     r = o["repair_engine_died"]
     survived.append(f"repair while Operaton died: {r['repair']} (HTTP {r['execute_status']}), half change: {r['half_change']}, retry {r['retry']}")
     p = o["postgres_restart"]
-    survived.append(f"PostgreSQL restart: pages answered {p['status_while_down']} while down; console back {p['console_back_seconds']} s, workers back {p['workers_back_seconds']} s after it was up")
+    secs = lambda v: "never" if v is None else f"{v:.1f} s"
+    survived.append(f"PostgreSQL restart: pages answered {p['status_while_down']} within {p['answered_while_down_in_seconds']:.1f} s while it was down; "
+                    f"console back {secs(p['console_back_seconds'])}, workers back {secs(p['workers_back_seconds'])} after it was up")
     extra = []
     if r["repair"] != "FAILED" or r["half_change"] or r["retry"] != "EXECUTED":
         extra.append("repair during an engine death did not end FAILED with no half change and a successful retry")
-    if p["console_back_seconds"] is None or p["workers_back_seconds"] is None:
-        extra.append("no recovery after the PostgreSQL restart")
+    if p["console_back_seconds"] is None:
+        extra.append("the console did not answer again after the PostgreSQL restart")
+    if p["workers_back_seconds"] is None:
+        stuck = (svc.get("kafka") or {}).get("caught_up_seconds") is None
+        extra.append("the projection consumer, stuck since Kafka's restart, projected nothing after PostgreSQL's either"
+                     if stuck else "the workers did not project a new order after the PostgreSQL restart")
     extra += [f"{n} did not catch up" for n, s in svc.items() if s.get("caught_up_seconds") is None]
+    kc = (svc.get("keycloak") or {}).get("needing_it") or {}
+    if kc and not kc.get("says_unavailable"):
+        extra.append(f"sign-in during a Keycloak outage answers {kc.get('status')} (a redirect to the unreachable provider) "
+                     "instead of saying sign-in is unavailable")
+    eng = (svc.get("engine") or {}).get("needing_it") or {}
+    if eng and not (eng.get("status") == 503 and eng.get("says_engine")):
+        extra.append(f"a repair request with Operaton down answered {eng.get('status')} without naming the engine")
     extra += [f"note refused while {n} was down" for n, s in svc.items() if not s["note_while_down"]]
     rows.append(("outages: services stopped in turn under a signed-in session", tried, "; ".join(survived),
                  verdict(five_xx=len(o["five_xx"]), partial=len(o["partial_writes"]), extra=extra + o["five_xx"][:5] + o["partial_writes"][:5] or None)))
@@ -154,6 +176,10 @@ What the suites of `scripts/reliability.sh{' --quick' if quick == '1' else ''}` 
 for name, tried, survived, v in rows:
     cell = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
     print(f"| {cell(name)} | {cell(tried)} | {cell(survived)} | {cell(v)} |")
+if INTERMITTENT:
+    print("\nIntermittent defects these suites found in other runs (still open):\n")
+    for d in INTERMITTENT:
+        print(f"- DEFECT: {d}")
 if other_failed:
     print(f"\nFailed tests: {', '.join(other_failed)} (see `$OPSDECK_HOME/logs/reliability-run.log`).")
 print("""
