@@ -85,7 +85,7 @@ pub fn checklist_form(
         view! {
             <div class="field">
                 <label for=format!("{}-note", checklist.name())>"Note"</label>
-                <textarea id=format!("{}-note", checklist.name()) name=ChecklistForm::NOTE>{note}</textarea>
+                <textarea id=format!("{}-note", checklist.name()) name=ChecklistForm::NOTE>{crate::fields::textarea_text(&note)}</textarea>
             </div>
             <button type="submit">"Record the answers"</button>
         }

@@ -57,6 +57,24 @@ pub fn TextField(
 }
 
 /// A multi-line text area.
+/// Text as the content of a `<textarea>`. Leptos writes a textarea's children as they are (it treats
+/// the element like `<script>` and `<style>`), but a browser reads it as RCDATA: character references
+/// are decoded and `</textarea>` ends it — so stored text holding `</textarea><script>…` would break out
+/// into the page. Escaping `&`, `<` and `>` here closes that, and the person still sees their text as
+/// typed. Every textarea's content goes through this.
+pub fn textarea_text(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
 #[component]
 pub fn TextArea(
     #[prop(into)] id: String,
@@ -82,7 +100,7 @@ pub fn TextArea(
                 aria-invalid=invalid.then_some("true")
                 aria-describedby=described
             >
-                {value}
+                {textarea_text(&value)}
             </textarea>
             {message(&id, error)}
         </div>
@@ -148,5 +166,18 @@ pub fn CheckboxGroup(
             {boxes}
             {error.map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
         </fieldset>
+    }
+}
+
+#[cfg(test)]
+mod textarea_tests {
+    use super::*;
+
+    #[test]
+    fn stored_text_cannot_close_its_textarea() {
+        let html = view! { <TextArea id="note" name="text" label="Note" value="</textarea><script>alert(1)</script> & more".to_string() /> }
+            .to_html();
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains("&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt; &amp; more</textarea>"), "{html}");
     }
 }

@@ -3,7 +3,7 @@
 # keycloak-quarkus-dist from Maven Central, unpacked under $DIST/keycloak and run in dev mode
 # (start-dev, H2 file database) on Temurin 25 with a capped heap, on 127.0.0.1 only:
 #   http://127.0.0.1:$OPSDECK_KEYCLOAK_PORT            (58180) OIDC, login pages, admin console
-#   http://127.0.0.1:$OPSDECK_KEYCLOAK_MGMT_PORT/health (58181) health endpoints (management interface)
+#   http://127.0.0.1:$OPSDECK_KEYCLOAK_MGMT_PORT/health (58181: the HTTP port + 1 unless set) health endpoints
 # The dist's data/ directory is a symlink to $DATA/keycloak, so the dev database (h2/), the import
 # directory (import/) and Keycloak's tmp files live with the rest of the stack's data.
 #
@@ -20,7 +20,7 @@
 # KC_BOOTSTRAP_ADMIN_PASSWORD, default admin / admin; applied when the dev database is created.
 
 : "${OPSDECK_KEYCLOAK_VERSION:=26.7.3}"
-: "${OPSDECK_KEYCLOAK_MGMT_PORT:=58181}"
+: "${OPSDECK_KEYCLOAK_MGMT_PORT:=$((OPSDECK_KEYCLOAK_PORT + 1))}"
 export OPSDECK_KEYCLOAK_MGMT_PORT
 
 KC_HOME_DIR="$DIST/keycloak/keycloak-$OPSDECK_KEYCLOAK_VERSION"
@@ -48,7 +48,8 @@ keycloak_install() {
     mv "$KC_HOME_DIR.part" "$KC_HOME_DIR"
   fi
   mkdir -p "$KC_DATA_DIR/import"
-  if [ ! -L "$KC_HOME_DIR/data" ]; then
+  # a dist copied from another OPSDECK_HOME still points at that stack's data: re-point it
+  if [ ! -L "$KC_HOME_DIR/data" ] || [ "$(readlink "$KC_HOME_DIR/data")" != "$KC_DATA_DIR" ]; then
     rm -rf "$KC_HOME_DIR/data"
     ln -s "$KC_DATA_DIR" "$KC_HOME_DIR/data"
   fi

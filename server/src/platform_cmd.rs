@@ -44,6 +44,25 @@ pub enum PlatformCommand {
     /// Deploy the order-orchestration process model to the engine (what `run` does at start; unchanged
     /// models are not deployed again).
     Deploy,
+    /// Run one outbox relay alone, until Ctrl-C: more instances share the outbox, and one can be
+    /// killed without the rest of the platform (the crash suite of `scripts/reliability.sh` does).
+    Relay(PartArgs),
+    /// Run one order projection consumer alone, until Ctrl-C (instances of one group share partitions).
+    Project(PartArgs),
+}
+
+/// Where a lone relay or consumer reads and writes.
+#[derive(Debug, Args)]
+pub struct PartArgs {
+    /// Topic prefix: the relay publishes `<prefix><aggregate type>`, the consumer reads `<prefix>order`.
+    #[arg(long, default_value = "opsdeck.")]
+    pub topic_prefix: String,
+    /// The projection consumer's group (ignored by the relay).
+    #[arg(long, default_value = platform::projection::DEFAULT_GROUP)]
+    pub group: String,
+    /// Events a relay claims at a time (ignored by the consumer).
+    #[arg(long, default_value_t = RelayConfig::new("", "").batch_size)]
+    pub batch_size: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,7 +152,33 @@ pub async fn run(config: &Config, command: PlatformCommand) -> crate::Result<()>
             println!("{}", serde_json::json!({ "deployment": deployment.id, "name": deployment.name }));
             Ok(())
         }
+        PlatformCommand::Relay(args) => run_relay(config, args).await.map_err(Into::into),
+        PlatformCommand::Project(args) => run_projection(config, args).await.map_err(Into::into),
     }
+}
+
+async fn run_relay(config: &Config, args: PartArgs) -> Result<(), Error> {
+    let pool = platform::db::connect_lazy(config.database_url.expose(), 4)?;
+    let relay_config = RelayConfig {
+        topic_prefix: args.topic_prefix,
+        batch_size: args.batch_size,
+        ..RelayConfig::new(RelayConfig::generate_instance_id(), &config.kafka_brokers)
+    };
+    let relay = Relay::new(pool, relay_config)?;
+    until_ctrl_c(|stop| relay.run(stop)).await;
+    Ok(())
+}
+
+async fn run_projection(config: &Config, args: PartArgs) -> Result<(), Error> {
+    let pool = platform::db::connect_lazy(config.database_url.expose(), 4)?;
+    let projection_config = ProjectionConfig {
+        topic_prefix: args.topic_prefix,
+        group_id: args.group,
+        ..ProjectionConfig::new(ProjectionConfig::generate_instance_id(), &config.kafka_brokers)
+    };
+    let consumer = ProjectionConsumer::new(pool, projection_config)?;
+    until_ctrl_c(|stop| consumer.run(stop)).await;
+    Ok(())
 }
 
 fn tenant_arg(text: &str) -> Result<platform::ids::TenantId, Error> {
@@ -230,6 +275,19 @@ async fn run_control(config: &Config, command: ControlCommand) -> Result<(), Err
         ControlCommand::List => print_json(&platform::control::list_controls(&pool).await?),
     }
     Ok(())
+}
+
+/// Runs one worker until Ctrl-C, then lets it finish what it holds and stop.
+async fn until_ctrl_c<F: std::future::Future>(work: impl FnOnce(watch::Receiver<bool>) -> F) {
+    let (stop_tx, stop) = watch::channel(false);
+    let work = work(stop);
+    tokio::pin!(work);
+    tokio::select! {
+        _ = &mut work => return,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(40), work).await;
 }
 
 #[tracing::instrument(skip_all, fields(vendor = %args.vendor_listen))]

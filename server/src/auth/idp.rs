@@ -22,6 +22,10 @@ use crate::secret::Secret;
 pub const RETRY_PAUSE: Duration = Duration::from_secs(2);
 /// Bound on one HTTP exchange with the provider.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one answer of [`Idp::reachable`] stands before a sign-in asks the provider again.
+pub const REACHABLE_FOR: Duration = Duration::from_secs(5);
+/// Bound on that question: a provider that takes longer is as good as down for a person signing in.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// openidconnect's client after discovery: authorization and token endpoints known, userinfo maybe.
 pub type Client =
@@ -62,6 +66,8 @@ pub struct Idp {
     discovered: RwLock<Option<Arc<Discovered>>>,
     /// Serialises discovery; holds when the last attempt failed.
     attempt: Mutex<Option<Instant>>,
+    /// When the provider last answered (or not) whether it is up: see [`Idp::reachable`].
+    probe: Mutex<Option<(Instant, bool)>>,
 }
 
 impl Idp {
@@ -72,7 +78,7 @@ impl Idp {
             .connect_timeout(HTTP_TIMEOUT)
             .build()
             .unwrap_or_default();
-        Idp { registration, http, discovered: RwLock::new(None), attempt: Mutex::new(None) }
+        Idp { registration, http, discovered: RwLock::new(None), attempt: Mutex::new(None), probe: Mutex::new(None) }
     }
 
     pub fn issuer(&self) -> &str {
@@ -113,6 +119,28 @@ impl Idp {
                 Err(self.unavailable(&reason))
             }
         }
+    }
+
+    /// Whether the provider answers now. Discovery is kept for the life of the process, so without asking,
+    /// a sign-in during a provider outage would send the browser to a provider that does not answer — the
+    /// person would see the browser's connection error, not the console saying sign-in is unavailable.
+    /// One quick request (the discovery document) at most every [`REACHABLE_FOR`].
+    pub async fn reachable(&self) -> Result<(), Unavailable> {
+        let mut last = self.probe.lock().await;
+        let answered = match *last {
+            Some((at, answered)) if at.elapsed() < REACHABLE_FOR => answered,
+            _ => {
+                let url = format!("{}/.well-known/openid-configuration", self.registration.issuer.trim_end_matches('/'));
+                let answered =
+                    self.http.get(&url).timeout(PROBE_TIMEOUT).send().await.is_ok_and(|r| r.status().is_success());
+                if !answered {
+                    tracing::warn!(issuer = self.issuer(), "identity provider does not answer; sign-in says it is unavailable");
+                }
+                *last = Some((Instant::now(), answered));
+                answered
+            }
+        };
+        if answered { Ok(()) } else { Err(self.unavailable("it does not answer")) }
     }
 
     fn unavailable(&self, reason: &str) -> Unavailable {

@@ -58,7 +58,13 @@ pub async fn login(State(state): State<AppState>, session: Session, Query(params
         Ok(_) => {}
         Err(error) => return sessions_unavailable(&error),
     }
-    let discovered = match state.auth.idp().discovered().await {
+    let idp = state.auth.idp();
+    // A provider discovered earlier may be down now: ask before sending the browser there.
+    let discovered = match idp.reachable().await {
+        Ok(()) => idp.discovered().await,
+        Err(unavailable) => Err(unavailable),
+    };
+    let discovered = match discovered {
         Ok(discovered) => discovered,
         Err(unavailable) => {
             let notice = SignInNotice::IdpUnavailable {

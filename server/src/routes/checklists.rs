@@ -31,7 +31,11 @@ async fn record(
         return Error::Ops(ops::Error::not_found("checklist", &name)).into_response();
     };
     let incident = form.get(ChecklistForm::INCIDENT).trim().to_string();
-    let page = if incident.is_empty() { "/checklists".to_string() } else { format!("/incidents/{incident}") };
+    // Back to the incident the checklist was recorded from — when the field names one (it is posted).
+    let page = match incident.parse::<uuid::Uuid>() {
+        Ok(id) => format!("/incidents/{id}"),
+        Err(_) => "/checklists".to_string(),
+    };
     let result = async {
         let input = ChecklistForRecord::parse(which, &form)?;
         checklist::record_checklist(&state.pool, &viewer.actor, &input).await

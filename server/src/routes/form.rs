@@ -31,10 +31,12 @@ pub async fn answer<F: Send + Sync + 'static, T>(
     }
 }
 
-/// A page the form may send the person back to (a hidden `next` field): only a path of this console.
+/// A page the form may send the person back to (a hidden `next` field): only a path of this console,
+/// and one a URI can hold (it becomes a `Location` header and the address of the page shown again).
 pub fn local_path(next: &str) -> Option<&str> {
     let local = next.starts_with('/') && !next.starts_with("//") && !next.contains(['\\', '\r', '\n']);
-    local.then_some(next)
+    let valid = next.parse::<axum::http::uri::PathAndQuery>().is_ok() && next.len() <= 2048;
+    (local && valid).then_some(next)
 }
 
 #[cfg(test)]
@@ -48,5 +50,14 @@ mod tests {
         assert_eq!(local_path("https://evil.example.com"), None);
         assert_eq!(local_path("/\\evil.example.com"), None);
         assert_eq!(local_path(""), None);
+    }
+
+    #[test]
+    fn a_next_an_address_cannot_hold_is_not_followed() {
+        assert_eq!(local_path("/incidents?q=a b"), None);
+        assert_eq!(local_path("/incidents/<script>"), None);
+        assert_eq!(local_path("/incidents\0"), None);
+        assert_eq!(local_path(&format!("/incidents?q={}", "x".repeat(5000))), None);
+        assert_eq!(local_path("/incidents?q=a%20b#item"), Some("/incidents?q=a%20b#item"));
     }
 }

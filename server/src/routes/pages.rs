@@ -32,7 +32,7 @@ pub async fn render_page(State(state): State<AppState>, request: Request<Body>) 
 /// command fails; the page is addressed by its path, as the browser asked for it before posting.
 pub async fn rerender(state: AppState, viewer: app::viewer::Viewer, page: &str, submitted: Submitted) -> Response {
     let status = submitted.error.status();
-    let mut request = Request::builder().uri(page).body(Body::empty()).expect("a console page path is a valid URI");
+    let mut request = page_request(page);
     request.extensions_mut().insert(viewer);
     let mut response = render_with(state, request, Some(submitted), None).await;
     // The page itself may have failed harder (the incident is gone): that status stands.
@@ -45,9 +45,26 @@ pub async fn rerender(state: AppState, viewer: app::viewer::Viewer, page: &str, 
 /// Renders the console page at `page` for `viewer` with what a command answered (`app::form::shown`):
 /// when the answer is shown rather than stored (a diagnostic's rows). Status 200.
 pub async fn show(state: AppState, viewer: app::viewer::Viewer, page: &str, answer: Shown) -> Response {
-    let mut request = Request::builder().uri(page).body(Body::empty()).expect("a console page path is a valid URI");
+    let mut request = page_request(page);
     request.extensions_mut().insert(viewer);
     render_with(state, request, None, Some(answer)).await
+}
+
+/// A GET of the console page at `page`. The address is built from what was posted (a runbook's
+/// variables in its query, a `next` field), so it may not be a valid URI — too long, or with characters
+/// an address cannot hold: then the same page without its query (the form as posted is handed to the
+/// page anyway), and failing that the home page. Never a panic on input.
+fn page_request(page: &str) -> Request<Body> {
+    let path = page.split(['?', '#']).next().unwrap_or("/");
+    for candidate in [page, path, "/"] {
+        if let Ok(request) = Request::builder().uri(candidate).body(Body::empty()) {
+            if candidate != page {
+                tracing::warn!(page_len = page.len(), "the page address of a form answer is not a valid URI; shown without its query");
+            }
+            return request;
+        }
+    }
+    Request::new(Body::empty())
 }
 
 /// Renders the page at the request's address, with a refused form submission or a shown answer.

@@ -313,3 +313,38 @@ pub async fn capture_order(pool: &PgPool, tenant_id: TenantId, quote_number: &st
     tx.commit().await.unwrap();
     CapturedOrder { tenant_id, order_id: accepted.order_id, order_number: accepted.order_number }
 }
+
+/// An open SEV2 incident of `tenant`, declared by the system: what repairs and notes hang on.
+pub async fn incident_of(pool: &PgPool, tenant_id: TenantId) -> String {
+    use ops::incident::{declare_incident, DeclareForm, IncidentForDeclare};
+    let form = DeclareForm {
+        severity: "SEV2".into(),
+        detected_by: "RECONCILIATION".into(),
+        summary: "Orders captured during the engine outage never started".into(),
+        tenants: vec![tenant_id.to_string()],
+        ..Default::default()
+    };
+    let input = IncidentForDeclare::parse(&form).expect("the incident form parses");
+    declare_incident(pool, &ops::identity::Actor::system("test"), &input).await.expect("declared").incident_id.to_string()
+}
+
+/// A captured order of `tenant_id` whose orchestration start was given up: resume-orchestration fits.
+pub async fn stuck_order(pool: &PgPool, tenant_id: TenantId, number: &str) -> OrderId {
+    let order = platform::testing::captured_order(pool, tenant_id, number).await.order_id;
+    let mut conn = pool.acquire().await.expect("a connection");
+    platform::orchestration::give_up_start(&mut conn, order, "gave up: process engine unreachable", "test").await.expect("given up");
+    order
+}
+
+/// The fields of the resume-orchestration request form.
+pub fn resume_form<'a>(tenant: &'a str, order: &'a str, incident: &'a str, key: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("repair_type", "resume-orchestration"),
+        ("tenant", tenant),
+        ("entity_id", order),
+        ("incident_id", incident),
+        ("reason", "the start was given up while the engine was down"),
+        ("idempotency_key", key),
+        ("mismatch_id", ""),
+    ]
+}

@@ -70,6 +70,7 @@ struct Published {
 pub struct LocalIdp {
     pub issuer: String,
     keys: Arc<RwLock<Vec<Value>>>,
+    server: tokio::task::AbortHandle,
 }
 
 impl LocalIdp {
@@ -84,8 +85,14 @@ impl LocalIdp {
             .route("/realms/local/.well-known/openid-configuration", get(discovery))
             .route("/realms/local/certs", get(jwks))
             .with_state(state);
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        LocalIdp { issuer, keys }
+        let server = tokio::spawn(async move { axum::serve(listener, router).await }).abort_handle();
+        LocalIdp { issuer, keys, server }
+    }
+
+    /// The provider goes down: its port stops answering.
+    pub async fn stop(&self) {
+        self.server.abort();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
     /// Replaces the published keys (a key rotation).

@@ -228,3 +228,21 @@ async fn a_login_redirect_never_leads_off_the_console(pool: PgPool) {
     let callback = app.sign_in_to("adam.admin", "https://evil.example/phish").await;
     assert_eq!(location(&callback), "/orders");
 }
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn sign_in_says_the_identity_provider_is_unavailable_when_it_stops_answering_after_discovery(pool: PgPool) {
+    let (key, _) = crate::local_idp::keys();
+    let idp = crate::local_idp::LocalIdp::start(&[key]).await;
+    let mut config = crate::helpers::test_config();
+    config.oidc_issuer = idp.issuer.clone();
+    let app = crate::helpers::spawn_app_with(pool, config).await;
+    let response = app.get("/auth/login?next=%2Forders").await;
+    assert_eq!(response.status().as_u16(), 303, "discovered: off to the provider");
+    assert!(location(&response).starts_with(&idp.issuer));
+
+    idp.stop().await;
+    tokio::time::sleep(server::auth::idp::REACHABLE_FOR + std::time::Duration::from_millis(100)).await;
+    let response = app.fresh_browser().get("/auth/login?next=%2Forders").await;
+    assert_eq!(response.status().as_u16(), 503, "not a redirect to a provider that does not answer");
+    assert!(response.text().await.unwrap().contains("Sign-in is unavailable"));
+}
