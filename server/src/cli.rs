@@ -228,6 +228,19 @@ mod tests {
         assert_eq!((args.orders, args.extra_tenants, args.rng_seed), (3000, SeedParams::default().extra_tenants, 7));
         assert!(Cli::try_parse_from(["opsdeck", "seed", "--anomaly-rate", "1.5"]).is_err());
     }
+
+    #[test]
+    fn platform_run_keeps_to_the_shared_topics_and_group_unless_told_otherwise() {
+        use crate::platform_cmd::PlatformCommand;
+        let topics = |cli: Cli| match cli.command {
+            Command::Platform(PlatformCommand::Run(args)) => (args.topic_prefix, args.projection_group),
+            _ => panic!("not platform run"),
+        };
+        let default = topics(Cli::try_parse_from(["opsdeck", "platform", "run"]).unwrap());
+        assert_eq!(default, ("opsdeck.".to_string(), platform::projection::DEFAULT_GROUP.to_string()));
+        let own = Cli::try_parse_from(["opsdeck", "platform", "run", "--topic-prefix", "bench.", "--projection-group", "bench-projection"]);
+        assert_eq!(topics(own.unwrap()), ("bench.".to_string(), "bench-projection".to_string()));
+    }
 }
 
 /// Prints the chain's report; whether it holds. Runs as the SYSTEM actor `cli`, and is audited.

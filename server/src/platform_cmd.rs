@@ -138,6 +138,14 @@ pub struct RunArgs {
     /// Longest wait between two attempts at a start, in seconds (the backoff doubles from 1 s up to it).
     #[arg(long, env = "OPSDECK_START_BACKOFF_CAP_SECS", default_value_t = StarterConfig::new("").backoff_cap.as_secs())]
     pub start_backoff_cap_secs: u64,
+    /// Prefix of the topics the relay publishes to and the projection consumer reads
+    /// (`<prefix><aggregate>`): a platform sharing its Kafka with another one (a benchmark's database
+    /// beside the demo's) keeps to topics of its own.
+    #[arg(long, env = "OPSDECK_KAFKA_TOPIC_PREFIX", default_value = "opsdeck.")]
+    pub topic_prefix: String,
+    /// The projection consumer's group (its offsets, its inbox rows).
+    #[arg(long, env = "OPSDECK_PROJECTION_GROUP", default_value = platform::projection::DEFAULT_GROUP)]
+    pub projection_group: String,
 }
 
 const CLI_ACTOR: &str = "opsdeck-cli";
@@ -306,13 +314,19 @@ async fn run_all(config: &Config, args: RunArgs) -> Result<(), Error> {
         }
     });
 
-    let relay = Relay::new(pool.clone(), RelayConfig::new(RelayConfig::generate_instance_id(), &config.kafka_brokers))?;
+    let relay_config = RelayConfig {
+        topic_prefix: args.topic_prefix.clone(),
+        ..RelayConfig::new(RelayConfig::generate_instance_id(), &config.kafka_brokers)
+    };
+    let relay = Relay::new(pool.clone(), relay_config)?;
     tasks.spawn(relay.run(stop.clone()).map_unit());
 
-    let consumer = ProjectionConsumer::new(
-        pool.clone(),
-        ProjectionConfig::new(ProjectionConfig::generate_instance_id(), &config.kafka_brokers),
-    )?;
+    let projection_config = ProjectionConfig {
+        topic_prefix: args.topic_prefix.clone(),
+        group_id: args.projection_group.clone(),
+        ..ProjectionConfig::new(ProjectionConfig::generate_instance_id(), &config.kafka_brokers)
+    };
+    let consumer = ProjectionConsumer::new(pool.clone(), projection_config)?;
     tasks.spawn(consumer.run(stop.clone()).map_unit());
 
     let engine = EngineClient::new(&config.engine_url);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Outbox relay throughput beside Kafka's own producer, on the same broker with the same acks and batching.
 #
-#   scripts/bench-relay.sh [events] [relay_bench flags...]     e.g. scripts/bench-relay.sh 20000 --batch 1000
+#   bash bench/relay.sh [events] [relay_bench flags...]     e.g. bash bench/relay.sh 20000 --batch 1000
 #
 # 1. platform/examples/relay_bench fills a scratch database (opsdeck_relay_bench) with `events` pending
 #    outbox events and times the relay end to end: claim → publish (acks=all, idempotent) → mark PUBLISHED.
@@ -9,7 +9,8 @@
 #    acks=all, enable.idempotence=true and the relay's linger.ms and batch.size, to a fresh topic with the
 #    same partition count (3).
 # Both topics are deleted afterwards. PostgreSQL and Kafka are started if they are not running.
-# Build profile: BENCH_PROFILE (default release).
+# Build profile: BENCH_PROFILE (default release). With BENCH_JSON=<file>, the figures are also written
+# there as JSON (bench/run.sh collects them).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
@@ -21,8 +22,11 @@ shift || true
 profile=${BENCH_PROFILE:-release}
 
 bash scripts/stack.sh up postgres kafka
-log "building relay_bench ($profile)"
-cargo build --profile "$profile" -p platform --example relay_bench --locked
+# bench/run.sh has built it already (BENCH_NO_BUILD=1).
+if [ -z "${BENCH_NO_BUILD:-}" ]; then
+  log "building relay_bench ($profile)"
+  cargo build --profile "$profile" -p platform --example relay_bench --locked
+fi
 dir=$profile; [ "$profile" = dev ] && dir=debug
 
 log "relay: $events events"
@@ -55,3 +59,8 @@ printf '\nrelay: %s events, batch %s, %s instance(s), payload avg %s B (+ 36 B k
   "$events" "$batch" "$instances" "$record_size" "$linger" "$batch_bytes"
 printf 'perf:  %s\n' "$perf_summary"
 printf 'relay: %s\n' "$relay_json"
+if [ -n "${BENCH_JSON:-}" ]; then
+  jq -n --argjson relay "$relay_json" --arg perf "$perf_summary" --argjson events "$events" \
+    --argjson relay_rate "$relay_rate" --argjson perf_rate "$perf_rate" \
+    '{events: $events, relay_per_sec: $relay_rate, tool_per_sec: $perf_rate, tool: $perf, relay: $relay}' >"$BENCH_JSON"
+fi
