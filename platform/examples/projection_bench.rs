@@ -1,7 +1,7 @@
 //! Projection consumer throughput: puts N valid order events on a fresh order topic, then runs the
 //! projection consumer against a scratch database and reports events/s from Kafka into PostgreSQL
 //! (parse → inbox row + projection upsert in one transaction → offset commit, end to end).
-//! Not a test: numbers depend on the machine. `scripts/bench-projection.sh` builds and runs it.
+//! Not a test: numbers depend on the machine. `bench/projection.sh` builds and runs it.
 //!
 //! ```text
 //! cargo run --release -p platform --example projection_bench -- [--events 100000] [--per-aggregate 4]

@@ -1,6 +1,6 @@
 //! Outbox relay throughput: fills a scratch database with N pending events, runs the relay against the
 //! broker and reports events/s into Kafka (claim → publish with acks=all → mark PUBLISHED, end to end).
-//! Not a test: numbers depend on the machine. `scripts/bench-relay.sh` runs it next to Kafka's own
+//! Not a test: numbers depend on the machine. `bench/relay.sh` runs it next to Kafka's own
 //! producer perf tool with the same acks and batching.
 //!
 //! ```text
