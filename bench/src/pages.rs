@@ -59,7 +59,7 @@ async fn load(pool: &PgPool, engine: &EngineClient, actor: &Actor, page: &str, t
         }
         board => {
             let board = Board::parse_name(board).ok_or("no such board")?;
-            dashboard::board(pool, actor, board, None, 6).await?;
+            dashboard::board(pool, &dashboard::FigureCache::off(), actor, board, None, 6).await?;
         }
     }
     Ok(())
