@@ -18,11 +18,11 @@ source scripts/lib.sh
 eval "$(bash scripts/stack.sh env)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$OPSDECK_HOME/target}"
 
-mode=full orders=1000000 incidents=100000 step_seconds=20 repairs=200 changes=10000
-stream_events=100000 seed_orders=100000 data_iterations=200 sessions=50 only=all
+mode=full orders=1000000 default_orders=1000000 incidents=100000 step_seconds=20 repairs=200 changes=10000
+stream_events=100000 seed_orders=50000 data_iterations=200 sessions=50 only=all
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) mode=quick orders=20000 incidents=5000 step_seconds=5 repairs=50 changes=2000
+    --quick) mode=quick orders=20000 default_orders=20000 incidents=5000 step_seconds=5 repairs=50 changes=2000
              stream_events=20000 seed_orders=10000 data_iterations=50 ;;
     --orders) orders=$2; shift ;;
     --only) only=$2; shift ;;
@@ -55,8 +55,10 @@ disk_before=$(disk_free)
 source bench/lib/dataset.sh
 ensure_dataset "$orders" "$seed" "$opsdeck"
 dataset="$db: $(psql -X -qtA "$BENCH_DATABASE_URL" -c "select to_char(count(*), 'FM9G999G999') from oms.sales_order") orders \
-($(psql -X -qtA "$BENCH_DATABASE_URL" -c "select pg_size_pretty(pg_database_size(current_database()))")); 10M orders not built: \
-the seed writes about 18 GB per million orders and this disk has $disk_before free"
+($(psql -X -qtA "$BENCH_DATABASE_URL" -c "select pg_size_pretty(pg_database_size(current_database()))")); the seed writes about 19 GB \
+a million orders, and this shared disk had $disk_before free at the start (1M needs 19 GB + 8 GB to spare, 10M about 190 GB)"
+# BENCH_NOTE: a sentence printed under the machine table (what this run left out and why).
+note=${BENCH_NOTE:-}
 
 # --- 5. seed beside COPY of the same rows ---------------------------------------------------------------------
 if wanted seed; then
@@ -100,6 +102,7 @@ fi
 
 # --- the report -------------------------------------------------------------------------------------------------
 command="bash bench/run.sh"; [ "$mode" = quick ] && command+=" --quick"
+[ "$orders" = "$default_orders" ] || command+=" --orders $orders"
 [ "$only" = all ] || command+=" --only $only"
 jq -n --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" --arg commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!BENCHMARKS.md' || echo '+changes')" \
   --arg mode "$mode" --arg command "$command" --arg dataset "$dataset" \
@@ -107,8 +110,9 @@ jq -n --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" --arg commit "$(git rev-pars
   --arg memory "$(free -h | awk '/^Mem:/ { print $2 }')" --arg os "$(. /etc/os-release; echo "$PRETTY_NAME") $(uname -r)" \
   --arg postgres "$(psql_admin -c 'show server_version')" \
   --arg kafka "$(basename "$(ls -d "$OPSDECK_HOME"/dist/kafka/libs/kafka_*.jar 2>/dev/null | grep -v -e test -e sources | head -n1)" .jar 2>/dev/null)" \
-  --arg disk "$disk_before / $(disk_free)" \
+  --arg disk "$disk_before / $(disk_free)" --arg note "$note" \
   '{date: $date, commit: $commit, mode: $mode, command: $command, dataset: $dataset, cpu: $cpu, cores: $cores,
-    memory: $memory, os: $os, postgres: $postgres, kafka: $kafka, disk: $disk}' >"$results/meta.json"
+    memory: $memory, os: $os, postgres: $postgres, kafka: $kafka, disk: $disk}
+    + (if $note == "" then {} else {note: $note} end)' >"$results/meta.json"
 "$bench" report --results "$results" >BENCHMARKS.md
 log "wrote BENCHMARKS.md (raw figures: $results)"

@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use crate::Result;
 
 const SEVERITIES: [&str; 4] = ["SEV1", "SEV2", "SEV3", "SEV4"];
-const DETECTED_BY: [&str; 3] = ["ALERT", "CUSTOMER", "RECONCILIATION"];
+const DETECTED_BY: [&str; 3] = ["ALERT", "USER_REPORT", "RECONCILIATION"];
 
 pub async fn top_up(pool: &PgPool, count: u64) -> Result<Value> {
     let before: i64 = sqlx::query_scalar("select count(*) from ops.operational_incident").fetch_one(pool).await?;
