@@ -202,4 +202,4 @@ print("<!-- soak: the block below is written by bench/soak.sh (issue 13 item 4),
 if os.path.exists(soak_path) and os.path.getsize(soak_path) > 0:
     print(open(soak_path, encoding="utf-8", errors="replace").read())
 else:
-    print("Not run: bench/soak.sh is not in this tree yet.")
+    print("Not run: `RELIABILITY_SOAK=1 scripts/reliability.sh` runs bench/soak.sh (when it is in the tree) and appends its block here.")
