@@ -169,14 +169,7 @@ impl ChecklistForRecord {
                 e.add(ChecklistForm::INCIDENT, "A rollback or replay checklist belongs to an incident");
                 None
             }
-            "" => None,
-            text => match IncidentId::parse(text) {
-                Ok(id) => Some(id),
-                Err(_) => {
-                    e.add(ChecklistForm::INCIDENT, "Not an incident id");
-                    None
-                }
-            },
+            text => parse::optional_incident(&mut e, ChecklistForm::INCIDENT, text, "Not an incident id"),
         };
         e.finish(|| ChecklistForRecord { checklist, answers, note, incident })
     }

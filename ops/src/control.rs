@@ -158,19 +158,11 @@ impl ControlForSet {
             }
         };
         let reason = parse::Reason::parse(&mut e, f.reason, &form.reason);
-        let incident = match form.incident_id.trim() {
-            "" if on == Some(true) => {
-                e.add(f.incident_id, "A mitigation belongs to an incident: choose the one it mitigates");
-                None
-            }
-            "" => None,
-            text => match IncidentId::parse(text) {
-                Ok(id) => Some(id),
-                Err(_) => {
-                    e.add(f.incident_id, "Choose an incident from the list");
-                    None
-                }
-            },
+        let incident = if form.incident_id.trim().is_empty() && on == Some(true) {
+            e.add(f.incident_id, "A mitigation belongs to an incident: choose the one it mitigates");
+            None
+        } else {
+            parse::optional_incident(&mut e, f.incident_id, &form.incident_id, "Choose an incident from the list")
         };
         let tenant = match form.tenant.trim() {
             "" => None,

@@ -75,16 +75,7 @@ impl ReleaseForChange {
             _ => None,
         };
         let reason = parse::Reason::parse(&mut e, f.reason, &form.reason);
-        let incident = match form.incident_id.trim() {
-            "" => None,
-            text => match IncidentId::parse(text) {
-                Ok(id) => Some(id),
-                Err(_) => {
-                    e.add(f.incident_id, "Choose an incident from the list");
-                    None
-                }
-            },
-        };
+        let incident = parse::optional_incident(&mut e, f.incident_id, &form.incident_id, "Choose an incident from the list");
         e.finish(|| ReleaseForChange {
             tenant: tenant.expect("checked"),
             choice: choice.expect("checked"),

@@ -303,3 +303,23 @@ mod tests {
         assert!(Reason::parse(&mut FieldErrors::new(), "reason", "relay restarted, backlog drained").is_some());
     }
 }
+
+/// An optional incident reference: blank is none; anything else must be an incident id (`invalid` says
+/// what is wrong at the field).
+pub fn optional_incident(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    input: &str,
+    invalid: &str,
+) -> Option<crate::ids::IncidentId> {
+    match input.trim() {
+        "" => None,
+        text => match crate::ids::IncidentId::parse(text) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.add(field, invalid);
+                None
+            }
+        },
+    }
+}

@@ -234,16 +234,8 @@ impl DiagnosticForRun {
                 Err(message) => e.add(DiagnosticForm::field(&param.name), message),
             }
         }
-        let incident = match form.incident_id.trim() {
-            "" => None,
-            text => match IncidentId::parse(text) {
-                Ok(id) => Some(id),
-                Err(_) => {
-                    e.add(DiagnosticForm::FIELDS.incident_id, "Not an incident id");
-                    None
-                }
-            },
-        };
+        let incident =
+            crate::form::parse::optional_incident(&mut e, DiagnosticForm::FIELDS.incident_id, &form.incident_id, "Not an incident id");
         let tenant = values.get("tenant_id").and_then(|l| TenantId::parse(l.trim_matches('\'')).ok());
         e.finish(|| DiagnosticForRun { runbook, diagnostic, values, tenant, incident }).map_err(Error::Invalid)
     }
