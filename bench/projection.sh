@@ -20,18 +20,13 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$OPSDECK_HOME/target}"
 
 events=${1:-100000}
 shift || true
-profile=${BENCH_PROFILE:-release}
 
 bash scripts/stack.sh up postgres kafka
-# bench/run.sh has built it already (BENCH_NO_BUILD=1).
-if [ -z "${BENCH_NO_BUILD:-}" ]; then
-  log "building projection_bench ($profile)"
-  cargo build --profile "$profile" -p platform --example projection_bench --locked
-fi
-dir=$profile; [ "$profile" = dev ] && dir=debug
+source bench/lib/example.sh
+bin=$(example_path projection_bench)
 
 log "projection: $events events"
-json=$("$CARGO_TARGET_DIR/$dir/examples/projection_bench" --events "$events" --keep "$@")
+json=$("$bin" --events "$events" --keep "$@")
 topic=$(jq -r .topic <<<"$json")
 group="bench.perf.consumer.$(date +%Y%m%d%H%M%S)"
 log "kafka consumer-perf-test: $events records from $topic"

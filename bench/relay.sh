@@ -19,18 +19,13 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$OPSDECK_HOME/target}"
 
 events=${1:-100000}
 shift || true
-profile=${BENCH_PROFILE:-release}
 
 bash scripts/stack.sh up postgres kafka
-# bench/run.sh has built it already (BENCH_NO_BUILD=1).
-if [ -z "${BENCH_NO_BUILD:-}" ]; then
-  log "building relay_bench ($profile)"
-  cargo build --profile "$profile" -p platform --example relay_bench --locked
-fi
-dir=$profile; [ "$profile" = dev ] && dir=debug
+source bench/lib/example.sh
+bin=$(example_path relay_bench)
 
 log "relay: $events events"
-relay_json=$("$CARGO_TARGET_DIR/$dir/examples/relay_bench" --events "$events" "$@")
+relay_json=$("$bin" --events "$events" "$@")
 field() { jq -r ".$1" <<<"$relay_json"; }
 relay_rate=$(field events_per_sec)
 record_size=$(field avg_payload_bytes | cut -d. -f1)
