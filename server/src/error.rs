@@ -63,6 +63,23 @@ pub enum Error {
 
     #[error("cannot write the report: {0}")]
     Report(#[from] serde_json::Error),
+
+    /// A handler panicked: a bug. The client gets a 500 (not a dropped connection); the log gets what the
+    /// panic said.
+    #[error("a handler panicked: {0}")]
+    Panicked(String),
+}
+
+impl Error {
+    /// From a caught panic's payload (tower-http's `CatchPanicLayer`), as a response like any other error.
+    pub fn from_panic(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+        let said = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "(no message)".to_string());
+        Error::Panicked(said).into_response()
+    }
 }
 
 impl Error {
@@ -153,6 +170,16 @@ mod tests {
         let body = String::from_utf8_lossy(&body);
         assert!(!body.contains("oms.secret"), "{body}");
         assert!(body.starts_with("Something went wrong on our side"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_a_500_that_keeps_what_it_said_on_the_server() {
+        let response = Error::from_panic(Box::new(format!("index out of bounds in {}", "oms.order")));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let logged = response.extensions().get::<Arc<Error>>().expect("the error travels to log_errors").to_string();
+        assert!(logged.contains("index out of bounds in oms.order"), "{logged}");
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains("oms.order"));
     }
 
     #[tokio::test]

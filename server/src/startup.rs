@@ -18,6 +18,7 @@ use ops::health::Probes;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::{SetResponseHeader, SetResponseHeaderLayer};
@@ -255,7 +256,9 @@ pub fn router(state: AppState, style_dir: &Path, public_dir: &Path, sessions: Po
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
-        ));
+        ))
+        // A panicking handler answers 500 (logged by `log_errors` above) instead of dropping the connection.
+        .layer(CatchPanicLayer::custom(Error::from_panic));
 
     let settings = state.auth.settings().clone();
     // Each area's forms come from its own router; the pages from the `app` crate's routes.

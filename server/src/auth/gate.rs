@@ -36,7 +36,15 @@ pub async fn require_session(State(state): State<AppState>, session: Session, mu
             not_signed_in(&request)
         }
         Ok(Some(signed_in)) => {
-            let viewer = signed_in.viewer(state.auth.settings().idle_timeout, now);
+            let idle = state.auth.settings().idle_timeout;
+            let renewed_at = match session::renew_idle(&session, idle, now).await {
+                Ok(at) => at,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot renew the session's idle expiry");
+                    now
+                }
+            };
+            let viewer = signed_in.viewer(idle, renewed_at);
             request.extensions_mut().insert(viewer);
             let mut response = next.run(request).await;
             // A page for one person: no shared cache may keep it, and the browser should not either.

@@ -3,8 +3,11 @@
 //! every replica. The browser holds only an opaque id in a cookie that is `HttpOnly`, `SameSite=Lax`, and
 //! `Secure` when the console is served over https.
 //!
-//! A session ends after the idle timeout (the store's expiry, renewed by every request) or at its absolute
-//! end (written at sign-in and checked on every request), whichever comes first. Its id is replaced at
+//! A session ends after the idle timeout (the store's expiry) or at its absolute end (written at sign-in
+//! and checked on every request), whichever comes first. Requests renew the idle expiry, but at most once
+//! per [`renewal_interval`] (a minute at the usual 30-minute timeout): renewing means writing the session
+//! row, and writing it on every page view cost a PostgreSQL commit per request for nothing. A session
+//! therefore lasts between `idle − interval` and `idle` after the last request. Its id is replaced at
 //! sign-in, so an id planted before sign-in is worthless after it.
 
 use std::time::Duration;
@@ -23,6 +26,8 @@ use tower_sessions_sqlx_store::PostgresStore;
 pub const COOKIE: &str = "opsdeck_session";
 const SIGNED_IN: &str = "signed_in";
 const PENDING: &str = "pending_sign_in";
+/// When the idle expiry was last renewed (the store's expiry is this plus the idle timeout).
+const RENEWED_AT: &str = "idle_renewed_at";
 
 /// Sign-ins started and not finished that a session keeps (one per tab, roughly).
 const MAX_PENDING: usize = 5;
@@ -57,9 +62,9 @@ impl SignedIn {
         now >= self.ends_at
     }
 
-    /// What the pages see of it.
-    pub fn viewer(&self, idle: Duration, now: DateTime<Utc>) -> app::viewer::Viewer {
-        let idle_ends_at = now + chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::zero());
+    /// What the pages see of it; `renewed_at` is when its idle expiry was last renewed ([`renew_idle`]).
+    pub fn viewer(&self, idle: Duration, renewed_at: DateTime<Utc>) -> app::viewer::Viewer {
+        let idle_ends_at = renewed_at + chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::zero());
         app::viewer::Viewer {
             actor: self.actor.clone(),
             display_name: self.display_name.clone(),
@@ -93,7 +98,27 @@ pub async fn signed_in(session: &Session) -> Result<Option<SignedIn>> {
 pub async fn sign_in(session: &Session, signed_in: &SignedIn) -> Result<()> {
     session.cycle_id().await?;
     session.remove_value(PENDING).await?;
+    session.insert(RENEWED_AT, signed_in.signed_in_at).await?;
     session.insert(SIGNED_IN, signed_in).await
+}
+
+/// How often requests renew a session's idle expiry: a thirtieth of the idle timeout, at most a minute.
+pub fn renewal_interval(idle: Duration) -> Duration {
+    (idle / 30).min(Duration::from_secs(60))
+}
+
+/// Renews the idle expiry when the last renewal is older than [`renewal_interval`] (the session is then
+/// written back, with a new expiry in the store and the cookie); returns when it was last renewed.
+pub async fn renew_idle(session: &Session, idle: Duration, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let last: Option<DateTime<Utc>> = session.get(RENEWED_AT).await?;
+    let interval = chrono::Duration::from_std(renewal_interval(idle)).unwrap_or(chrono::Duration::zero());
+    match last {
+        Some(last) if now - last < interval => Ok(last),
+        _ => {
+            session.insert(RENEWED_AT, now).await?;
+            Ok(now)
+        }
+    }
 }
 
 /// Remembers a sign-in in flight; the oldest are dropped beyond [`MAX_PENDING`], the stale ones always.
@@ -123,9 +148,9 @@ pub fn layer(store: PostgresStore, idle: Duration, secure: bool) -> SessionManag
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure)
+        // Saved (and its expiry renewed, in the store and the cookie) when changed; `renew_idle` changes
+        // it often enough to keep an active session alive.
         .with_expiry(Expiry::OnInactivity(idle))
-        // Every request renews the idle expiry (in the store and the cookie), not only changes.
-        .with_always_save(true)
 }
 
 /// The store, its table created if missing. When PostgreSQL is not there yet, the table is created as
@@ -205,6 +230,13 @@ mod tests {
         assert_eq!(viewer.idle_ends_at, session.ends_at);
         let viewer = session.viewer(Duration::from_secs(30 * 60), at);
         assert_eq!(viewer.idle_ends_at, at + chrono::Duration::minutes(30));
+    }
+
+    #[test]
+    fn the_idle_expiry_is_renewed_once_a_minute_at_most_and_well_before_it_runs_out() {
+        assert_eq!(renewal_interval(Duration::from_secs(30 * 60)), Duration::from_secs(60));
+        assert_eq!(renewal_interval(Duration::from_secs(8 * 3600)), Duration::from_secs(60));
+        assert_eq!(renewal_interval(Duration::from_secs(60)), Duration::from_secs(2));
     }
 
     #[test]

@@ -136,8 +136,11 @@ async fn a_session_left_idle_past_its_timeout_is_over(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn each_request_renews_the_idle_timeout(pool: PgPool) {
-    let app = spawn_app_with_idp(pool.clone()).await;
+async fn requests_renew_the_idle_timeout_without_writing_the_session_each_time(pool: PgPool) {
+    // A one-minute idle timeout: renewed at most every two seconds.
+    let mut config = idp_config();
+    config.session_idle_minutes = 1;
+    let app = crate::helpers::spawn_app_with(pool.clone(), config).await;
     app.sign_in("gwen.globex").await;
     let expiry = || async {
         sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>("select expiry_date from tower_sessions.session")
@@ -145,13 +148,18 @@ async fn each_request_renews_the_idle_timeout(pool: PgPool) {
             .await
             .unwrap()
     };
-    let before = expiry().await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let signed_in = expiry().await;
     assert_eq!(app.get("/me").await.status().as_u16(), 200);
-    let after = expiry().await;
-    assert!(after > before, "{before} → {after}");
-    let idle = after - chrono::Utc::now();
-    assert!(idle > chrono::Duration::minutes(29) && idle <= chrono::Duration::minutes(30), "{idle}");
+    assert_eq!(expiry().await, signed_in, "a request right after the last renewal does not write the session");
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(app.get("/me").await.status().as_u16(), 200);
+    let renewed = expiry().await;
+    assert!(renewed > signed_in, "{signed_in} → {renewed}");
+    let idle = renewed - chrono::Utc::now();
+    assert!(idle > chrono::Duration::seconds(55) && idle <= chrono::Duration::minutes(1), "{idle}");
+    assert_eq!(app.get("/me").await.status().as_u16(), 200);
+    assert_eq!(expiry().await, renewed, "renewed once, not on every request");
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
