@@ -4,7 +4,8 @@
 #      missing and started — in the background while the Rust tests compile;
 #   2. cargo test for the whole workspace: unit tests, database integration tests (a fresh database per
 #      test), and the service smoke tests over real connections;
-#   3. the browser tests (node --test end2end/tests) in Debian's Chromium against a console serving a
+#   3. the smoke slice of the crash suite (scripts/reliability.sh runs the long suites);
+#   4. the browser tests (node --test end2end/tests) in Debian's Chromium against a console serving a
 #      freshly seeded database.
 # Build output is cached outside the clone ($CARGO_TARGET_DIR, default $OPSDECK_HOME/target).
 set -euo pipefail
@@ -34,6 +35,11 @@ command -v promtool >/dev/null || apt_install prometheus
 export OPSDECK_REQUIRE_PROMTOOL=1
 log "cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+# The smoke slice of the crash suite (scripts/reliability.sh runs it whole, with the outage suites that
+# stop services): relays and projection consumers SIGKILLed 20 times under traffic, nothing lost or doubled.
+log "reliability smoke: the crash suite's quick slice"
+RELIABILITY_QUICK=1 cargo test -p server --test reliability --locked crash -- --ignored --test-threads 1
 
 log "browser tests"
 bash scripts/e2e.sh
