@@ -10,6 +10,7 @@
 //! wrong). A missing instance is confirmed by its business key before it is reported, so an instance
 //! that moved between pages is not a false alarm.
 
+use futures::{StreamExt as _, TryStreamExt as _};
 use platform::engine::{BusinessKey, EngineClient, ORDER_ORCHESTRATION_KEY};
 use platform::ids::{OrderId, TenantId};
 use sqlx::PgConnection;
@@ -65,6 +66,9 @@ pub const INFO: CheckInfo = CheckInfo {
 
 /// Instances read per request.
 pub const PAGE: u32 = 500;
+
+/// Missing instances confirmed by business key at once (requests in flight to the engine).
+const CONFIRMING: usize = 8;
 
 const SQL: &str = "
 with inst as (
@@ -166,21 +170,24 @@ pub async fn examine(db: &mut PgConnection, engine: Option<&EngineClient>, scope
     let ids: Vec<String> = found.iter().map(|f| f.2.clone()).collect();
     let mut examined = super::run_sql(db, SQL, scope, grace_secs, |q| q.bind(orders).bind(tenants).bind(ids)).await?;
     // A missing instance is confirmed by its key: paging may have missed one that moved between pages.
+    // The engine answers one key per request, so the confirmations go [`CONFIRMING`] at a time.
     if scope.entities.is_none() {
-        let mut kept = Vec::with_capacity(examined.findings.len());
-        for finding in examined.findings.drain(..) {
-            if matches!(finding.kind.as_str(), "ORDER_WITHOUT_PROCESS" | "ORCHESTRATION_START_GAVE_UP") {
-                if let Some(tenant) = finding.tenant_id {
+        let confirmations = examined.findings.drain(..).map(|finding| async move {
+            let unconfirmed = matches!(finding.kind.as_str(), "ORDER_WITHOUT_PROCESS" | "ORCHESTRATION_START_GAVE_UP");
+            match finding.tenant_id.filter(|_| unconfirmed) {
+                Some(tenant) => {
                     let key = BusinessKey::for_order(TenantId::from_uuid(tenant), OrderId::from_uuid(finding.entity_id));
                     let live = engine.instances_by_business_key(&key).await.map_err(engine_error)?;
-                    if live.iter().any(|i| !i.ended) {
-                        continue;
-                    }
+                    Ok((!live.iter().any(|i| !i.ended)).then_some(finding))
                 }
+                None => Ok::<_, Error>(Some(finding)),
             }
-            kept.push(finding);
-        }
-        examined.findings = kept;
+        });
+        let confirmed: Vec<Option<_>> = futures::stream::iter(confirmations.collect::<Vec<_>>())
+            .buffered(CONFIRMING)
+            .try_collect()
+            .await?;
+        examined.findings = confirmed.into_iter().flatten().collect();
     }
     Ok(examined)
 }
