@@ -126,10 +126,12 @@ async fn execute<T>(
         }
 
         // 2. The body, in one transaction.
-        let mut tx = pool.begin().await?;
-        if read_only {
-            sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
-        }
+        // A read sees one snapshot and can write nothing; begun so in one round trip.
+        let tx = if read_only {
+            pool.begin_with("begin isolation level repeatable read, read only").await?
+        } else {
+            pool.begin().await?
+        };
         let mut cx = Cx {
             actor: envelope.actor,
             action,
