@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p platform --example relay_bench -- [--events 100000] [--batch 500]
-//!     [--per-aggregate 4] [--instances 1] [--pad-bytes 0] [--linger-ms 5] [--batch-bytes 131072] [--keep]
+//!     [--per-aggregate 4] [--instances 1] [--lanes 2] [--pad-bytes 0] [--linger-ms 5] [--batch-bytes 131072] [--keep]
 //! ```
 //! `DATABASE_URL` names the server (the scratch database `opsdeck_relay_bench` is created beside it and
 //! dropped afterwards unless `--keep`); `OPSDECK_KAFKA_BROKERS` the broker (default 127.0.0.1:59092).
@@ -33,6 +33,7 @@ struct Args {
     batch: u32,
     per_aggregate: u64,
     instances: u32,
+    lanes: u32,
     pad_bytes: u64,
     linger_ms: u64,
     batch_bytes: u32,
@@ -45,6 +46,7 @@ fn parse_args() -> Result<Args, String> {
         batch: 500,
         per_aggregate: 4,
         instances: 1,
+        lanes: RelayConfig::new("", "").lanes,
         pad_bytes: 0,
         linger_ms: 5,
         batch_bytes: 131_072,
@@ -63,6 +65,7 @@ fn parse_args() -> Result<Args, String> {
             "--batch" => args.batch = value.parse().map_err(bad)?,
             "--per-aggregate" => args.per_aggregate = value.parse().map_err(bad)?,
             "--instances" => args.instances = value.parse().map_err(bad)?,
+            "--lanes" => args.lanes = value.parse().map_err(bad)?,
             "--pad-bytes" => args.pad_bytes = value.parse().map_err(bad)?,
             "--linger-ms" => args.linger_ms = value.parse().map_err(bad)?,
             "--batch-bytes" => args.batch_bytes = value.parse().map_err(bad)?,
@@ -87,7 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     sqlx::query(&format!("drop database if exists {SCRATCH_DB} with (force)")).execute(&mut admin_db).await?;
     sqlx::query(&format!("create database {SCRATCH_DB}")).execute(&mut admin_db).await?;
     let pool = PgPoolOptions::new()
-        .max_connections(2 * args.instances + 2)
+        .max_connections((args.lanes + 1) * args.instances + 2)
         .connect_with(server.clone().database(SCRATCH_DB))
         .await?;
     platform::db::migrate(&pool).await?;
@@ -116,6 +119,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let config = RelayConfig {
             topic_prefix: prefix.clone(),
             batch_size: args.batch,
+            lanes: args.lanes,
             poll_interval: Duration::from_millis(20),
             linger: Duration::from_millis(args.linger_ms),
             batch_bytes: args.batch_bytes,
@@ -159,6 +163,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "events_per_sec": rate,
         "batch_size": args.batch,
         "instances": args.instances,
+        "lanes": args.lanes,
         "per_aggregate": args.per_aggregate,
         "avg_payload_bytes": avg_payload.round(), "pad_bytes": args.pad_bytes,
         "linger_ms": args.linger_ms,

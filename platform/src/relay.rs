@@ -4,7 +4,8 @@
 //! `update … where id in (select … for update skip locked)`), publishes the events, and settles every
 //! claimed row: PUBLISHED with its topic/partition/offset, or FAILED with `last_error` and a backoff
 //! (`next_attempt_at`), or FAILED for good after `max_attempts`. Any number of instances may run side by
-//! side; `skip locked` keeps them off each other's rows.
+//! side, and each instance keeps [`RelayConfig::lanes`] batches in flight; `skip locked` keeps them off
+//! each other's rows.
 //!
 //! Ordering: one aggregate's events reach Kafka in aggregate-version order. Records are keyed by
 //! aggregate id (one partition per aggregate); the claim never takes event v+1 while v is unpublished
@@ -152,9 +153,15 @@ impl Relay {
             if paused {
                 return Ok::<_, Error>(false);
             }
-            // A full batch: more is probably waiting.
-            let outcome = self.relay_once().await?;
-            Ok(outcome.claimed >= u64::from(self.config.batch_size))
+            // `lanes` batches at once. The round ends when all have settled, so an error's recovery of
+            // this instance's claims (above) never runs while one of its own batches is in flight.
+            let outcomes = futures::future::join_all((0..self.config.lanes).map(|_| self.relay_once())).await;
+            let mut full = false;
+            for outcome in outcomes {
+                // A full batch: more is probably waiting.
+                full |= outcome?.claimed >= u64::from(self.config.batch_size);
+            }
+            Ok(full)
         };
         run_rounds(shutdown, self.config.poll_interval, round, |error| {
             tracing::warn!(%error, "relay round failed; retrying");

@@ -188,9 +188,10 @@ fn assert_kafka_matches_outbox(consumed: &[Consumed], rows: &[Row]) {
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn events_written_by_commands_reach_kafka_exactly_once_and_in_version_order_per_aggregate(pool: PgPool) {
     let prefix = topic_prefix();
-    // Two instances compete for the same rows while commands keep writing.
-    let a = start(&pool, config(&prefix, "relay-a"));
-    let b = start(&pool, RelayConfig { batch_size: 3, ..config(&prefix, "relay-b") });
+    // Two instances compete for the same rows while commands keep writing, each with several batches in
+    // flight at once (lanes): small batches, so one aggregate's events spread over concurrent claims.
+    let a = start(&pool, RelayConfig { lanes: 2, ..config(&prefix, "relay-a") });
+    let b = start(&pool, RelayConfig { batch_size: 3, lanes: 4, ..config(&prefix, "relay-b") });
     order_journeys(&pool, 1000..1009, 4).await;
     let total = count(&pool, "select count(*) from messaging.outbox_event").await;
     assert_eq!(total, 9 * 8);

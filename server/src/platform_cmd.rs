@@ -63,6 +63,9 @@ pub struct PartArgs {
     /// Events a relay claims at a time (ignored by the consumer).
     #[arg(long, default_value_t = RelayConfig::new("", "").batch_size)]
     pub batch_size: u32,
+    /// Batches a relay keeps in flight at once (ignored by the consumer).
+    #[arg(long, default_value_t = RelayConfig::new("", "").lanes)]
+    pub lanes: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,6 +173,7 @@ async fn run_relay(config: &Config, args: PartArgs) -> Result<(), Error> {
     let relay_config = RelayConfig {
         topic_prefix: args.topic_prefix,
         batch_size: args.batch_size,
+        lanes: args.lanes,
         ..RelayConfig::new(RelayConfig::generate_instance_id(), &config.kafka_brokers)
     };
     let relay = Relay::new(pool, relay_config)?;

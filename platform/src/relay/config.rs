@@ -24,6 +24,10 @@ pub struct RelayConfig {
     pub topic_prefix: String,
     /// Events claimed per round trip.
     pub batch_size: u32,
+    /// Batches in flight at once in this process, each claimed by its own statement: while one waits for
+    /// Kafka's acknowledgements another is claimed or settled. The claim keeps an aggregate's events in
+    /// order across concurrent claims (as across instances), so lanes never reorder one aggregate.
+    pub lanes: u32,
     /// Sleep between claims when the last batch was not full (or the relay is paused).
     pub poll_interval: Duration,
     /// How often the heartbeat row and the backlog gauges are refreshed.
@@ -49,6 +53,7 @@ impl RelayConfig {
             brokers: brokers.into(),
             topic_prefix: "opsdeck.".into(),
             batch_size: 200,
+            lanes: 2,
             poll_interval: Duration::from_millis(500),
             heartbeat_interval: Duration::from_secs(5),
             max_attempts: 10,
@@ -81,6 +86,9 @@ impl RelayConfig {
         }
         if !(1..=10_000).contains(&self.batch_size) {
             return invalid("batch_size", "must be between 1 and 10000");
+        }
+        if !(1..=16).contains(&self.lanes) {
+            return invalid("lanes", "must be between 1 and 16");
         }
         if self.max_attempts == 0 {
             return invalid("max_attempts", "must be at least 1");
