@@ -2,9 +2,12 @@
 //! transition history and outbox event in one transaction, optimistic locking refuses stale writes, and a
 //! refused command writes nothing.
 
-use platform::command::{accept_quote, apply_order_command, apply_order_line_command, create_quote, QuoteForCreate};
+use platform::command::{
+    accept_quote, apply_order_command, apply_order_line_command, create_quote, replay_order_state, QuoteForCreate,
+};
 use platform::ids::{OrderId, OrderLineId};
 use platform::order::{OrderCommand, OrderLineCommand, OrderLineStatus, OrderStatus};
+use platform::outbox::{self, aggregate, NewEvent};
 use platform::quote::QuoteStatus;
 use platform::tenants::{self, ACME, GLOBEX};
 use platform::testing::{approved_quote, count_of, ctx, QUOTE_TOTAL_MINOR};
@@ -168,3 +171,50 @@ async fn bad_quote_input_is_refused_before_anything_is_written(pool: PgPool) {
     let quotes: i64 = sqlx::query_scalar("select count(*) from cpq.quote").fetch_one(&pool).await.unwrap();
     assert_eq!(quotes, 0);
 }
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_second_event_at_an_announced_version_is_refused_and_its_command_writes_nothing(pool: PgPool) {
+    let order = platform::testing::captured_order(&pool, ACME, "Q-1008").await.order_id;
+    // Version 2 of the order is announced by someone else first (a second writer, a bug).
+    let stray = NewEvent {
+        tenant_id: ACME,
+        aggregate_type: aggregate::ORDER,
+        aggregate_id: order.as_uuid(),
+        aggregate_version: 2,
+        event_type: "OrderStatusChanged",
+        payload: &serde_json::json!({}),
+        correlation_id: None,
+    };
+    let mut tx = pool.begin().await.unwrap();
+    outbox::enqueue(&mut tx, stray.clone()).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    let err = outbox::enqueue(&mut tx, stray).await.unwrap_err();
+    assert!(matches!(&err, Error::AlreadyExists { constraint } if constraint == "ux_outbox_aggregate_version"), "{err}");
+    drop(tx);
+
+    // The command whose change would be version 2 fails whole: even a commit after the error keeps nothing.
+    let mut tx = pool.begin().await.unwrap();
+    let err = apply_order_command(&mut tx, ACME, order, Some(1), OrderCommand::StartOrchestration, &ctx()).await.unwrap_err();
+    assert!(matches!(&err, Error::AlreadyExists { constraint } if constraint == "ux_outbox_aggregate_version"), "{err}");
+    let _ = tx.commit().await; // PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK
+    let (status, version): (String, i64) =
+        sqlx::query_as("select status, version from oms.sales_order where order_id = $1").bind(order).fetch_one(&pool).await.unwrap();
+    assert_eq!((status.as_str(), version), ("CAPTURED", 1));
+    assert_eq!(count_of(&pool, "select count(*) from oms.order_transition where order_id = $1", order.as_uuid()).await, 1);
+    assert_eq!(count_of(&pool, "select count(*) from messaging.outbox_event where aggregate_id = $1", order.as_uuid()).await, 2);
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_replay_may_announce_the_current_version_again(pool: PgPool) {
+    let order = platform::testing::captured_order(&pool, ACME, "Q-1009").await.order_id;
+    let mut tx = pool.begin().await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(replay_order_state(&mut tx, ACME, order, Some(1), &ctx()).await.unwrap().version, 1);
+    }
+    tx.commit().await.unwrap();
+    let at_version_1 = "select count(*) from messaging.outbox_event where aggregate_id = $1 and aggregate_version = 1";
+    assert_eq!(count_of(&pool, at_version_1, order.as_uuid()).await, 3, "the capture and two replays");
+}
+
