@@ -3,12 +3,13 @@
 //! refused command writes nothing.
 
 use platform::command::{
-    accept_quote, apply_order_command, apply_order_line_command, create_quote, replay_order_state, QuoteForCreate,
+    accept_quote, apply_order_command, apply_order_line_command, apply_quote_command, create_quote, replay_order_state,
+    QuoteForCreate, QuoteLineInput,
 };
 use platform::ids::{OrderId, OrderLineId};
 use platform::order::{OrderCommand, OrderLineCommand, OrderLineStatus, OrderStatus};
 use platform::outbox::{self, aggregate, NewEvent};
-use platform::quote::QuoteStatus;
+use platform::quote::{QuoteCommand, QuoteStatus};
 use platform::tenants::{self, ACME, GLOBEX};
 use platform::testing::{approved_quote, count_of, ctx, QUOTE_TOTAL_MINOR};
 use platform::Error;
@@ -218,3 +219,36 @@ async fn a_replay_may_announce_the_current_version_again(pool: PgPool) {
     assert_eq!(count_of(&pool, at_version_1, order.as_uuid()).await, 3, "the capture and two replays");
 }
 
+/// An order captured from a quote with `lines`, through the commands; returns its id.
+async fn order_from(pool: &PgPool, number: &str, lines: Vec<QuoteLineInput>) -> OrderId {
+    tenants::ensure_well_known(pool).await.unwrap();
+    let input = QuoteForCreate { tenant_id: ACME, quote_number: number.into(), customer_name: "C".into(), currency: "EUR".into(), lines };
+    let mut tx = pool.begin().await.unwrap();
+    let quote = create_quote(&mut tx, &input, &ctx()).await.unwrap().quote_id;
+    apply_quote_command(&mut tx, ACME, quote, Some(1), QuoteCommand::ApproveWithoutReview, &ctx()).await.unwrap();
+    let order = accept_quote(&mut tx, ACME, quote, &format!("accept-{number}"), &ctx()).await.unwrap().order_id;
+    tx.commit().await.unwrap();
+    order
+}
+
+fn line(sku: &str, quantity: i32, unit_list_minor: i64, discount_bp: i32) -> QuoteLineInput {
+    QuoteLineInput { product_sku: sku.into(), description: sku.into(), quantity, unit_list_minor, discount_bp }
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn order_line_ids_are_time_ordered_v7_in_line_order(pool: PgPool) {
+    let before = uuid::Uuid::now_v7();
+    let lines = (1..=5).map(|n| line(&format!("SKU-{n}"), n, 100, 0)).collect();
+    let order = order_from(&pool, "Q-2002", lines).await;
+    let after = uuid::Uuid::now_v7();
+
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar("select order_line_id from oms.sales_order_line where order_id = $1 order by line_no")
+        .bind(order)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 5);
+    assert!(ids.iter().all(|id| id.get_version_num() == 7), "{ids:?}");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids rise with the line number: {ids:?}");
+    assert!(before < ids[0] && ids[4] < after, "made during the capture: {before} < {ids:?} < {after}");
+}
