@@ -236,6 +236,38 @@ fn line(sku: &str, quantity: i32, unit_list_minor: i64, discount_bp: i32) -> Quo
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn order_lines_keep_their_quoted_pricing_and_add_up_to_the_order_total_to_the_cent(pool: PgPool) {
+    // Nets that no quantity divides: 3 × 10.00 less 33.33 % = 20.00; 6 × 12.50 less 12.5 % = 65.63 (half up).
+    let quoted = vec![line("GADGET-3", 3, 1_000, 3_333), line("WIDGET-6", 6, 1_250, 1_250), line("ANVIL-1", 1, 4_999, 0)];
+    let order = order_from(&pool, "Q-2001", quoted.clone()).await;
+
+    let lines: Vec<(i32, i64, Option<i32>, i64)> = sqlx::query_as(
+        "select quantity, unit_price_minor, discount_bp, net_minor from oms.sales_order_line where order_id = $1 order by line_no",
+    )
+    .bind(order)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    for (quote_line, (quantity, unit_price, discount_bp, net)) in quoted.iter().zip(&lines) {
+        assert_eq!((*quantity, *unit_price, *discount_bp, *net),
+                   (quote_line.quantity, quote_line.unit_list_minor, Some(quote_line.discount_bp), quote_line.net_minor()));
+        // The line's own columns give back its net exactly: nothing was lost to a division.
+        let repriced = line("x", *quantity, *unit_price, discount_bp.unwrap()).net_minor();
+        assert_eq!(repriced, *net, "line {quote_line:?}");
+    }
+    assert_eq!(lines.iter().map(|l| l.3).collect::<Vec<_>>(), [2_000, 6_563, 4_999]);
+    let (total, lines_sum): (i64, i64) = sqlx::query_as(
+        "select o.total_minor, (select sum(net_minor)::bigint from oms.sales_order_line where order_id = o.order_id)
+         from oms.sales_order o where o.order_id = $1",
+    )
+    .bind(order)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((total, lines_sum), (13_562, 13_562));
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn order_line_ids_are_time_ordered_v7_in_line_order(pool: PgPool) {
     let before = uuid::Uuid::now_v7();
     let lines = (1..=5).map(|n| line(&format!("SKU-{n}"), n, 100, 0)).collect();

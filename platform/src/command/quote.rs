@@ -284,8 +284,10 @@ pub async fn accept_quote(
     Ok(AcceptedQuote { quote: QuoteChange { quote_id, from: Some(from), to, version }, order_id, order_number })
 }
 
-/// Copies the quote's lines onto the order, in line order. Line ids are made here, time ordered (v7):
-/// PostgreSQL 15 has no `uuidv7()`. Returns how many lines were copied.
+/// Copies the quote's lines onto the order, in line order, with their pricing as the quote priced them:
+/// the unit list price, the discount and the net (`ck_order_line_net_is_priced` holds them together), so
+/// no money is lost to a division and the lines add up to the order total. Line ids are made here, time
+/// ordered (v7): PostgreSQL 15 has no `uuidv7()`. Returns how many lines were copied.
 async fn capture_order_lines(
     tx: &mut PgConnection,
     tenant_id: TenantId,
@@ -300,9 +302,9 @@ async fn capture_order_lines(
     let ids: Vec<OrderLineId> = (0..count).map(|_| OrderLineId::new()).collect();
     let copied = sqlx::query(
         "insert into oms.sales_order_line (order_line_id, order_id, tenant_id, line_no, product_sku, quantity,
-                                           unit_price_minor, net_minor, created_at, updated_at)
+                                           unit_price_minor, discount_bp, net_minor, created_at, updated_at)
          select ids.id, $1, $2, q.line_no, q.product_sku, q.quantity,
-                case when q.quantity > 0 then q.net_minor / q.quantity else 0 end, q.net_minor, $3, $3
+                q.unit_list_minor, (q.discount_pct * 100)::integer, q.net_minor, $3, $3
          from (select *, row_number() over (order by line_no) as n from cpq.quote_line where quote_id = $4) q
          join unnest($5::uuid[]) with ordinality as ids(id, n) using (n)",
     )
