@@ -325,6 +325,18 @@ impl EngineClient {
         no_content(res).await
     }
 
+    /// Keeps a locked task locked to `worker_id` for `duration` from now, without reporting anything: the
+    /// task is not done yet and nothing failed (a step waiting for the outside world). When the lock runs
+    /// out the task can be fetched again.
+    pub async fn extend_lock(&self, task_id: &str, worker_id: &str, duration: Duration) -> Result<(), EngineError> {
+        let body = serde_json::json!({
+            "workerId": worker_id,
+            "newDuration": u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+        });
+        let res = self.http.post(format!("{}/external-task/{}/extendLock", self.base, task_id)).json(&body).send().await;
+        no_content(res).await
+    }
+
     /// Reports a business error for a locked task: the process takes the error boundary event catching
     /// `error_code` (or, where none catches it, the instance ends). Nothing is retried and no incident is
     /// raised: a business failure is not fixed by trying again (lesson §13.1).

@@ -35,6 +35,8 @@ pub struct WorkerConfig {
     pub retry_timeout: Duration,
     /// Pause between polls that found nothing.
     pub poll_interval: Duration,
+    /// How long a step waiting for the vendor (backordered lines) keeps its task before looking again.
+    pub recheck_interval: Duration,
     pub heartbeat_interval: Duration,
     /// Only tasks of these business keys (tests; one worker per order). Empty: every order.
     pub business_keys: Vec<BusinessKey>,
@@ -49,6 +51,7 @@ impl WorkerConfig {
             max_retries: 3,
             retry_timeout: Duration::from_secs(10),
             poll_interval: Duration::from_millis(500),
+            recheck_interval: Duration::from_secs(30),
             heartbeat_interval: Duration::from_secs(5),
             business_keys: Vec::new(),
         }
@@ -91,6 +94,8 @@ pub struct PollOutcome {
     pub failed: u64,
     /// Ended with a BPMN error (a business answer): neither completed nor retried.
     pub business_errors: u64,
+    /// Not done yet, nothing failed (lines backordered): kept locked until the recheck.
+    pub waiting: u64,
 }
 
 #[derive(Debug, Default)]
@@ -99,6 +104,7 @@ struct Counts {
     completed: AtomicU64,
     failed: AtomicU64,
     business_errors: AtomicU64,
+    waiting: AtomicU64,
     errors: AtomicU64,
 }
 
@@ -169,6 +175,14 @@ impl Worker {
                     self.counts.business_errors.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!("opsdeck_engine_tasks_business_errors_total").increment(1);
                 }
+                Ok(Outcome::Waiting { message }) => {
+                    tracing::info!(task_id = %task.id, topic = ?task.topic_name, business_key = ?task.business_key,
+                        %message, recheck_in = ?self.config.recheck_interval, "external task waits for the vendor");
+                    self.engine.extend_lock(&task.id, &self.config.worker_id, self.config.recheck_interval).await?;
+                    outcome.waiting += 1;
+                    self.counts.waiting.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("opsdeck_engine_tasks_waiting_total").increment(1);
+                }
                 Err(e) => {
                     let retries = self.config.retries_after_failure(&task);
                     tracing::warn!(task_id = %task.id, topic = ?task.topic_name, business_key = ?task.business_key,
@@ -210,7 +224,7 @@ impl Worker {
             Topic::RequestFulfillment => {
                 tasks::request_fulfillment(&self.pool, &self.vendor, &ctx, tenant, order).await
             }
-            Topic::Activate => tasks::activate(&self.pool, &ctx, tenant, order).await,
+            Topic::Activate => tasks::activate(&self.pool, &self.vendor, &ctx, tenant, order).await,
         }
     }
 
@@ -222,6 +236,7 @@ impl Worker {
             "completed": self.counts.completed.load(Ordering::Relaxed),
             "failed": self.counts.failed.load(Ordering::Relaxed),
             "business_errors": self.counts.business_errors.load(Ordering::Relaxed),
+            "waiting": self.counts.waiting.load(Ordering::Relaxed),
             "errors": self.counts.errors.load(Ordering::Relaxed),
             "vendor": self.vendor.base_url(),
             "engine": self.engine.base_url(),
