@@ -89,7 +89,8 @@ pub(super) async fn start_in(
         return Ok(StartOutcome::NotStartable { status });
     }
 
-    let variables = [("tenantId", tenant.to_string()), ("orderId", order.to_string()), (DATABASE_VARIABLE, database_id(tx).await?)];
+    let database = database_id(tx).await?;
+    let variables = [("tenantId", tenant.to_string()), ("orderId", order.to_string()), (DATABASE_VARIABLE, database)];
     let instance = engine.start(ORDER_ORCHESTRATION_KEY, &key, &variables).await?;
     apply_order_command(tx, tenant, order, None, OrderCommand::StartOrchestration, ctx).await?;
     tracing::info!(process_instance_id = %instance.id, business_key = key.as_str(), "orchestration started");
