@@ -60,7 +60,9 @@ async fn a_poison_event_is_quarantined_with_why_and_stays_a_valid_one_is_not(poo
     let incident = incident(&pool).await;
     let oscar = demo_user("oscar.operator");
     let services = services_waiting(Duration::from_secs(1));
-    // A bad deployment wrote an event no consumer can read; the order then moved on twice.
+    // A bad deployment wrote an event no consumer can read — a replay of the order's state (version 1),
+    // the one kind of event that may announce a version again (ux_outbox_aggregate_version); the order
+    // then moved on twice.
     let mut tx = pool.begin().await.unwrap();
     let poison = outbox::enqueue(
         &mut tx,
@@ -68,8 +70,8 @@ async fn a_poison_event_is_quarantined_with_why_and_stays_a_valid_one_is_not(poo
             tenant_id: ACME,
             aggregate_type: outbox::aggregate::ORDER,
             aggregate_id: order.as_uuid(),
-            aggregate_version: 2,
-            event_type: "OrderStatusChanged",
+            aggregate_version: 1,
+            event_type: "OrderStateReplayed",
             payload: &serde_json::json!({ "order_id": order, "status": "IN_FULFILLMENT" }),
             correlation_id: None,
         },
@@ -101,7 +103,7 @@ async fn a_poison_event_is_quarantined_with_why_and_stays_a_valid_one_is_not(poo
         .unwrap()
         .repair;
     assert_eq!(repair.risk, Risk::Low, "a later event carries a newer state: {:?}", repair.risk_reasons);
-    assert!(answer(&repair.safety_checks, "Is it an event the relay is stuck on").detail.starts_with("poison (OrderStatusChanged payload"));
+    assert!(answer(&repair.safety_checks, "Is it an event the relay is stuck on").detail.starts_with("poison (OrderStateReplayed payload"));
     assert_eq!(repair.before_state["payload"]["status"], "IN_FULFILLMENT", "the payload is kept as evidence");
     assert_eq!(repair.proposed_change["releases_behind"], 2);
     let done = execute_repair(&pool, &services, &oscar, repair.repair_id, Some(&repair.proposed_change_hash)).await.unwrap().repair;
@@ -117,7 +119,7 @@ async fn a_poison_event_is_quarantined_with_why_and_stays_a_valid_one_is_not(poo
     .unwrap();
     assert_eq!(reason, repair.reason);
     let unreadable = unreadable.unwrap();
-    assert!(unreadable.starts_with("OrderStatusChanged payload:"), "{unreadable}");
+    assert!(unreadable.starts_with("OrderStateReplayed payload:"), "{unreadable}");
     assert!(by.contains("oscar") || by.contains("Oscar"), "{by}");
 
     // Never deleted, never moved back; quarantined once.

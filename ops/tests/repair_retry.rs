@@ -139,7 +139,12 @@ async fn a_business_failure_is_never_retried_blindly(pool: PgPool) {
     // The old worker's attempt, step by step: the request recorded, the vendor's 422, the failure reported.
     vendor.set_mode(VendorMode::Reject { status: None }).await.unwrap();
     let key = BusinessKey::for_order(ACME, order);
-    let topic = FetchTopic { topic_name: "order-request-fulfillment".into(), lock_duration: 10_000, business_key: Some(key.as_str().into()) };
+    let topic = FetchTopic {
+        topic_name: "order-request-fulfillment".into(),
+        lock_duration: 10_000,
+        business_key: Some(key.as_str().into()),
+        process_variables: None,
+    };
     let task = engine().fetch_and_lock("legacy-worker", 1, &[topic]).await.unwrap().remove(0);
     let idempotency_key = fulfillment_idempotency_key(order, 1);
     let rejection = vendor.request_fulfillment(&idempotency_key, &serde_json::json!({ "line_no": 1 })).await.unwrap_err();

@@ -2,6 +2,7 @@
 //! model, start one process instance per order under the business key `tenantId:orderId`, and find it
 //! again by that key. The engine coordinates execution; it is never the business truth (lesson 3, 13.3).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -69,6 +70,9 @@ pub struct FetchTopic {
     pub lock_duration: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub business_key: Option<String>,
+    /// Only tasks whose process instance has each of these variables with that value (Camunda 7.9+).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_variables: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A locked (or listed) external task.
@@ -325,6 +329,18 @@ impl EngineClient {
         no_content(res).await
     }
 
+    /// Keeps a locked task locked to `worker_id` for `duration` from now, without reporting anything: the
+    /// task is not done yet and nothing failed (a step waiting for the outside world). When the lock runs
+    /// out the task can be fetched again.
+    pub async fn extend_lock(&self, task_id: &str, worker_id: &str, duration: Duration) -> Result<(), EngineError> {
+        let body = serde_json::json!({
+            "workerId": worker_id,
+            "newDuration": u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+        });
+        let res = self.http.post(format!("{}/external-task/{}/extendLock", self.base, task_id)).json(&body).send().await;
+        no_content(res).await
+    }
+
     /// Reports a business error for a locked task: the process takes the error boundary event catching
     /// `error_code` (or, where none catches it, the instance ends). Nothing is retried and no incident is
     /// raised: a business failure is not fixed by trying again (lesson §13.1).
@@ -464,6 +480,38 @@ impl EngineClient {
             .send()
             .await;
         decode(res).await
+    }
+
+    /// The ids among `process_instance_ids` whose instance has the process variable `name`, whatever
+    /// its value.
+    pub async fn instances_with_variable(&self, name: &str, process_instance_ids: &[&str]) -> Result<HashSet<String>, EngineError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Variable {
+            process_instance_id: Option<String>,
+        }
+        let body = serde_json::json!({ "variableName": name, "processInstanceIdIn": process_instance_ids });
+        let res = self
+            .http
+            .post(format!("{}/variable-instance", self.base))
+            .query(&[("deserializeValues", "false")])
+            .json(&body)
+            .send()
+            .await;
+        let found: Vec<Variable> = decode(res).await?;
+        Ok(found.into_iter().filter_map(|v| v.process_instance_id).collect())
+    }
+
+    /// Sets the String process variable `name` of a running instance.
+    pub async fn set_instance_variable(&self, process_instance_id: &str, name: &str, value: &str) -> Result<(), EngineError> {
+        let body = serde_json::json!({ "value": value, "type": "String" });
+        let res = self
+            .http
+            .put(format!("{}/process-instance/{}/variables/{}", self.base, process_instance_id, name))
+            .json(&body)
+            .send()
+            .await;
+        no_content(res).await
     }
 
     /// The engine's version string (also a cheap liveness probe).

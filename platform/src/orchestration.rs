@@ -10,6 +10,9 @@
 //! a business answer such as the vendor rejecting a line, fails the line and the order and raises a BPMN
 //! error instead of retrying ([`failure`] classifies).
 //!
+//! One engine may serve several databases: every instance names its database in a process variable and
+//! a worker fetches only its own database's tasks ([`ownership`]).
+//!
 //! Every handler is idempotent because it reads the current state first: a retried task skips what is
 //! already done. The one external side effect, the vendor call, is recorded in `oms.fulfillment_request`
 //! with its idempotency key and committed *before* the call, so a retry can tell "sent" from "never sent"
@@ -20,6 +23,7 @@ mod control;
 pub mod failure;
 pub mod follow_up;
 mod fulfillment;
+pub mod ownership;
 pub mod resume;
 pub mod retry;
 mod start;

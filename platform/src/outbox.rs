@@ -27,7 +27,10 @@ pub struct NewEvent<'a, P: Serialize> {
     pub correlation_id: Option<Uuid>,
 }
 
-/// Inserts the event as PENDING inside the caller's transaction.
+/// Inserts the event as PENDING inside the caller's transaction. A second event at a version of a
+/// platform aggregate already announced is refused by `ux_outbox_aggregate_version`
+/// ([`crate::Error::AlreadyExists`]); the caller's transaction is then aborted, so the change that event
+/// announced cannot commit either.
 pub async fn enqueue<P: Serialize>(tx: &mut PgConnection, event: NewEvent<'_, P>) -> crate::Result<OutboxEventId> {
     let id = OutboxEventId::new();
     let payload = serde_json::to_value(event.payload).map_err(|e| crate::Error::Invalid {
@@ -52,7 +55,8 @@ pub async fn enqueue<P: Serialize>(tx: &mut PgConnection, event: NewEvent<'_, P>
     .bind(payload)
     .bind(headers)
     .execute(&mut *tx)
-    .await?;
+    .await
+    .map_err(crate::Error::from_db)?;
     Ok(id)
 }
 

@@ -128,7 +128,12 @@ pub struct OrderLineRow {
     pub line_no: i32,
     pub product_sku: String,
     pub quantity: i32,
+    /// The quote line's unit list price (before the discount).
     pub unit_price_minor: i64,
+    /// The quote line's discount in basis points; `None` for lines captured before order lines carried
+    /// their pricing (their `unit_price_minor` is the net per unit, truncated).
+    pub discount_bp: Option<i32>,
+    /// The line's amount, as the quote priced it: what the customer pays for it.
     pub net_minor: i64,
     pub status: String,
     pub version: i64,
@@ -311,7 +316,8 @@ async fn find_order(db: &mut PgConnection, tenant_id: TenantId, lookup: &OrderLo
 /// `unique (order_id, line_no)` on `oms.sales_order_line`.
 async fn order_lines(db: &mut PgConnection, tenant_id: TenantId, order_id: OrderId) -> Result<Vec<OrderLineRow>> {
     Ok(sqlx::query_as::<_, OrderLineRow>(
-        "select order_line_id, line_no, product_sku, quantity, unit_price_minor, net_minor, status, version, updated_at
+        "select order_line_id, line_no, product_sku, quantity, unit_price_minor, discount_bp, net_minor, status, version,
+                updated_at
          from oms.sales_order_line
          where order_id = $1 and tenant_id = $2
          order by line_no",

@@ -3,7 +3,8 @@
 //!
 //! The vendor honours the `Idempotency-Key` header: a repeated key gets the first answer back and creates
 //! nothing new, which is what makes retrying a timed-out request safe (lesson 8.4, 13.2 step 8). It can be
-//! told to misbehave — answer 503, reject every line as a business answer (422), hang past the client's timeout, or be slow — so outages are real.
+//! told to misbehave — answer 503, reject every line as a business answer (422), hang past the client's timeout, be slow, or fulfil only
+//! part of an order for now (backorder every line after the first) — so outages are real.
 //! It keeps everything in memory: it is a fixture, never a system of record.
 
 pub mod client;

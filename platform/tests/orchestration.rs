@@ -26,10 +26,22 @@ fn worker(pool: &PgPool, vendor: &VendorClient, order: OrderId) -> Worker {
     config.lock_duration = Duration::from_secs(5);
     config.retry_timeout = Duration::from_secs(1);
     config.poll_interval = Duration::from_millis(100);
+    config.recheck_interval = Duration::from_millis(300);
     config.heartbeat_interval = Duration::from_millis(200);
     config.max_retries = 3;
     config.business_keys = vec![BusinessKey::for_order(ACME, order)];
     Worker::new(pool.clone(), engine(), vendor.clone(), config)
+}
+
+/// A vendor told to behave as `mode`, the order of quote `number` captured and started, and a worker for
+/// it: the vendor's state and client, the order, its process instance and the worker.
+async fn started_with_vendor(pool: &PgPool, mode: VendorMode, number: &str) -> (VendorState, VendorClient, OrderId, String, Worker) {
+    let (vendor_state, vendor) = spawn_vendor().await;
+    vendor.set_mode(mode).await.unwrap();
+    let order = captured_order(pool, number).await;
+    let instance = started(pool, order).await;
+    let worker = worker(pool, &vendor, order);
+    (vendor_state, vendor, order, instance, worker)
 }
 
 /// Polls with `worker` until the order reaches `status`.
@@ -148,11 +160,7 @@ async fn an_order_runs_from_capture_to_fulfilled(pool: PgPool) {
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_vendor_outage_ends_in_an_engine_incident_after_the_retries(pool: PgPool) {
-    let (vendor_state, vendor) = spawn_vendor().await;
-    vendor.set_mode(VendorMode::Unavailable).await.unwrap();
-    let order = captured_order(&pool, "Q-7002").await;
-    let instance = started(&pool, order).await;
-    let worker = worker(&pool, &vendor, order);
+    let (vendor_state, vendor, order, instance, worker) = started_with_vendor(&pool, VendorMode::Unavailable, "Q-7002").await;
 
     // Three attempts (retries 3 → 2 → 1 → 0), a second apart, then the engine raises an incident.
     let deadline = Instant::now() + WAIT;
@@ -263,11 +271,8 @@ async fn a_request_the_vendor_already_acknowledged_is_not_sent_again(pool: PgPoo
 /// process ends without an incident — the vendor is asked once, not once per retry.
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_vendor_business_rejection_fails_the_line_and_the_order_without_burning_retries(pool: PgPool) {
-    let (vendor_state, vendor) = spawn_vendor().await;
-    vendor.set_mode(VendorMode::Reject { status: None }).await.unwrap();
-    let order = captured_order(&pool, "Q-7008").await;
-    let instance = started(&pool, order).await;
-    let worker = worker(&pool, &vendor, order);
+    let (vendor_state, _, order, instance, worker) =
+        started_with_vendor(&pool, VendorMode::Reject { status: None }, "Q-7008").await;
 
     let deadline = Instant::now() + WAIT;
     while order_status(&pool, order).await != "FAILED" {
@@ -315,4 +320,58 @@ async fn a_vendor_business_rejection_fails_the_line_and_the_order_without_burnin
     .unwrap();
     assert_eq!(command, "FAIL");
     assert!(reason.contains("line 1 (ROCKET-1) rejected by the vendor: vendor answered 422"), "{reason}");
+}
+
+/// Issue 13: a vendor that ships part of an order now and backorders the rest. The order goes IN_PROGRESS
+/// → PARTIALLY_FULFILLED while the engine waits at "activate" — no retry burnt, no incident — and on to
+/// FULFILLED once the backorder ships; the vendor is asked to fulfil each line once.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_partial_fulfilment_goes_through_partially_fulfilled_and_completes_when_the_rest_ships(pool: PgPool) {
+    let (vendor_state, vendor, order, instance, worker) = started_with_vendor(&pool, VendorMode::Partial, "Q-7009").await;
+
+    poll_until_status(&worker, &pool, order, "PARTIALLY_FULFILLED").await;
+    // Looking again while the backorder stands changes nothing and raises nothing.
+    let (mut waited, until) = (0, Instant::now() + Duration::from_secs(2));
+    while Instant::now() < until {
+        waited += worker.poll_once().await.unwrap().waiting;
+        sleep(Duration::from_millis(100)).await;
+    }
+    assert!(waited >= 1, "the waiting task was looked at again");
+    assert_eq!(order_status(&pool, order).await, "PARTIALLY_FULFILLED");
+    let lines: Vec<(i32, String)> = sqlx::query_as("select line_no, status from oms.sales_order_line where order_id = $1 order by line_no")
+        .bind(order)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(lines, vec![(1, "FULFILLED".to_string()), (2, "FULFILLMENT_REQUESTED".to_string())]);
+    assert!(engine().incidents(&instance).await.unwrap().is_empty(), "waiting for a backorder is no incident");
+    let task = engine().external_tasks(&instance).await.unwrap().into_iter().next().expect("the activate task waits");
+    assert_eq!((task.activity_id.as_deref(), task.retries, task.error_message), (Some("activate"), None, None));
+
+    vendor.set_mode(VendorMode::Ok).await.unwrap(); // the vendor catches up: the backorder ships
+    poll_until_status(&worker, &pool, order, "FULFILLED").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while engine().historic_instance(&instance).await.unwrap().state != "COMPLETED" {
+        assert!(Instant::now() < deadline, "the instance did not complete");
+        sleep(Duration::from_millis(100)).await;
+    }
+    let statuses: Vec<String> = sqlx::query_scalar(
+        "select to_status from oms.order_transition where order_id = $1 and order_line_id is null order by order_version",
+    )
+    .bind(order)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(statuses, ["CAPTURED", "ORCHESTRATING", "IN_PROGRESS", "PARTIALLY_FULFILLED", "FULFILLED"]);
+    for line_no in [1, 2] {
+        let key = fulfillment_idempotency_key(order, line_no);
+        assert_eq!(vendor_state.record(&key).map(|r| (r.calls, r.created, r.backordered)), Some((1, 1, false)), "{key}");
+    }
+    let requests: Vec<String> =
+        sqlx::query_scalar("select status from oms.fulfillment_request where order_id = $1 order by idempotency_key")
+            .bind(order)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(requests, ["COMPLETED", "COMPLETED"]);
 }

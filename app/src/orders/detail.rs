@@ -179,6 +179,11 @@ fn ProjectionPanel(
     }
 }
 
+/// A discount in basis points as a percentage: 1000 → "10.00 %".
+fn discount(bp: i32) -> String {
+    format!("{}.{:02} %", bp / 100, bp % 100)
+}
+
 #[component]
 fn LinesTable(lines: Vec<OrderLineRow>, currency: String) -> impl IntoView {
     let count = lines.len();
@@ -194,6 +199,7 @@ fn LinesTable(lines: Vec<OrderLineRow>, currency: String) -> impl IntoView {
                         <td class="mono">{line.product_sku}</td>
                         <td class="num">{line.quantity}</td>
                         <td class="num">{money(line.unit_price_minor, &currency)}</td>
+                        <td class="num">{line.discount_bp.map_or_else(|| "—".to_string(), discount)}</td>
                         <td class="num">{money(line.net_minor, &currency)}</td>
                         <td><StatusBadge status=line.status/></td>
                         <td class="num">{line.version}</td>
@@ -206,7 +212,8 @@ fn LinesTable(lines: Vec<OrderLineRow>, currency: String) -> impl IntoView {
                 <thead>
                     <tr>
                         <th class="num">"#"</th><th>"SKU"</th><th class="num">"Qty"</th>
-                        <th class="num">"Unit price"</th><th class="num">"Net"</th><th>"Status"</th>
+                        <th class="num">"Unit price"</th><th class="num">"Discount"</th>
+                        <th class="num">"Net"</th><th>"Status"</th>
                         <th class="num">"Version"</th>
                     </tr>
                 </thead>

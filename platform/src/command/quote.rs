@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 use super::order::append_order_transition;
 use super::{check_version, CommandContext};
 use crate::events::{Event, OrderCaptured, QuoteStatusChanged};
-use crate::ids::{EntityKind, OrderId, QuoteId, TenantId};
+use crate::ids::{EntityKind, OrderId, OrderLineId, QuoteId, TenantId};
 use crate::machine::{transition, Named};
 use crate::order::OrderStatus;
 use crate::outbox;
@@ -264,20 +264,7 @@ pub async fn accept_quote(
     .execute(&mut *tx)
     .await
     .map_err(Error::from_db)?;
-    let copied = sqlx::query(
-        "insert into oms.sales_order_line (order_line_id, order_id, tenant_id, line_no, product_sku, quantity,
-                                           unit_price_minor, net_minor, created_at, updated_at)
-         select gen_random_uuid(), $1, $2, line_no, product_sku, quantity,
-                case when quantity > 0 then net_minor / quantity else 0 end, net_minor, $3, $3
-         from cpq.quote_line where quote_id = $4 order by line_no",
-    )
-    .bind(order_id)
-    .bind(tenant_id)
-    .bind(now)
-    .bind(quote_id)
-    .execute(&mut *tx)
-    .await?;
-    let line_count = copied.rows_affected() as usize;
+    let line_count = capture_order_lines(tx, tenant_id, order_id, quote_id, now).await?;
     append_order_transition(tx, tenant_id, order_id, None, None, status.name(), "CAPTURE", 1, ctx, now).await?;
     // The intent to orchestrate commits with the order; the orchestration starter carries it out.
     crate::orchestration::record_start_intent(tx, tenant_id, order_id).await?;
@@ -295,6 +282,40 @@ pub async fn accept_quote(
     });
     outbox::enqueue_event(tx, &event, ctx.correlation_id).await?;
     Ok(AcceptedQuote { quote: QuoteChange { quote_id, from: Some(from), to, version }, order_id, order_number })
+}
+
+/// Copies the quote's lines onto the order, in line order, with their pricing as the quote priced them:
+/// the unit list price, the discount and the net (`ck_order_line_net_is_priced` holds them together), so
+/// no money is lost to a division and the lines add up to the order total. Line ids are made here, time
+/// ordered (v7): PostgreSQL 15 has no `uuidv7()`. Returns how many lines were copied.
+async fn capture_order_lines(
+    tx: &mut PgConnection,
+    tenant_id: TenantId,
+    order_id: OrderId,
+    quote_id: QuoteId,
+    at: DateTime<Utc>,
+) -> Result<usize> {
+    let count: i64 = sqlx::query_scalar("select count(*) from cpq.quote_line where quote_id = $1")
+        .bind(quote_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let ids: Vec<OrderLineId> = (0..count).map(|_| OrderLineId::new()).collect();
+    let copied = sqlx::query(
+        "insert into oms.sales_order_line (order_line_id, order_id, tenant_id, line_no, product_sku, quantity,
+                                           unit_price_minor, discount_bp, net_minor, created_at, updated_at)
+         select ids.id, $1, $2, q.line_no, q.product_sku, q.quantity,
+                q.unit_list_minor, (q.discount_pct * 100)::integer, q.net_minor, $3, $3
+         from (select *, row_number() over (order by line_no) as n from cpq.quote_line where quote_id = $4) q
+         join unnest($5::uuid[]) with ordinality as ids(id, n) using (n)",
+    )
+    .bind(order_id)
+    .bind(tenant_id)
+    .bind(at)
+    .bind(quote_id)
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
+    Ok(copied.rows_affected() as usize)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::ownership::DATABASE_VARIABLE;
 use crate::engine::{BusinessKey, EngineClient, EngineError, ORDER_ORCHESTRATION_KEY};
 use crate::ids::{OrderId, TenantId};
 
@@ -24,8 +25,16 @@ use crate::ids::{OrderId, TenantId};
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum EngineStep {
     /// A new instance of the order-orchestration process under `tenantId:orderId`, started before
-    /// `activity` — or the one already under that key, adopted.
-    StartOrderProcess { tenant_id: TenantId, order_id: OrderId, activity: String },
+    /// `activity` — or the one already under that key, adopted — naming `database`, the order's
+    /// ([`super::ownership`]). Steps recorded before instances named their database have none; the
+    /// worker adopts what they start.
+    StartOrderProcess {
+        tenant_id: TenantId,
+        order_id: OrderId,
+        activity: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        database: Option<String>,
+    },
     /// A running instance restarted in place: the activity `cancel` (stalled on an incident) cancelled,
     /// `activity` started.
     RestartInPlace { process_instance_id: String, cancel: String, activity: String },
@@ -39,7 +48,7 @@ impl EngineStep {
     /// What the step does, as a person reads it.
     pub fn describe(&self) -> String {
         match self {
-            EngineStep::StartOrderProcess { tenant_id, order_id, activity } => {
+            EngineStep::StartOrderProcess { tenant_id, order_id, activity, .. } => {
                 format!("start the order's process under {tenant_id}:{order_id} before '{activity}'")
             }
             EngineStep::RestartInPlace { process_instance_id, cancel, activity } => {
@@ -53,12 +62,16 @@ impl EngineStep {
     /// Carries the step out — or finds it already done — and says which, with what the engine answered.
     pub async fn carry_out(&self, engine: &EngineClient) -> Result<Value, EngineError> {
         match self {
-            EngineStep::StartOrderProcess { tenant_id, order_id, activity } => {
+            EngineStep::StartOrderProcess { tenant_id, order_id, activity, database } => {
                 let key = BusinessKey::for_order(*tenant_id, *order_id);
                 if let Some(existing) = engine.instances_by_business_key(&key).await?.into_iter().next() {
+                    if let Some(database) = database {
+                        engine.set_instance_variable(&existing.id, DATABASE_VARIABLE, database).await?;
+                    }
                     return Ok(json!({ "adopted": existing.id }));
                 }
-                let vars = [("tenantId", tenant_id.to_string()), ("orderId", order_id.to_string())];
+                let mut vars = vec![("tenantId", tenant_id.to_string()), ("orderId", order_id.to_string())];
+                vars.extend(database.iter().map(|d| (DATABASE_VARIABLE, d.clone())));
                 let started = engine.start_at(ORDER_ORCHESTRATION_KEY, &key, &vars, activity).await?;
                 Ok(json!({ "started": started.id }))
             }

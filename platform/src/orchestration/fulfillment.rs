@@ -105,6 +105,23 @@ pub(super) async fn mark_failed(
     Ok(())
 }
 
+/// Lines of the order whose request the vendor acknowledged as backordered (accepted, shipping later):
+/// the acknowledgement is kept as the vendor's answer in `response_body`.
+/// A body that is not the vendor's JSON (written by hand, cut short) says nothing of a backorder.
+pub(super) async fn backordered_lines(conn: &mut PgConnection, order: OrderId) -> crate::Result<Vec<OrderLineId>> {
+    let acknowledged: Vec<(OrderLineId, Option<String>)> = sqlx::query_as(
+        "select order_line_id, response_body from oms.fulfillment_request
+         where order_id = $1 and status = 'ACKNOWLEDGED' and order_line_id is not null",
+    )
+    .bind(order)
+    .fetch_all(&mut *conn)
+    .await?;
+    let backordered = |body: &str| {
+        serde_json::from_str::<serde_json::Value>(body).is_ok_and(|answer| answer["backordered"] == serde_json::Value::Bool(true))
+    };
+    Ok(acknowledged.into_iter().filter(|(_, body)| body.as_deref().is_some_and(backordered)).map(|(line, _)| line).collect())
+}
+
 /// The line was confirmed fulfilled.
 pub(super) async fn mark_completed(conn: &mut PgConnection, line: OrderLineId) -> crate::Result<()> {
     sqlx::query(

@@ -169,7 +169,10 @@ pub async fn resume(
     }
     let activity = at.activity().to_string();
     let (process_instance_id, follow_up) = match how {
-        How::NewInstance => (None, EngineStep::StartOrderProcess { tenant_id: tenant, order_id: order, activity }),
+        How::NewInstance => {
+            let database = Some(super::ownership::database_id(tx).await?);
+            (None, EngineStep::StartOrderProcess { tenant_id: tenant, order_id: order, activity, database })
+        }
         How::RestartInPlace { process_instance_id, cancel } => (
             Some(process_instance_id.clone()),
             EngineStep::RestartInPlace { process_instance_id: process_instance_id.clone(), cancel: cancel.clone(), activity },

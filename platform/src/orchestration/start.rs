@@ -4,6 +4,7 @@
 use serde::Serialize;
 use sqlx::PgConnection;
 
+use super::ownership::{database_id, DATABASE_VARIABLE};
 use super::Result;
 use crate::command::{apply_order_command, CommandContext};
 use crate::engine::{BusinessKey, Deployment, EngineClient, ORDER_ORCHESTRATION_BPMN, ORDER_ORCHESTRATION_KEY};
@@ -78,6 +79,9 @@ pub(super) async fn start_in(
             instance.id
         ));
         apply_order_command(tx, tenant, order, None, OrderCommand::StartOrchestration, &adopt).await?;
+        // The order is this database's: so is its instance, whoever started it (and whether or not it
+        // named a database then).
+        engine.set_instance_variable(&instance.id, DATABASE_VARIABLE, &database_id(tx).await?).await?;
         tracing::warn!(process_instance_id = %instance.id, "process instance of an unfinished attempt adopted");
         return Ok(StartOutcome::Adopted { process_instance_id: instance.id });
     }
@@ -85,9 +89,9 @@ pub(super) async fn start_in(
         return Ok(StartOutcome::NotStartable { status });
     }
 
-    let instance = engine
-        .start(ORDER_ORCHESTRATION_KEY, &key, &[("tenantId", tenant.to_string()), ("orderId", order.to_string())])
-        .await?;
+    let database = database_id(tx).await?;
+    let variables = [("tenantId", tenant.to_string()), ("orderId", order.to_string()), (DATABASE_VARIABLE, database)];
+    let instance = engine.start(ORDER_ORCHESTRATION_KEY, &key, &variables).await?;
     apply_order_command(tx, tenant, order, None, OrderCommand::StartOrchestration, ctx).await?;
     tracing::info!(process_instance_id = %instance.id, business_key = key.as_str(), "orchestration started");
     Ok(StartOutcome::Started { process_instance_id: instance.id })

@@ -1,9 +1,10 @@
 //! The three service tasks of the order-orchestration model, each an idempotent step: it reads the
 //! order first and only does what is not done yet, so a retried or re-delivered task is harmless.
 //!
-//! A step ends in one of three ways: done ([`Outcome::Done`], the worker completes the task), a business
-//! error ([`Outcome::BusinessError`], the worker reports a BPMN error: nothing is retried), or an error
-//! (the worker reports a failure: the engine retries it, then raises an incident).
+//! A step ends in one of four ways: done ([`Outcome::Done`], the worker completes the task), a business
+//! error ([`Outcome::BusinessError`], the worker reports a BPMN error: nothing is retried), waiting
+//! ([`Outcome::Waiting`], the vendor backordered lines: the worker keeps the task locked until it looks
+//! again), or an error (the worker reports a failure: the engine retries it, then raises an incident).
 
 use sqlx::{PgConnection, PgPool};
 
@@ -46,6 +47,9 @@ pub(super) enum Outcome {
     Done,
     /// A business answer no retry changes: the worker reports a BPMN error with `code`.
     BusinessError { code: &'static str, message: String },
+    /// Not done yet and nothing failed — the vendor backordered lines: the worker keeps the task locked
+    /// until it looks again, burning no retry and raising no incident.
+    Waiting { message: String },
 }
 
 #[derive(sqlx::FromRow)]
@@ -215,18 +219,32 @@ async fn recorded_rejection(conn: &mut PgConnection, order: OrderId) -> crate::R
     }))
 }
 
-/// Activate: each FULFILLMENT_REQUESTED line CONFIRM_FULFILLMENT (its request COMPLETED), then the
-/// order COMPLETE_FULFILLMENT once every line is fulfilled. A fulfilled order is left alone.
-#[tracing::instrument(skip(pool, ctx), fields(%tenant, %order), err(Display))]
-pub(super) async fn activate(pool: &PgPool, ctx: &CommandContext, tenant: TenantId, order: OrderId) -> Result<Outcome> {
+/// Activate: each FULFILLMENT_REQUESTED line the vendor has shipped CONFIRM_FULFILLMENT (its request
+/// COMPLETED), then the order COMPLETE_FULFILLMENT once every line is fulfilled. A fulfilled order is left
+/// alone.
+///
+/// A line the vendor backordered is asked after again (`GET /fulfillments/{key}`); while it has not
+/// shipped, the order is partially fulfilled: IN_PROGRESS → PARTIALLY_FULFILLED (RECORD_PARTIAL_FULFILLMENT)
+/// once some line is fulfilled — recorded again each time more lines are — and the step waits
+/// ([`Outcome::Waiting`]) with what it did committed. When the rest ships, the next look completes it.
+#[tracing::instrument(skip(pool, vendor, ctx), fields(%tenant, %order), err(Display))]
+pub(super) async fn activate(
+    pool: &PgPool,
+    vendor: &VendorClient,
+    ctx: &CommandContext,
+    tenant: TenantId,
+    order: OrderId,
+) -> Result<Outcome> {
+    let waiting = still_backordered(pool, vendor, order).await?;
     let mut tx = pool.begin().await?;
     let status = order_status(&mut tx, tenant, order).await?;
     if status == OrderStatus::Fulfilled {
         return Ok(Outcome::Done);
     }
-    let mut all_fulfilled = true;
+    let (mut all_fulfilled, mut fulfilled, mut confirmed_now) = (true, 0, 0);
     for line in lines(&mut tx, order).await? {
         match line.status()? {
+            OrderLineStatus::FulfillmentRequested if waiting.contains(&line.line_no) => {}
             OrderLineStatus::FulfillmentRequested => {
                 apply_order_line_command(
                     &mut tx,
@@ -238,15 +256,49 @@ pub(super) async fn activate(pool: &PgPool, ctx: &CommandContext, tenant: Tenant
                 )
                 .await?;
                 fulfillment::mark_completed(&mut tx, line.order_line_id).await?;
+                (fulfilled, confirmed_now) = (fulfilled + 1, confirmed_now + 1);
             }
-            OrderLineStatus::Fulfilled | OrderLineStatus::Cancelled => {}
+            OrderLineStatus::Fulfilled => fulfilled += 1,
+            OrderLineStatus::Cancelled => {}
             _ => all_fulfilled = false,
         }
     }
     if !all_fulfilled {
         return Err(crate::Error::refused("order has lines that were not requested for fulfillment").into());
     }
-    apply_order_command(&mut tx, tenant, order, None, OrderCommand::CompleteFulfillment, ctx).await?;
+    if waiting.is_empty() {
+        apply_order_command(&mut tx, tenant, order, None, OrderCommand::CompleteFulfillment, ctx).await?;
+        tx.commit().await?;
+        return Ok(Outcome::Done);
+    }
+    let newly_partial = status == OrderStatus::InProgress && fulfilled > 0;
+    let more_fulfilled = status == OrderStatus::PartiallyFulfilled && confirmed_now > 0;
+    if newly_partial || more_fulfilled {
+        let message = format!("{fulfilled} line(s) fulfilled; lines {waiting:?} backordered by the vendor");
+        let partial = ctx.clone().with_reason(message);
+        apply_order_command(&mut tx, tenant, order, None, OrderCommand::RecordPartialFulfillment, &partial).await?;
+    }
     tx.commit().await?;
-    Ok(Outcome::Done)
+    Ok(Outcome::Waiting { message: format!("lines {waiting:?} backordered by the vendor") })
+}
+
+/// The line numbers of the order the vendor acknowledged as backordered and still has not shipped, asked
+/// of the vendor now. A fulfilment the vendor does not know is an error (retried): it cannot be confirmed.
+async fn still_backordered(pool: &PgPool, vendor: &VendorClient, order: OrderId) -> Result<Vec<i32>> {
+    let mut conn = pool.acquire().await?;
+    let backordered = fulfillment::backordered_lines(&mut conn, order).await?;
+    let mut waiting = Vec::new();
+    for line in lines(&mut conn, order).await? {
+        if line.status()? != OrderLineStatus::FulfillmentRequested || !backordered.contains(&line.order_line_id) {
+            continue;
+        }
+        let key = fulfillment::fulfillment_idempotency_key(order, line.line_no);
+        let record = vendor.record(&key).await?.ok_or_else(|| {
+            crate::Error::refused(format!("the vendor does not know fulfillment {key} it acknowledged as backordered"))
+        })?;
+        if record.backordered {
+            waiting.push(line.line_no);
+        }
+    }
+    Ok(waiting)
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
+use super::ownership::{adopt_unmarked, database_id, DATABASE_VARIABLE};
 use super::tasks::{self, Outcome, Topic, TOPICS};
 use super::{Error, Result};
 use crate::command::CommandContext;
@@ -35,7 +36,11 @@ pub struct WorkerConfig {
     pub retry_timeout: Duration,
     /// Pause between polls that found nothing.
     pub poll_interval: Duration,
+    /// How long a step waiting for the vendor (backordered lines) keeps its task before looking again.
+    pub recheck_interval: Duration,
     pub heartbeat_interval: Duration,
+    /// How often the worker adopts instances that name no database ([`super::ownership::adopt_unmarked`]).
+    pub adopt_interval: Duration,
     /// Only tasks of these business keys (tests; one worker per order). Empty: every order.
     pub business_keys: Vec<BusinessKey>,
 }
@@ -49,7 +54,9 @@ impl WorkerConfig {
             max_retries: 3,
             retry_timeout: Duration::from_secs(10),
             poll_interval: Duration::from_millis(500),
+            recheck_interval: Duration::from_secs(30),
             heartbeat_interval: Duration::from_secs(5),
+            adopt_interval: Duration::from_secs(300),
             business_keys: Vec::new(),
         }
     }
@@ -63,7 +70,9 @@ impl WorkerConfig {
         (task.retries.unwrap_or(self.max_retries) - 1).max(0)
     }
 
-    fn topics(&self) -> Vec<FetchTopic> {
+    /// The topics to fetch, each only for instances naming `database` ([`super::ownership`]).
+    fn topics(&self, database: &str) -> Vec<FetchTopic> {
+        let mine = serde_json::Map::from_iter([(DATABASE_VARIABLE.to_string(), serde_json::Value::from(database))]);
         let lock_duration = u64::try_from(self.lock_duration.as_millis()).unwrap_or(u64::MAX);
         let keys: Vec<Option<String>> = if self.business_keys.is_empty() {
             vec![None]
@@ -77,6 +86,7 @@ impl WorkerConfig {
                     topic_name: t.name().to_string(),
                     lock_duration,
                     business_key: k.clone(),
+                    process_variables: Some(mine.clone()),
                 })
             })
             .collect()
@@ -91,6 +101,8 @@ pub struct PollOutcome {
     pub failed: u64,
     /// Ended with a BPMN error (a business answer): neither completed nor retried.
     pub business_errors: u64,
+    /// Not done yet, nothing failed (lines backordered): kept locked until the recheck.
+    pub waiting: u64,
 }
 
 #[derive(Debug, Default)]
@@ -99,6 +111,7 @@ struct Counts {
     completed: AtomicU64,
     failed: AtomicU64,
     business_errors: AtomicU64,
+    waiting: AtomicU64,
     errors: AtomicU64,
 }
 
@@ -108,11 +121,13 @@ pub struct Worker {
     vendor: VendorClient,
     config: WorkerConfig,
     counts: Arc<Counts>,
+    /// This database's id, read once ([`super::ownership`]).
+    database: tokio::sync::OnceCell<String>,
 }
 
 impl Worker {
     pub fn new(pool: PgPool, engine: EngineClient, vendor: VendorClient, config: WorkerConfig) -> Self {
-        Self { pool, engine, vendor, config, counts: Arc::default() }
+        Self { pool, engine, vendor, config, counts: Arc::default(), database: tokio::sync::OnceCell::new() }
     }
 
     pub fn config(&self) -> &WorkerConfig {
@@ -125,6 +140,8 @@ impl Worker {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         self.beat("running", true).await;
         let mut last_beat = tokio::time::Instant::now();
+        self.adopt().await;
+        let mut last_adopt = tokio::time::Instant::now();
         loop {
             let found = match self.poll_once().await {
                 Ok(outcome) => outcome.fetched > 0,
@@ -138,6 +155,10 @@ impl Worker {
                 self.beat("running", false).await;
                 last_beat = tokio::time::Instant::now();
             }
+            if last_adopt.elapsed() >= self.config.adopt_interval {
+                self.adopt().await;
+                last_adopt = tokio::time::Instant::now();
+            }
             let pause = if found { Duration::ZERO } else { self.config.poll_interval };
             if sleep_or_stop(&mut shutdown, pause).await {
                 break;
@@ -150,8 +171,9 @@ impl Worker {
     /// One fetchAndLock and the handling of every task it returned.
     pub async fn poll_once(&self) -> Result<PollOutcome> {
         self.counts.polls.fetch_add(1, Ordering::Relaxed);
+        let database = self.database().await?;
         let tasks =
-            self.engine.fetch_and_lock(&self.config.worker_id, self.config.max_tasks, &self.config.topics()).await?;
+            self.engine.fetch_and_lock(&self.config.worker_id, self.config.max_tasks, &self.config.topics(database)).await?;
         let mut outcome = PollOutcome { fetched: tasks.len() as u64, ..PollOutcome::default() };
         for task in tasks {
             match self.handle(&task).await {
@@ -168,6 +190,14 @@ impl Worker {
                     outcome.business_errors += 1;
                     self.counts.business_errors.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!("opsdeck_engine_tasks_business_errors_total").increment(1);
+                }
+                Ok(Outcome::Waiting { message }) => {
+                    tracing::info!(task_id = %task.id, topic = ?task.topic_name, business_key = ?task.business_key,
+                        %message, recheck_in = ?self.config.recheck_interval, "external task waits for the vendor");
+                    self.engine.extend_lock(&task.id, &self.config.worker_id, self.config.recheck_interval).await?;
+                    outcome.waiting += 1;
+                    self.counts.waiting.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!("opsdeck_engine_tasks_waiting_total").increment(1);
                 }
                 Err(e) => {
                     let retries = self.config.retries_after_failure(&task);
@@ -210,7 +240,22 @@ impl Worker {
             Topic::RequestFulfillment => {
                 tasks::request_fulfillment(&self.pool, &self.vendor, &ctx, tenant, order).await
             }
-            Topic::Activate => tasks::activate(&self.pool, &ctx, tenant, order).await,
+            Topic::Activate => tasks::activate(&self.pool, &self.vendor, &ctx, tenant, order).await,
+        }
+    }
+
+    async fn database(&self) -> Result<&str> {
+        let read = || async { Ok::<_, Error>(database_id(&mut *self.pool.acquire().await?).await?) };
+        Ok(self.database.get_or_try_init(read).await?.as_str())
+    }
+
+    /// Adopts the instances naming no database whose order is this database's; trouble is logged and
+    /// tried again at the next interval.
+    async fn adopt(&self) {
+        match adopt_unmarked(&self.pool, &self.engine).await {
+            Ok(0) => {}
+            Ok(adopted) => tracing::info!(adopted, "instances without a database adopted"),
+            Err(error) => tracing::warn!(%error, "adopting instances without a database failed"),
         }
     }
 
@@ -222,6 +267,7 @@ impl Worker {
             "completed": self.counts.completed.load(Ordering::Relaxed),
             "failed": self.counts.failed.load(Ordering::Relaxed),
             "business_errors": self.counts.business_errors.load(Ordering::Relaxed),
+            "waiting": self.counts.waiting.load(Ordering::Relaxed),
             "errors": self.counts.errors.load(Ordering::Relaxed),
             "vendor": self.vendor.base_url(),
             "engine": self.engine.base_url(),
@@ -262,10 +308,17 @@ mod tests {
     #[test]
     fn a_worker_limited_to_business_keys_asks_for_each_topic_per_key() {
         let mut config = WorkerConfig::new("w");
-        assert_eq!(config.topics().len(), 3);
+        assert_eq!(config.topics("db").len(), 3);
         config.business_keys = vec![BusinessKey::for_order(crate::tenants::ACME, crate::ids::OrderId::new())];
-        let topics = config.topics();
+        let topics = config.topics("db");
         assert_eq!(topics.len(), 3);
         assert!(topics.iter().all(|t| t.business_key.is_some()));
+    }
+
+    #[test]
+    fn a_worker_asks_only_for_tasks_of_instances_naming_its_database() {
+        let topics = WorkerConfig::new("w").topics("db-1");
+        let body = serde_json::to_value(&topics).unwrap();
+        assert!(body.as_array().unwrap().iter().all(|t| t["processVariables"] == serde_json::json!({ "opsdeckDb": "db-1" })), "{body}");
     }
 }

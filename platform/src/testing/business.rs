@@ -181,8 +181,9 @@ pub async fn legacy_duplicate(pool: &PgPool, tenant: TenantId, order: OrderId, o
     .expect("the legacy copy is inserted");
     sqlx::query(
         "insert into oms.sales_order_line (order_line_id, order_id, tenant_id, line_no, product_sku, quantity,
-                                           unit_price_minor, net_minor, created_at, updated_at)
-         select gen_random_uuid(), $1, tenant_id, line_no, product_sku, quantity, unit_price_minor, net_minor, now(), now()
+                                           unit_price_minor, discount_bp, net_minor, created_at, updated_at)
+         select gen_random_uuid(), $1, tenant_id, line_no, product_sku, quantity, unit_price_minor, discount_bp, net_minor,
+                now(), now()
          from oms.sales_order_line where order_id = $2",
     )
     .bind(copy)

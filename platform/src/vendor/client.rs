@@ -37,6 +37,9 @@ pub struct VendorAck {
     pub vendor_reference: String,
     #[serde(default)]
     pub replayed: bool,
+    /// Accepted, but the line ships later: the vendor's fulfilment of the order is partial for now.
+    #[serde(default)]
+    pub backordered: bool,
     #[serde(skip)]
     pub body: String,
 }

@@ -36,6 +36,10 @@ pub enum VendorMode {
         #[serde(default)]
         status: Option<u16>,
     },
+    /// A partial fulfilment: every request is accepted, line 1 of each order ships at once and the other
+    /// lines are backordered (`"backordered": true` in the answer and the record). The backorders ship
+    /// when the vendor is set to any other mode.
+    Partial,
 }
 
 /// The reason the vendor gives in [`VendorMode::Reject`].
@@ -50,6 +54,9 @@ pub struct FulfillmentRecord {
     /// Fulfillments created for the key: 0 or 1, never more.
     pub created: u32,
     pub vendor_reference: Option<String>,
+    /// Accepted but not shipped yet ([`VendorMode::Partial`]).
+    #[serde(default)]
+    pub backordered: bool,
 }
 
 /// `GET /control`: the mode and totals.
@@ -80,8 +87,13 @@ impl VendorState {
         self.inner.lock().expect("vendor state").mode
     }
 
+    /// Sets the mode; leaving [`VendorMode::Partial`] ships every backorder.
     pub fn set_mode(&self, mode: VendorMode) {
-        self.inner.lock().expect("vendor state").mode = mode;
+        let mut inner = self.inner.lock().expect("vendor state");
+        inner.mode = mode;
+        if mode != VendorMode::Partial {
+            inner.records.values_mut().for_each(|r| r.backordered = false);
+        }
     }
 
     pub fn record(&self, key: &str) -> Option<FulfillmentRecord> {
@@ -98,9 +110,9 @@ impl VendorState {
         }
     }
 
-    /// Counts the call; creates the fulfillment unless one exists or `create` is false.
-    /// Returns the record and whether this call created it.
-    fn take_call(&self, key: &str, create: bool) -> (FulfillmentRecord, bool) {
+    /// Counts the call; creates the fulfillment unless one exists or `create` is false — backordered when
+    /// `backorder`. Returns the record and whether this call created it.
+    fn take_call(&self, key: &str, create: bool, backorder: bool) -> (FulfillmentRecord, bool) {
         let mut inner = self.inner.lock().expect("vendor state");
         let reference = if create && inner.records.get(key).is_none_or(|r| r.created == 0) {
             inner.next_reference += 1;
@@ -113,12 +125,14 @@ impl VendorState {
             calls: 0,
             created: 0,
             vendor_reference: None,
+            backordered: false,
         });
         record.calls += 1;
         let created = reference.is_some();
         if created {
             record.created = 1;
             record.vendor_reference = reference;
+            record.backordered = backorder;
         }
         (record.clone(), created)
     }
@@ -149,13 +163,15 @@ struct Accepted<'a> {
     vendor_reference: &'a str,
     /// True when this answer replays an earlier request with the same key.
     replayed: bool,
+    /// Accepted, but the line ships later ([`VendorMode::Partial`]).
+    backordered: bool,
 }
 
 #[tracing::instrument(skip_all, fields(idempotency_key))]
 async fn create_fulfillment(
     State(state): State<VendorState>,
     headers: HeaderMap,
-    Json(_payload): Json<serde_json::Value>,
+    Json(payload): Json<serde_json::Value>,
 ) -> Response {
     let Some(key) = headers.get(IDEMPOTENCY_KEY_HEADER).and_then(|v| v.to_str().ok()).filter(|k| !k.is_empty()) else {
         return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": "Idempotency-Key header required" })))
@@ -165,25 +181,30 @@ async fn create_fulfillment(
     tracing::Span::current().record("idempotency_key", key.as_str());
     match state.mode() {
         VendorMode::Unavailable => {
-            state.take_call(&key, false);
+            state.take_call(&key, false, false);
             return (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "error": "vendor unavailable" })))
                 .into_response();
         }
         VendorMode::Timeout { delay_ms } => {
-            let (record, created) = state.take_call(&key, true);
+            let (record, created) = state.take_call(&key, true, false);
             tokio::time::sleep(Duration::from_millis(delay_ms.unwrap_or(30_000))).await;
             return accepted(&record, created);
         }
         VendorMode::Reject { status } => {
-            state.take_call(&key, false);
+            state.take_call(&key, false, false);
             let status = status.and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
             return (status, Json(serde_json::json!({ "error": REJECTION_REASON, "code": "VALIDATION_FAILED" })))
                 .into_response();
         }
+        VendorMode::Partial => {
+            let later_line = payload.get("line_no").and_then(serde_json::Value::as_i64).is_some_and(|n| n > 1);
+            let (record, created) = state.take_call(&key, true, later_line);
+            return accepted(&record, created);
+        }
         VendorMode::Slow { delay_ms } => tokio::time::sleep(Duration::from_millis(delay_ms)).await,
         VendorMode::Ok => {}
     }
-    let (record, created) = state.take_call(&key, true);
+    let (record, created) = state.take_call(&key, true, false);
     accepted(&record, created)
 }
 
@@ -192,6 +213,7 @@ fn accepted(record: &FulfillmentRecord, created: bool) -> Response {
         idempotency_key: &record.idempotency_key,
         vendor_reference: record.vendor_reference.as_deref().unwrap_or_default(),
         replayed: !created,
+        backordered: record.backordered,
     };
     let status = if created { StatusCode::ACCEPTED } else { StatusCode::OK };
     (status, Json(body)).into_response()
@@ -222,9 +244,9 @@ mod tests {
     #[test]
     fn a_repeated_key_creates_one_fulfillment_and_counts_every_call() {
         let state = VendorState::default();
-        let (first, created) = state.take_call("k1", true);
+        let (first, created) = state.take_call("k1", true, false);
         assert!(created);
-        let (again, created_again) = state.take_call("k1", true);
+        let (again, created_again) = state.take_call("k1", true, false);
         assert!(!created_again);
         assert_eq!(again.vendor_reference, first.vendor_reference);
         assert_eq!((again.calls, again.created), (2, 1));
@@ -233,7 +255,7 @@ mod tests {
     #[test]
     fn an_unavailable_call_is_counted_but_creates_nothing() {
         let state = VendorState::default();
-        state.take_call("k2", false);
+        state.take_call("k2", false, false);
         assert_eq!(state.record("k2").map(|r| (r.calls, r.created)), Some((1, 0)));
     }
 
@@ -247,5 +269,19 @@ mod tests {
         assert_eq!(hang, VendorMode::Timeout { delay_ms: None });
         let no: VendorMode = serde_json::from_str(r#"{"mode":"reject"}"#).unwrap();
         assert_eq!(no, VendorMode::Reject { status: None });
+        let some: VendorMode = serde_json::from_str(r#"{"mode":"partial"}"#).unwrap();
+        assert_eq!(some, VendorMode::Partial);
+    }
+
+    #[test]
+    fn backorders_ship_when_the_vendor_leaves_partial_mode() {
+        let state = VendorState::default();
+        state.set_mode(VendorMode::Partial);
+        let (record, _) = state.take_call("k3", true, true);
+        assert!(record.backordered);
+        state.set_mode(VendorMode::Partial);
+        assert!(state.record("k3").unwrap().backordered, "still waiting");
+        state.set_mode(VendorMode::Ok);
+        assert!(!state.record("k3").unwrap().backordered);
     }
 }

@@ -51,8 +51,8 @@ pub(super) const TABLES: [(&str, &str); 12] = [
     ),
     (
         "oms.sales_order_line",
-        "order_line_id, order_id, tenant_id, line_no, product_sku, quantity, unit_price_minor, net_minor, status, version, \
-         created_at, updated_at",
+        "order_line_id, order_id, tenant_id, line_no, product_sku, quantity, unit_price_minor, discount_bp, net_minor, status, \
+         version, created_at, updated_at",
     ),
     (
         "oms.order_transition",

@@ -219,8 +219,8 @@ impl Generator {
             .ts(spec.captured_at)
             .ts(updated_at);
         for (l, line) in quote.lines.iter().enumerate() {
-            let (sku, _, _) = PRODUCTS[line.product];
-            let unit_price = if line.quantity > 0 { line.net / i64::from(line.quantity) } else { 0 };
+            // The quote line's own pricing, as accept_quote copies it (ck_order_line_net_is_priced).
+            let (sku, _, unit_list) = PRODUCTS[line.product];
             b.tables[t::ORDER_LINE]
                 .row()
                 .uuid(line_ids[l])
@@ -229,7 +229,8 @@ impl Generator {
                 .i32(l as i32 + 1)
                 .text(sku)
                 .i32(line.quantity)
-                .i64(unit_price)
+                .i64(unit_list)
+                .i32(line.discount_bp)
                 .i64(line.net)
                 .text(replayed.line_status[l].name())
                 .i64(1 + line_steps[l])
