@@ -3,120 +3,27 @@
 //! commands and published by the real outbox relay under a per-test topic prefix; each test consumes in
 //! its own consumer group and deletes its topics afterwards.
 
+mod projection_world;
+
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use platform::command::apply_order_line_command;
 use platform::ids::OrderLineId;
 use platform::order::OrderLineCommand;
 use platform::control::Control;
-use platform::projection::{dlt_header, ProjectionConfig, ProjectionConsumer, ProjectionCounts, ProjectionStats};
-use platform::relay::{header, Relay, RelayConfig, RelayCounts};
+use platform::projection::dlt_header;
+use platform::relay::header;
 use platform::tenants::ACME;
-use platform::testing::{
-    advance_order, captured_order, count, ctx, delete_topics, kafka_brokers, kafka_reader, order_journeys, quick_projection_config,
-    switch, wait_until, FULFILMENT,
-};
+use platform::testing::{advance_order, captured_order, ctx, kafka_brokers, kafka_reader, order_journeys, switch, wait_until, FULFILMENT};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
+use projection_world::{
+    inbox_ids, order_event_ids, wait_all_published, RunningConsumer, RunningRelay, World, EVENTS_PER_JOURNEY,
+};
 use sqlx::PgPool;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use uuid::Uuid;
-
-/// One test's world: its topic prefix and consumer group.
-struct World {
-    prefix: String,
-    group: String,
-}
-
-impl World {
-    fn new() -> Self {
-        let id = Uuid::now_v7().simple();
-        Self { prefix: format!("test.projection.{id}."), group: format!("order-projection-{id}") }
-    }
-    fn order_topic(&self) -> String {
-        format!("{}order", self.prefix)
-    }
-    fn consumer_config(&self) -> ProjectionConfig {
-        quick_projection_config(&self.group, &self.prefix)
-    }
-    fn relay_config(&self) -> RelayConfig {
-        RelayConfig {
-            topic_prefix: self.prefix.clone(),
-            batch_size: 20,
-            poll_interval: Duration::from_millis(50),
-            heartbeat_interval: Duration::from_millis(500),
-            message_timeout: Duration::from_secs(10),
-            linger: Duration::from_millis(1),
-            ..RelayConfig::new(RelayConfig::generate_instance_id(), kafka_brokers())
-        }
-    }
-    async fn delete_topics(&self) {
-        delete_topics(&[self.order_topic(), format!("{}order.DLT", self.prefix), format!("{}quote", self.prefix)]).await;
-    }
-}
-
-struct RunningConsumer {
-    stop: watch::Sender<bool>,
-    handle: JoinHandle<ProjectionCounts>,
-    stats: Arc<ProjectionStats>,
-    instance_id: String,
-}
-
-impl RunningConsumer {
-    fn start(pool: &PgPool, config: ProjectionConfig) -> Self {
-        let instance_id = config.instance_id.clone();
-        let consumer = ProjectionConsumer::new(pool.clone(), config).unwrap();
-        let stats = consumer.stats();
-        let (stop, shutdown) = watch::channel(false);
-        let handle = tokio::spawn(consumer.run(shutdown));
-        Self { stop, handle, stats, instance_id }
-    }
-    fn counts(&self) -> ProjectionCounts {
-        self.stats.snapshot()
-    }
-    async fn stop(self) -> ProjectionCounts {
-        self.stop.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(30), self.handle).await.expect("consumer stops within 30 s").unwrap()
-    }
-    async fn wait_processed(&self, at_least: u64) {
-        let stats = Arc::clone(&self.stats);
-        wait_until(&format!("{at_least} messages are processed"), Duration::from_secs(60), move || {
-            let stats = Arc::clone(&stats);
-            async move { stats.snapshot().processed >= at_least }
-        })
-        .await;
-    }
-}
-
-struct RunningRelay {
-    stop: watch::Sender<bool>,
-    handle: JoinHandle<RelayCounts>,
-}
-
-impl RunningRelay {
-    fn start(pool: &PgPool, config: RelayConfig) -> Self {
-        let relay = Relay::new(pool.clone(), config).unwrap();
-        let (stop, shutdown) = watch::channel(false);
-        Self { stop, handle: tokio::spawn(relay.run(shutdown)) }
-    }
-    async fn stop(self) {
-        self.stop.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(30), self.handle).await.expect("relay stops within 30 s").unwrap();
-    }
-}
-
-const EVENTS_PER_JOURNEY: u64 = 5;
-
-async fn wait_all_published(pool: &PgPool) {
-    wait_until("every outbox event is published", Duration::from_secs(60), || async {
-        count(pool, "select count(*) from messaging.outbox_event where status <> 'PUBLISHED'").await == 0
-    })
-    .await;
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 struct ProjectionRow {
@@ -167,23 +74,6 @@ async fn assert_projection_matches_orders(pool: &PgPool) {
         })
         .collect();
     assert_eq!(got, orders, "projection = orders (status, version, last event)");
-}
-
-async fn inbox_ids(pool: &PgPool, group: &str) -> Vec<Uuid> {
-    sqlx::query_scalar("select message_id from messaging.inbox_message where consumer_group = $1")
-        .bind(group)
-        .fetch_all(pool)
-        .await
-        .unwrap()
-}
-
-async fn order_event_ids(pool: &PgPool) -> HashSet<Uuid> {
-    sqlx::query_scalar("select outbox_event_id from messaging.outbox_event where aggregate_type = 'order'")
-        .fetch_all(pool)
-        .await
-        .unwrap()
-        .into_iter()
-        .collect()
 }
 
 /// Reads `expected` records of `topic` from the beginning, outside any consumer group.

@@ -17,7 +17,8 @@
 //!
 //! A database error on a valid message is retried with backoff on the same message (so nothing is
 //! overtaken), except one about the message's data (SQLSTATE 22/23), which no retry can fix: that one is
-//! dead-lettered like poison. Kafka errors are logged, counted and waited out.
+//! dead-lettered like poison. Kafka errors are logged and counted, and the consumer reads on at once
+//! (`note_kafka_error` says why it must not pause on them).
 //!
 //! The consumer honours the PAUSE_CONSUMER switch for its group (`ops.platform_control` key
 //! `PAUSE_CONSUMER:<group>`): while on, every assigned partition is paused (re-applied at each check, so
@@ -173,17 +174,29 @@ impl ProjectionConsumer {
                         let _ = self.process(&message, &mut shutdown).await;
                     }
                     Err(error) => {
-                        // Unknown topic before the relay's first record, broker restarts: logged, counted
-                        // and waited out; librdkafka reconnects by itself.
-                        tracing::debug!(%error, "kafka consumer error");
-                        self.stats.record_error(error.to_string());
+                        self.note_kafka_error(&error, kafka_errors);
                         kafka_errors = kafka_errors.saturating_add(1);
-                        let pause = self.config.retry_base.saturating_mul(1 << kafka_errors.min(5)).min(Duration::from_secs(5));
-                        if sleep_or_stop(&mut shutdown, pause).await { break }
                     }
                 },
             }
         }
+    }
+
+    /// An error from the consumer queue (unknown topic before the relay's first record, a broker down,
+    /// all brokers down): logged — once per streak at warn — and counted, and nothing more. It reports
+    /// what librdkafka is already recovering from by itself (it reconnects, rejoins the group and
+    /// fetches again); it is not an operation to retry. Above all the loop must not pause on it: errors
+    /// queue up ahead of the messages while the broker is down — librdkafka (2.10 on) re-bootstraps
+    /// whenever all brokers are down and can then report AllBrokersDown ten times a second — and a loop
+    /// that slept up to 5 s per error kept reading minutes-old errors long after the broker was back,
+    /// while the records behind them waited: the consumer "never resumed" after a Kafka restart.
+    fn note_kafka_error(&self, error: &rdkafka::error::KafkaError, streak: u32) {
+        if streak == 0 {
+            tracing::warn!(%error, "kafka consumer error; librdkafka recovers by itself");
+        } else {
+            tracing::debug!(%error, streak, "kafka consumer error");
+        }
+        self.stats.record_error(error.to_string());
     }
 
     /// Reads the pause switch and pauses or resumes the assigned partitions. True when the state flipped.

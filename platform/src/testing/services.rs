@@ -76,3 +76,49 @@ pub async fn spawn_vendor(timeout: Duration) -> (VendorState, VendorClient) {
     tokio::spawn(serve_with(listener, state.clone()));
     (state, VendorClient::new(format!("http://{addr}"), timeout))
 }
+
+/// `scripts/stack.sh`, found from this crate's sources.
+const STACK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/stack.sh");
+
+/// A service of the stack (`kafka`, `engine`, …) stopped with `scripts/stack.sh down <service>` until
+/// [`ServiceOutage::end`] — or the drop, if the test fails first — starts it again and waits until it is
+/// ready. A test binary that takes a shared service down runs alone among the test binaries (cargo runs
+/// them one after another), and its tests take turns.
+pub struct ServiceOutage {
+    service: &'static str,
+    over: bool,
+}
+
+impl ServiceOutage {
+    pub async fn begin(service: &'static str) -> Self {
+        stack("down", service).await;
+        Self { service, over: false }
+    }
+
+    /// Starts the service and returns when it is ready.
+    pub async fn end(mut self) {
+        self.over = true;
+        stack("up", self.service).await;
+    }
+}
+
+impl Drop for ServiceOutage {
+    fn drop(&mut self) {
+        if !self.over {
+            let service = self.service;
+            match std::process::Command::new("bash").args([STACK, "up", service]).status() {
+                Ok(status) if status.success() => {}
+                other => eprintln!("{service} WAS NOT RESTARTED after a failed outage test ({other:?}): run `bash scripts/stack.sh up {service}`"),
+            }
+        }
+    }
+}
+
+/// `stack.sh <action> <service>`, off the test's runtime: what the test runs keeps running meanwhile.
+async fn stack(action: &'static str, service: &'static str) {
+    let status = tokio::task::spawn_blocking(move || std::process::Command::new("bash").args([STACK, action, service]).status())
+        .await
+        .expect("stack.sh ran")
+        .expect("bash started");
+    assert!(status.success(), "stack.sh {action} {service}: {status}");
+}
