@@ -307,13 +307,19 @@ async fn a_line_status_change_moves_the_projected_version_but_keeps_the_order_st
     world.delete_topics().await;
 }
 
-async fn heartbeat_state(pool: &PgPool, instance_id: &str) -> Option<String> {
-    sqlx::query_scalar("select detail->>'state' from platform.worker_heartbeat where instance_id = $1")
+/// A field of the instance's heartbeat detail, by its path (`["state"]`, `["counts", "offset_lag"]`).
+async fn heartbeat_detail(pool: &PgPool, instance_id: &str, path: &[&str]) -> Option<String> {
+    sqlx::query_scalar("select detail #>> $2 from platform.worker_heartbeat where instance_id = $1")
         .bind(instance_id)
+        .bind(path)
         .fetch_optional(pool)
         .await
         .unwrap()
         .flatten()
+}
+
+async fn heartbeat_state(pool: &PgPool, instance_id: &str) -> Option<String> {
+    heartbeat_detail(pool, instance_id, &["state"]).await
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
@@ -338,6 +344,41 @@ async fn the_pause_switch_stops_consumption_and_turning_it_off_resumes_it(pool: 
     assert!(!consumer.counts().paused);
     assert_projection_matches_orders(&pool).await;
     assert_eq!(consumer.counts().duplicates, 0);
+
+    consumer.stop().await;
+    relay.stop().await;
+    world.delete_topics().await;
+}
+
+async fn heartbeat_offset_lag(pool: &PgPool, instance_id: &str) -> Option<i64> {
+    heartbeat_detail(pool, instance_id, &["counts", "offset_lag"]).await.map(|lag| lag.parse().unwrap())
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn the_lag_counts_the_records_waiting_behind_a_paused_consumer_and_is_zero_once_it_caught_up(pool: PgPool) {
+    let (world, relay, consumer) = one_order_projected(&pool).await;
+    wait_until("the caught-up consumer reports no lag", Duration::from_secs(10), || async {
+        consumer.counts().offset_lag == Some(0) && heartbeat_offset_lag(&pool, &consumer.instance_id).await == Some(0)
+    })
+    .await;
+    assert!(consumer.counts().record_age_ms.is_some(), "the age of the last record is kept beside the lag");
+
+    switch(&pool, Control::PauseConsumer { group: world.group.clone() }, true).await;
+    wait_until("the consumer reports paused", Duration::from_secs(10), || async {
+        heartbeat_state(&pool, &consumer.instance_id).await.as_deref() == Some("paused")
+    })
+    .await;
+    order_journeys(&pool, 1001..1003, 4).await;
+    wait_all_published(&pool).await;
+    let waiting = 2 * EVENTS_PER_JOURNEY as i64;
+    wait_until("the lag counts the records waiting, in the stats and the heartbeat", Duration::from_secs(10), || async {
+        consumer.counts().offset_lag == Some(waiting) && heartbeat_offset_lag(&pool, &consumer.instance_id).await == Some(waiting)
+    })
+    .await;
+
+    switch(&pool, Control::PauseConsumer { group: world.group.clone() }, false).await;
+    consumer.wait_processed(3 * EVENTS_PER_JOURNEY).await;
+    wait_until("the lag is back to zero", Duration::from_secs(10), || async { consumer.counts().offset_lag == Some(0) }).await;
 
     consumer.stop().await;
     relay.stop().await;

@@ -32,6 +32,7 @@ mod control;
 mod dead_letter;
 mod event;
 mod heartbeat;
+mod lag;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,7 +77,8 @@ pub enum Outcome {
 pub struct ProjectionConsumer {
     pool: PgPool,
     config: ProjectionConfig,
-    consumer: StreamConsumer,
+    /// Shared with the blocking calls that measure the offset lag.
+    consumer: Arc<StreamConsumer>,
     dead_letters: FutureProducer,
     stats: Arc<ProjectionStats>,
 }
@@ -102,7 +104,7 @@ impl ProjectionConsumer {
         let dead_letters = dead_letter::producer(&config)?;
         let stats = Arc::new(ProjectionStats::default());
         stats.init();
-        Ok(Self { pool, config, consumer, dead_letters, stats })
+        Ok(Self { pool, config, consumer: Arc::new(consumer), dead_letters, stats })
     }
 
     pub fn config(&self) -> &ProjectionConfig {
@@ -126,7 +128,7 @@ impl ProjectionConsumer {
         );
         async {
             tracing::info!(brokers = %self.config.brokers, "projection consumer started");
-            self.work(shutdown).await;
+            tokio::join!(self.work(shutdown.clone()), self.measure_lag(shutdown));
             if let Err(error) = self.consumer.commit_consumer_state(CommitMode::Sync) {
                 // NoOffset: nothing stored since the last commit.
                 tracing::debug!(%error, "final offset commit");
@@ -199,6 +201,27 @@ impl ProjectionConsumer {
         self.stats.record_error(error.to_string());
     }
 
+    /// Every heartbeat interval, the offset lag of the assigned partitions ([`lag::offset_lag`]), asked
+    /// of the broker off the async runtime so that a slow or absent broker never holds up a message.
+    /// A failed measurement keeps the last figure.
+    async fn measure_lag(&self, mut shutdown: watch::Receiver<bool>) {
+        let reset = if self.config.auto_offset_reset == "latest" { lag::Reset::Latest } else { lag::Reset::Earliest };
+        // Not shorter: a watermark query waits behind the consumer's fetch long-poll on the same
+        // connection (`fetch.wait.max.ms`, 500 ms).
+        let timeout = Duration::from_secs(5);
+        loop {
+            let consumer = Arc::clone(&self.consumer);
+            match tokio::task::spawn_blocking(move || lag::offset_lag(&consumer, reset, timeout)).await {
+                Ok(Ok(lag)) => self.stats.record_offset_lag(&self.config.group_id, lag),
+                Ok(Err(error)) => tracing::debug!(%error, "offset lag not measured"),
+                Err(error) => tracing::warn!(%error, "offset lag measurement did not finish"),
+            }
+            if sleep_or_stop(&mut shutdown, self.config.heartbeat_interval).await {
+                break;
+            }
+        }
+    }
+
     /// Reads the pause switch and pauses or resumes the assigned partitions. True when the state flipped.
     async fn honour_pause_switch(&self) -> bool {
         let paused = match control::consumer_paused(&self.pool, &self.config.group_id).await {
@@ -246,7 +269,7 @@ impl ProjectionConsumer {
     )]
     pub async fn process(&self, message: &OwnedMessage, shutdown: &mut watch::Receiver<bool>) -> Option<Outcome> {
         if let Some(produced_ms) = message.timestamp().to_millis() {
-            self.stats.record_lag(&self.config.group_id, chrono::Utc::now().timestamp_millis() - produced_ms);
+            self.stats.record_age(&self.config.group_id, chrono::Utc::now().timestamp_millis() - produced_ms);
         }
         let outcome = match event::parse(message) {
             Ok(event) => {
