@@ -13,7 +13,9 @@ use std::time::Duration;
 use platform::projection::ProjectionConfig;
 use platform::relay::RelayConfig;
 use platform::testing::{kafka_brokers, order_journeys, wait_until, ServiceOutage};
-use projection_world::{inbox_ids, order_event_ids, RunningConsumer, RunningRelay, World, EVENTS_PER_JOURNEY};
+use projection_world::{
+    inbox_ids, order_event_ids, wait_all_published, RunningConsumer, RunningRelay, World, EVENTS_PER_JOURNEY,
+};
 use sqlx::PgPool;
 use tokio::sync::Mutex;
 use tokio::time::{sleep, Instant};
@@ -25,8 +27,11 @@ static OUTAGE: Mutex<()> = Mutex::const_new(());
 /// consumer's connection errors piling up), about as long as an outage in the reliability suite.
 const DOWN_FOR: Duration = Duration::from_secs(20);
 
-/// How soon after the broker is ready again an event made then must be projected.
-const CATCH_UP: Duration = Duration::from_secs(60);
+/// How soon after the broker is ready again an event made then must be projected. After a restart
+/// the consumer holds no partitions for about a session timeout while it rejoins its group (10 s
+/// now; with librdkafka's default 45 s, two rounds in three took 45 s). Observed 10 to 15 s; once,
+/// more than 30 s.
+const CATCH_UP: Duration = Duration::from_secs(40);
 
 /// The settings `opsdeck platform project` runs with, on this world's topics and group.
 fn console_consumer_config(world: &World) -> ProjectionConfig {
@@ -50,7 +55,7 @@ async fn wait_all_projected(pool: &PgPool, world: &World, within: Duration) {
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn events_made_during_and_after_a_kafka_restart_are_published_and_projected_within_a_minute_every_time(pool: PgPool) {
+async fn events_made_during_and_after_a_kafka_restart_are_published_and_projected_within_forty_seconds_every_time(pool: PgPool) {
     let _turn = OUTAGE.lock().await;
     let world = World::new();
     order_journeys(&pool, 1000..1002, 4).await;
@@ -69,9 +74,15 @@ async fn events_made_during_and_after_a_kafka_restart_are_published_and_projecte
         // Made once it is back.
         order_journeys(&pool, next + 1..next + 2, 4).await;
         next += 2;
+        wait_all_published(&pool).await;
+        let published = back.elapsed().as_secs_f64();
         wait_all_projected(&pool, &world, CATCH_UP).await;
         let errors = consumer.counts().errors;
-        eprintln!("round {round}: caught up {:.1} s after the broker was back ({errors} consumer errors so far)", back.elapsed().as_secs_f64());
+        eprintln!(
+            "round {round}: every event published {published:.1} s and projected {:.1} s after the broker was back \
+             ({errors} consumer errors so far)",
+            back.elapsed().as_secs_f64()
+        );
     }
 
     let inbox = inbox_ids(&pool, &world.group).await;

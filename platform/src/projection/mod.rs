@@ -98,6 +98,7 @@ impl ProjectionConsumer {
             .set("auto.offset.reset", &config.auto_offset_reset)
             // A subscribed topic that does not exist yet is picked up at the next metadata refresh.
             .set("topic.metadata.refresh.interval.ms", config.metadata_refresh.as_millis().to_string())
+            .set("session.timeout.ms", config.session_timeout.as_millis().to_string())
             .set("log_level", "3")
             .create()?;
         consumer.subscribe(&[&config.topic()])?;
