@@ -12,10 +12,12 @@ use platform::command::apply_order_line_command;
 use platform::ids::OrderLineId;
 use platform::order::OrderLineCommand;
 use platform::control::Control;
-use platform::projection::dlt_header;
+use platform::projection::{dlt_header, DeadLetters};
 use platform::relay::header;
 use platform::tenants::ACME;
-use platform::testing::{advance_order, captured_order, ctx, kafka_brokers, kafka_reader, order_journeys, switch, wait_until, FULFILMENT};
+use platform::testing::{
+    advance_order, captured_order, ctx, kafka_brokers, kafka_reader_with, order_journeys, switch, wait_until, Isolation, FULFILMENT,
+};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
@@ -76,18 +78,31 @@ async fn assert_projection_matches_orders(pool: &PgPool) {
     assert_eq!(got, orders, "projection = orders (status, version, last event)");
 }
 
-/// Reads `expected` records of `topic` from the beginning, outside any consumer group.
+/// Reads the committed records of `topic` from the beginning, outside any consumer group, and expects
+/// exactly `expected` of them.
 async fn read_topic(topic: String, expected: usize) -> Vec<OwnedMessage> {
+    read_topic_as(topic, expected, Isolation::ReadCommitted).await
+}
+
+/// Reads `topic` from the beginning as `isolation` says, until `expected` records came and then two
+/// quiet seconds passed (so that a record too many shows), and expects exactly `expected`.
+async fn read_topic_as(topic: String, expected: usize, isolation: Isolation) -> Vec<OwnedMessage> {
     tokio::task::spawn_blocking(move || {
-        let consumer = kafka_reader(std::slice::from_ref(&topic));
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let consumer = kafka_reader_with(std::slice::from_ref(&topic), isolation);
+        // Long enough for a committed reader held back by an open transaction that Kafka aborts when
+        // it times out (10 s in the tests) at its next check (every 10 s).
+        let deadline = Instant::now() + Duration::from_secs(45);
+        let mut quiet_until = None;
         let mut out = Vec::new();
-        while out.len() < expected && Instant::now() < deadline {
+        while Instant::now() < deadline && quiet_until.is_none_or(|until| Instant::now() < until) {
             if let Some(message) = consumer.poll(Duration::from_millis(100)) {
                 out.push(message.unwrap().detach());
+                if out.len() >= expected {
+                    quiet_until = Some(Instant::now() + Duration::from_secs(2));
+                }
             }
         }
-        assert_eq!(out.len(), expected, "records on {topic}");
+        assert_eq!(out.len(), expected, "{isolation:?} records on {topic}");
         out
     })
     .await
@@ -382,5 +397,40 @@ async fn the_lag_counts_the_records_waiting_behind_a_paused_consumer_and_is_zero
 
     consumer.stop().await;
     relay.stop().await;
+    world.delete_topics().await;
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_dead_letter_sent_by_an_instance_that_died_before_committing_it_is_not_seen_twice(pool: PgPool) {
+    let world = World::new();
+    let topic = world.order_topic();
+    let poison: FutureRecord<'_, str, str> = FutureRecord::to(&topic).key("garbage").payload("{not json");
+    producer().send(poison, Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap();
+    let poison = read_topic(topic.clone(), 1).await.remove(0);
+
+    // The crash window: the copy is sent and acknowledged, then the instance hangs or dies before the
+    // commit. Forgotten, not dropped: a dead process aborts nothing, Kafka times its transaction out.
+    let dying = DeadLetters::new(&world.consumer_config());
+    let staged = dying.stage(&poison, "the dying instance's reason").await.unwrap();
+    std::mem::forget(staged);
+    std::mem::forget(dying);
+
+    // The original's offset was never committed: the next instance reads it again and dead-letters it.
+    let consumer = RunningConsumer::start(&pool, world.consumer_config());
+    consumer.wait_processed(1).await;
+    assert_eq!(consumer.counts().dead_lettered, 1);
+
+    let dead_letter_topic = format!("{topic}.DLT");
+    let in_the_log = read_topic_as(dead_letter_topic.clone(), 2, Isolation::ReadUncommitted).await;
+    assert_eq!(
+        in_the_log.iter().filter(|m| header_of(m, dlt_header::REASON).as_deref() == Some("the dying instance's reason")).count(),
+        1,
+        "the dying instance's copy is in the log: the crash window was really crossed"
+    );
+    let committed = read_topic(dead_letter_topic, 1).await;
+    assert_eq!(committed[0].payload(), Some(&b"{not json"[..]));
+    assert!(header_of(&committed[0], dlt_header::REASON).unwrap().contains("event_id"), "the new instance's copy");
+
+    consumer.stop().await;
     world.delete_topics().await;
 }

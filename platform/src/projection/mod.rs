@@ -4,8 +4,9 @@
 //! Per message, in this order:
 //! 1. parse it ([`event::parse`]); a record that cannot be parsed (no or bad `event_id` header, bad JSON,
 //!    unknown event type, missing fields, headers contradicting the payload) is poison: it is sent to
-//!    `<topic>.DLT` with its reason and origin ([`dead_letter`]) and, once Kafka acknowledged that, its
-//!    offset is committed and the consumer carries on;
+//!    `<topic>.DLT` with its reason and origin, the copy and the original's offset committed together
+//!    in one Kafka transaction, so that a crash never sends a second copy ([`dead_letter`]), and the
+//!    consumer carries on;
 //! 2. in ONE database transaction, insert the inbox row (`messaging.inbox_message`, keyed by group and
 //!    event id) and — unless that row already existed, which makes the message a duplicate — move the
 //!    projection forward, never backwards ([`apply`]);
@@ -39,7 +40,6 @@ use std::time::Duration;
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::producer::FutureProducer;
 use rdkafka::ClientConfig;
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -50,7 +50,7 @@ use crate::worker::{sleep_or_stop, stop_requested};
 pub use apply::{apply, Applied, Source};
 pub use config::{dead_letter_topic, ProjectionConfig, DEFAULT_GROUP, WORKER_KIND};
 pub use control::{consumer_paused, pause_key, PAUSE_CONSUMER};
-pub use dead_letter::header as dlt_header;
+pub use dead_letter::{header as dlt_header, DeadLetters, Staged};
 pub use event::{parse, Change, OrderEvent, Poison};
 pub use heartbeat::{ProjectionCounts, ProjectionState, ProjectionStats};
 
@@ -79,13 +79,13 @@ pub struct ProjectionConsumer {
     config: ProjectionConfig,
     /// Shared with the blocking calls that measure the offset lag.
     consumer: Arc<StreamConsumer>,
-    dead_letters: FutureProducer,
+    dead_letters: DeadLetters,
     stats: Arc<ProjectionStats>,
 }
 
 impl ProjectionConsumer {
-    /// Checks the configuration, creates the consumer (subscribed to the order topic) and the
-    /// dead-letter producer. Neither connects until the consumer runs.
+    /// Checks the configuration and creates the consumer (subscribed to the order topic), which does
+    /// not connect until it runs. The transactional dead-letter producer is made at the first dead letter.
     pub fn new(pool: PgPool, config: ProjectionConfig) -> Result<Self, Error> {
         config.validate()?;
         let consumer: StreamConsumer = ClientConfig::new()
@@ -102,7 +102,7 @@ impl ProjectionConsumer {
             .set("log_level", "3")
             .create()?;
         consumer.subscribe(&[&config.topic()])?;
-        let dead_letters = dead_letter::producer(&config)?;
+        let dead_letters = DeadLetters::new(&config);
         let stats = Arc::new(ProjectionStats::default());
         stats.init();
         Ok(Self { pool, config, consumer: Arc::new(consumer), dead_letters, stats })
@@ -322,7 +322,13 @@ impl ProjectionConsumer {
     async fn dead_letter(&self, message: &OwnedMessage, reason: &str, shutdown: &mut watch::Receiver<bool>) -> Option<()> {
         let mut attempts = 0u32;
         loop {
-            match dead_letter::send(&self.dead_letters, &self.config, message, reason).await {
+            if !self.still_assigned(message) {
+                // Revoked meanwhile: its new owner reads it again, and dead-letters it.
+                tracing::info!("partition revoked before the dead letter was committed; left to its new owner");
+                return None;
+            }
+            let Some(group) = self.consumer.group_metadata() else { return None };
+            match self.dead_letters.send(group, message, reason).await {
                 Ok(()) => {
                     tracing::warn!(reason, "message dead-lettered");
                     return Some(());
@@ -339,7 +345,15 @@ impl ProjectionConsumer {
         }
     }
 
-    /// After the database commit (or the dead letter's acknowledgement): store the offset and commit it.
+    fn still_assigned(&self, message: &OwnedMessage) -> bool {
+        self.consumer
+            .assignment()
+            .map(|assignment| assignment.find_partition(message.topic(), message.partition()).is_some())
+            .unwrap_or(false)
+    }
+
+    /// After the database commit (or the dead letter's transaction, which committed the offset already:
+    /// storing it keeps the consumer's own commits in step): store the offset and commit it.
     fn commit_offset(&self, message: &OwnedMessage) {
         // `rd_kafka_offset_store` stores offset + 1, the next record to read.
         if let Err(error) = self.consumer.store_offset(message.topic(), message.partition(), message.offset()) {

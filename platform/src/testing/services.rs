@@ -40,12 +40,31 @@ pub fn quick_projection_config(group_id: &str, topic_prefix: &str) -> Projection
 
 /// A consumer assigned every partition of `topics` from the beginning, outside any consumer group's
 /// offsets (a group id of its own, nothing committed), so it reads what is on the topics whoever else
-/// consumed them. It blocks: poll it inside `spawn_blocking`.
+/// consumed them — committed records only (librdkafka's default `isolation.level`). It blocks: poll it
+/// inside `spawn_blocking`.
 pub fn kafka_reader(topics: &[String]) -> BaseConsumer {
+    kafka_reader_with(topics, Isolation::ReadCommitted)
+}
+
+/// `isolation.level`: whether a reader skips records of aborted (and still open) transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    ReadCommitted,
+    /// Every record in the log, aborted transactions' too.
+    ReadUncommitted,
+}
+
+/// [`kafka_reader`] with the isolation level given.
+pub fn kafka_reader_with(topics: &[String], isolation: Isolation) -> BaseConsumer {
+    let level = match isolation {
+        Isolation::ReadCommitted => "read_committed",
+        Isolation::ReadUncommitted => "read_uncommitted",
+    };
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", kafka_brokers())
         .set("group.id", format!("test-reader-{}", Uuid::now_v7()))
         .set("enable.auto.commit", "false")
+        .set("isolation.level", level)
         .create()
         .expect("a Kafka consumer");
     let mut assignment = TopicPartitionList::new();
