@@ -34,7 +34,10 @@ pub use business::{
     advance_order, approval_policy, approved_quote, captured_order, legacy_duplicate, order_journeys, priced_quote,
     quote_lines, switch, FULFILMENT, QUOTE_TOTAL_MINOR, TENANTS,
 };
-pub use services::{delete_topics, engine_url, kafka_brokers, kafka_reader, quick_projection_config, spawn_vendor};
+pub use services::{
+    delete_topics, engine_url, kafka_brokers, kafka_reader, kafka_reader_with, quick_projection_config, spawn_vendor, Isolation,
+    ServiceOutage,
+};
 
 pub use crate::machine::assert_matrix;
 use crate::command::CommandContext;

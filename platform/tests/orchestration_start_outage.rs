@@ -19,6 +19,7 @@ use platform::orchestration::{ensure_deployed, start_backlog, StarterConfig};
 use platform::query::{order_detail, OrderLookup};
 use platform::simulator::{run_traffic, SimConfig};
 use platform::tenants::{self, ACME, GLOBEX};
+use platform::testing::ServiceOutage;
 use sqlx::PgPool;
 use tokio::sync::{watch, Mutex};
 use tokio::time::{sleep, Instant};
@@ -26,48 +27,22 @@ use tokio::time::{sleep, Instant};
 /// One outage at a time.
 static OUTAGE: Mutex<()> = Mutex::const_new(());
 
-const STACK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/stack.sh");
-
 /// The engine, stopped until [`EngineOutage::end`] — or the drop, if the test fails first — starts it
 /// again and waits until it is ready.
-struct EngineOutage {
-    over: bool,
-}
+struct EngineOutage(ServiceOutage);
 
 impl EngineOutage {
     async fn begin() -> Self {
-        let outage = EngineOutage { over: false };
-        stack("down").await;
+        let outage = EngineOutage(ServiceOutage::begin("engine").await);
         assert!(engine().version().await.is_err(), "the engine still answers");
         outage
     }
 
     /// Starts the engine and returns when it is ready: the moment of its return.
-    async fn end(mut self) -> DateTime<Utc> {
-        self.over = true;
-        stack("up").await;
+    async fn end(self) -> DateTime<Utc> {
+        self.0.end().await;
         Utc::now()
     }
-}
-
-impl Drop for EngineOutage {
-    fn drop(&mut self) {
-        if !self.over {
-            match std::process::Command::new("bash").args([STACK, "up", "engine"]).status() {
-                Ok(status) if status.success() => {}
-                other => eprintln!("THE ENGINE WAS NOT RESTARTED after a failed outage test ({other:?}): run `bash scripts/stack.sh up engine`"),
-            }
-        }
-    }
-}
-
-/// `stack.sh <action> engine`, off the test's runtime: the starter and the traffic keep running meanwhile.
-async fn stack(action: &'static str) {
-    let status = tokio::task::spawn_blocking(move || std::process::Command::new("bash").args([STACK, action, "engine"]).status())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "stack.sh {action} engine: {status}");
 }
 
 /// This process's metrics, as Prometheus would scrape them.

@@ -3,120 +3,29 @@
 //! commands and published by the real outbox relay under a per-test topic prefix; each test consumes in
 //! its own consumer group and deletes its topics afterwards.
 
+mod projection_world;
+
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use platform::command::apply_order_line_command;
 use platform::ids::OrderLineId;
 use platform::order::OrderLineCommand;
 use platform::control::Control;
-use platform::projection::{dlt_header, ProjectionConfig, ProjectionConsumer, ProjectionCounts, ProjectionStats};
-use platform::relay::{header, Relay, RelayConfig, RelayCounts};
+use platform::projection::{dlt_header, DeadLetters};
+use platform::relay::header;
 use platform::tenants::ACME;
 use platform::testing::{
-    advance_order, captured_order, count, ctx, delete_topics, kafka_brokers, kafka_reader, order_journeys, quick_projection_config,
-    switch, wait_until, FULFILMENT,
+    advance_order, captured_order, ctx, kafka_brokers, kafka_reader_with, order_journeys, switch, wait_until, Isolation, FULFILMENT,
 };
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
+use projection_world::{
+    inbox_ids, order_event_ids, wait_all_published, RunningConsumer, RunningRelay, World, EVENTS_PER_JOURNEY,
+};
 use sqlx::PgPool;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use uuid::Uuid;
-
-/// One test's world: its topic prefix and consumer group.
-struct World {
-    prefix: String,
-    group: String,
-}
-
-impl World {
-    fn new() -> Self {
-        let id = Uuid::now_v7().simple();
-        Self { prefix: format!("test.projection.{id}."), group: format!("order-projection-{id}") }
-    }
-    fn order_topic(&self) -> String {
-        format!("{}order", self.prefix)
-    }
-    fn consumer_config(&self) -> ProjectionConfig {
-        quick_projection_config(&self.group, &self.prefix)
-    }
-    fn relay_config(&self) -> RelayConfig {
-        RelayConfig {
-            topic_prefix: self.prefix.clone(),
-            batch_size: 20,
-            poll_interval: Duration::from_millis(50),
-            heartbeat_interval: Duration::from_millis(500),
-            message_timeout: Duration::from_secs(10),
-            linger: Duration::from_millis(1),
-            ..RelayConfig::new(RelayConfig::generate_instance_id(), kafka_brokers())
-        }
-    }
-    async fn delete_topics(&self) {
-        delete_topics(&[self.order_topic(), format!("{}order.DLT", self.prefix), format!("{}quote", self.prefix)]).await;
-    }
-}
-
-struct RunningConsumer {
-    stop: watch::Sender<bool>,
-    handle: JoinHandle<ProjectionCounts>,
-    stats: Arc<ProjectionStats>,
-    instance_id: String,
-}
-
-impl RunningConsumer {
-    fn start(pool: &PgPool, config: ProjectionConfig) -> Self {
-        let instance_id = config.instance_id.clone();
-        let consumer = ProjectionConsumer::new(pool.clone(), config).unwrap();
-        let stats = consumer.stats();
-        let (stop, shutdown) = watch::channel(false);
-        let handle = tokio::spawn(consumer.run(shutdown));
-        Self { stop, handle, stats, instance_id }
-    }
-    fn counts(&self) -> ProjectionCounts {
-        self.stats.snapshot()
-    }
-    async fn stop(self) -> ProjectionCounts {
-        self.stop.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(30), self.handle).await.expect("consumer stops within 30 s").unwrap()
-    }
-    async fn wait_processed(&self, at_least: u64) {
-        let stats = Arc::clone(&self.stats);
-        wait_until(&format!("{at_least} messages are processed"), Duration::from_secs(60), move || {
-            let stats = Arc::clone(&stats);
-            async move { stats.snapshot().processed >= at_least }
-        })
-        .await;
-    }
-}
-
-struct RunningRelay {
-    stop: watch::Sender<bool>,
-    handle: JoinHandle<RelayCounts>,
-}
-
-impl RunningRelay {
-    fn start(pool: &PgPool, config: RelayConfig) -> Self {
-        let relay = Relay::new(pool.clone(), config).unwrap();
-        let (stop, shutdown) = watch::channel(false);
-        Self { stop, handle: tokio::spawn(relay.run(shutdown)) }
-    }
-    async fn stop(self) {
-        self.stop.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(30), self.handle).await.expect("relay stops within 30 s").unwrap();
-    }
-}
-
-const EVENTS_PER_JOURNEY: u64 = 5;
-
-async fn wait_all_published(pool: &PgPool) {
-    wait_until("every outbox event is published", Duration::from_secs(60), || async {
-        count(pool, "select count(*) from messaging.outbox_event where status <> 'PUBLISHED'").await == 0
-    })
-    .await;
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 struct ProjectionRow {
@@ -169,35 +78,31 @@ async fn assert_projection_matches_orders(pool: &PgPool) {
     assert_eq!(got, orders, "projection = orders (status, version, last event)");
 }
 
-async fn inbox_ids(pool: &PgPool, group: &str) -> Vec<Uuid> {
-    sqlx::query_scalar("select message_id from messaging.inbox_message where consumer_group = $1")
-        .bind(group)
-        .fetch_all(pool)
-        .await
-        .unwrap()
-}
-
-async fn order_event_ids(pool: &PgPool) -> HashSet<Uuid> {
-    sqlx::query_scalar("select outbox_event_id from messaging.outbox_event where aggregate_type = 'order'")
-        .fetch_all(pool)
-        .await
-        .unwrap()
-        .into_iter()
-        .collect()
-}
-
-/// Reads `expected` records of `topic` from the beginning, outside any consumer group.
+/// Reads the committed records of `topic` from the beginning, outside any consumer group, and expects
+/// exactly `expected` of them.
 async fn read_topic(topic: String, expected: usize) -> Vec<OwnedMessage> {
+    read_topic_as(topic, expected, Isolation::ReadCommitted).await
+}
+
+/// Reads `topic` from the beginning as `isolation` says, until `expected` records came and then two
+/// quiet seconds passed (so that a record too many shows), and expects exactly `expected`.
+async fn read_topic_as(topic: String, expected: usize, isolation: Isolation) -> Vec<OwnedMessage> {
     tokio::task::spawn_blocking(move || {
-        let consumer = kafka_reader(std::slice::from_ref(&topic));
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let consumer = kafka_reader_with(std::slice::from_ref(&topic), isolation);
+        // Long enough for a committed reader held back by an open transaction that Kafka aborts when
+        // it times out (10 s in the tests) at its next check (every 10 s).
+        let deadline = Instant::now() + Duration::from_secs(45);
+        let mut quiet_until = None;
         let mut out = Vec::new();
-        while out.len() < expected && Instant::now() < deadline {
+        while Instant::now() < deadline && quiet_until.is_none_or(|until| Instant::now() < until) {
             if let Some(message) = consumer.poll(Duration::from_millis(100)) {
                 out.push(message.unwrap().detach());
+                if out.len() >= expected {
+                    quiet_until = Some(Instant::now() + Duration::from_secs(2));
+                }
             }
         }
-        assert_eq!(out.len(), expected, "records on {topic}");
+        assert_eq!(out.len(), expected, "{isolation:?} records on {topic}");
         out
     })
     .await
@@ -417,13 +322,19 @@ async fn a_line_status_change_moves_the_projected_version_but_keeps_the_order_st
     world.delete_topics().await;
 }
 
-async fn heartbeat_state(pool: &PgPool, instance_id: &str) -> Option<String> {
-    sqlx::query_scalar("select detail->>'state' from platform.worker_heartbeat where instance_id = $1")
+/// A field of the instance's heartbeat detail, by its path (`["state"]`, `["counts", "offset_lag"]`).
+async fn heartbeat_detail(pool: &PgPool, instance_id: &str, path: &[&str]) -> Option<String> {
+    sqlx::query_scalar("select detail #>> $2 from platform.worker_heartbeat where instance_id = $1")
         .bind(instance_id)
+        .bind(path)
         .fetch_optional(pool)
         .await
         .unwrap()
         .flatten()
+}
+
+async fn heartbeat_state(pool: &PgPool, instance_id: &str) -> Option<String> {
+    heartbeat_detail(pool, instance_id, &["state"]).await
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
@@ -451,5 +362,75 @@ async fn the_pause_switch_stops_consumption_and_turning_it_off_resumes_it(pool: 
 
     consumer.stop().await;
     relay.stop().await;
+    world.delete_topics().await;
+}
+
+async fn heartbeat_offset_lag(pool: &PgPool, instance_id: &str) -> Option<i64> {
+    heartbeat_detail(pool, instance_id, &["counts", "offset_lag"]).await.map(|lag| lag.parse().unwrap())
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn the_lag_counts_the_records_waiting_behind_a_paused_consumer_and_is_zero_once_it_caught_up(pool: PgPool) {
+    let (world, relay, consumer) = one_order_projected(&pool).await;
+    wait_until("the caught-up consumer reports no lag", Duration::from_secs(10), || async {
+        consumer.counts().offset_lag == Some(0) && heartbeat_offset_lag(&pool, &consumer.instance_id).await == Some(0)
+    })
+    .await;
+    assert!(consumer.counts().record_age_ms.is_some(), "the age of the last record is kept beside the lag");
+
+    switch(&pool, Control::PauseConsumer { group: world.group.clone() }, true).await;
+    wait_until("the consumer reports paused", Duration::from_secs(10), || async {
+        heartbeat_state(&pool, &consumer.instance_id).await.as_deref() == Some("paused")
+    })
+    .await;
+    order_journeys(&pool, 1001..1003, 4).await;
+    wait_all_published(&pool).await;
+    let waiting = 2 * EVENTS_PER_JOURNEY as i64;
+    wait_until("the lag counts the records waiting, in the stats and the heartbeat", Duration::from_secs(10), || async {
+        consumer.counts().offset_lag == Some(waiting) && heartbeat_offset_lag(&pool, &consumer.instance_id).await == Some(waiting)
+    })
+    .await;
+
+    switch(&pool, Control::PauseConsumer { group: world.group.clone() }, false).await;
+    consumer.wait_processed(3 * EVENTS_PER_JOURNEY).await;
+    wait_until("the lag is back to zero", Duration::from_secs(10), || async { consumer.counts().offset_lag == Some(0) }).await;
+
+    consumer.stop().await;
+    relay.stop().await;
+    world.delete_topics().await;
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_dead_letter_sent_by_an_instance_that_died_before_committing_it_is_not_seen_twice(pool: PgPool) {
+    let world = World::new();
+    let topic = world.order_topic();
+    let poison: FutureRecord<'_, str, str> = FutureRecord::to(&topic).key("garbage").payload("{not json");
+    producer().send(poison, Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap();
+    let poison = read_topic(topic.clone(), 1).await.remove(0);
+
+    // The crash window: the copy is sent and acknowledged, then the instance hangs or dies before the
+    // commit. Forgotten, not dropped: a dead process aborts nothing, Kafka times its transaction out.
+    let dying = DeadLetters::new(&world.consumer_config());
+    let staged = dying.stage(&poison, "the dying instance's reason").await.unwrap();
+    std::mem::forget(staged);
+    std::mem::forget(dying);
+
+    // The original's offset was never committed: the next instance reads it again and dead-letters it.
+    let consumer = RunningConsumer::start(&pool, world.consumer_config());
+    consumer.wait_processed(1).await;
+    assert_eq!(consumer.counts().dead_lettered, 1);
+
+    let dead_letter_topic = format!("{topic}.DLT");
+    let in_the_log = read_topic_as(dead_letter_topic.clone(), 2, Isolation::ReadUncommitted).await;
+    assert_eq!(
+        in_the_log.iter().filter(|m| header_of(m, dlt_header::REASON).as_deref() == Some("the dying instance's reason")).count(),
+        1,
+        "the dying instance's copy is in the log: the crash window was really crossed"
+    );
+    let committed = read_topic(dead_letter_topic, 1).await;
+    assert_eq!(committed[0].payload(), Some(&b"{not json"[..]));
+    assert!(header_of(&committed[0], dlt_header::REASON).unwrap().contains("event_id"), "the new instance's copy");
+
+    consumer.stop().await;
     world.delete_topics().await;
 }

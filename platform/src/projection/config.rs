@@ -36,6 +36,13 @@ pub struct ProjectionConfig {
     /// librdkafka `topic.metadata.refresh.interval.ms`: how soon a subscribed topic created after the
     /// consumer started is noticed.
     pub metadata_refresh: Duration,
+    /// Kafka `session.timeout.ms`: how long the group waits for a member that stopped heartbeating
+    /// before it hands its partitions to the others. librdkafka's 45 s default is what a killed
+    /// instance's partitions waited, and what a consumer waited after a Kafka restart when it rejoined
+    /// under a new member id while the group still counted its old one. 10 s is safe: heartbeats come
+    /// from librdkafka's own thread every 3 s whatever the message handling does (a stuck handler is
+    /// `max.poll.interval.ms`'s business), and the broker accepts 6 s to 300 s.
+    pub session_timeout: Duration,
 }
 
 impl ProjectionConfig {
@@ -51,6 +58,7 @@ impl ProjectionConfig {
             retry_base: Duration::from_millis(200),
             message_timeout: Duration::from_secs(30),
             metadata_refresh: Duration::from_secs(10),
+            session_timeout: Duration::from_secs(10),
         }
     }
 
@@ -91,6 +99,10 @@ impl ProjectionConfig {
         if self.control_interval.is_zero() || self.heartbeat_interval.is_zero() || self.retry_base.is_zero() {
             return invalid("intervals", "must be positive");
         }
+        // The broker's default group.min.session.timeout.ms and group.max.session.timeout.ms.
+        if !(Duration::from_secs(6)..=Duration::from_secs(300)).contains(&self.session_timeout) {
+            return invalid("session_timeout", "must be between 6 s and 300 s");
+        }
         Ok(())
     }
 }
@@ -122,6 +134,7 @@ mod tests {
             (ProjectionConfig { group_id: String::new(), ..base.clone() }, "group_id"),
             (ProjectionConfig { topic_prefix: "a b".into(), ..base.clone() }, "topic_prefix"),
             (ProjectionConfig { auto_offset_reset: "smallest".into(), ..base.clone() }, "auto_offset_reset"),
+            (ProjectionConfig { session_timeout: Duration::from_secs(1), ..base.clone() }, "session_timeout"),
         ];
         for (config, field) in bad {
             match config.validate() {

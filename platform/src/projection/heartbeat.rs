@@ -21,7 +21,9 @@ pub struct ProjectionStats {
     errors: AtomicU64,
     paused: AtomicBool,
     /// Milliseconds between the last record's Kafka timestamp and its processing; -1 before the first.
-    lag_ms: AtomicI64,
+    record_age_ms: AtomicI64,
+    /// Records of the assigned partitions not yet processed ([`super::lag`]); -1 before the first reading.
+    offset_lag: AtomicI64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -39,14 +41,18 @@ pub struct ProjectionCounts {
     /// Database or Kafka errors (each retried).
     pub errors: u64,
     pub paused: bool,
-    /// Age of the last processed record (its Kafka timestamp to now), in ms.
-    pub lag_ms: Option<i64>,
+    /// Offset lag: records of the assigned partitions not yet processed (high watermark minus committed
+    /// offset, summed), as last measured; `None` before the first measurement or without partitions.
+    pub offset_lag: Option<i64>,
+    /// Age of the last processed record (its Kafka timestamp to its processing), in ms. Not a lag: it
+    /// stays put while no record arrives.
+    pub record_age_ms: Option<i64>,
     pub last_error: Option<String>,
 }
 
 impl ProjectionStats {
     pub fn snapshot(&self) -> ProjectionCounts {
-        let lag = self.lag_ms.load(Ordering::Relaxed);
+        let known = |value: i64| (value >= 0).then_some(value);
         ProjectionCounts {
             processed: self.processed.load(Ordering::Relaxed),
             projected: self.projected.load(Ordering::Relaxed),
@@ -55,7 +61,8 @@ impl ProjectionStats {
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
             paused: self.paused.load(Ordering::Relaxed),
-            lag_ms: (lag >= 0).then_some(lag),
+            offset_lag: known(self.offset_lag.load(Ordering::Relaxed)),
+            record_age_ms: known(self.record_age_ms.load(Ordering::Relaxed)),
             last_error: self.last_error.lock().map(|e| e.clone()).unwrap_or(None),
         }
     }
@@ -83,10 +90,16 @@ impl ProjectionStats {
         metrics::counter!("opsdeck_projection_dead_lettered_total", "group" => group.to_string()).increment(1);
     }
 
-    pub(super) fn record_lag(&self, group: &str, lag_ms: i64) {
-        let lag_ms = lag_ms.max(0);
-        self.lag_ms.store(lag_ms, Ordering::Relaxed);
-        metrics::gauge!("opsdeck_projection_lag_seconds", "group" => group.to_string()).set(lag_ms as f64 / 1000.0);
+    pub(super) fn record_age(&self, group: &str, age_ms: i64) {
+        let age_ms = age_ms.max(0);
+        self.record_age_ms.store(age_ms, Ordering::Relaxed);
+        metrics::gauge!("opsdeck_projection_record_age_seconds", "group" => group.to_string()).set(age_ms as f64 / 1000.0);
+    }
+
+    /// `None`: no partition assigned, so no lag of this instance to speak of.
+    pub(super) fn record_offset_lag(&self, group: &str, lag: Option<i64>) {
+        self.offset_lag.store(lag.unwrap_or(-1), Ordering::Relaxed);
+        metrics::gauge!("opsdeck_projection_offset_lag", "group" => group.to_string()).set(lag.unwrap_or(0) as f64);
     }
 
     pub(super) fn record_error(&self, error: String) {
@@ -102,7 +115,8 @@ impl ProjectionStats {
     }
 
     pub(super) fn init(&self) {
-        self.lag_ms.store(-1, Ordering::Relaxed);
+        self.record_age_ms.store(-1, Ordering::Relaxed);
+        self.offset_lag.store(-1, Ordering::Relaxed);
     }
 }
 

@@ -4,8 +4,9 @@
 //! Per message, in this order:
 //! 1. parse it ([`event::parse`]); a record that cannot be parsed (no or bad `event_id` header, bad JSON,
 //!    unknown event type, missing fields, headers contradicting the payload) is poison: it is sent to
-//!    `<topic>.DLT` with its reason and origin ([`dead_letter`]) and, once Kafka acknowledged that, its
-//!    offset is committed and the consumer carries on;
+//!    `<topic>.DLT` with its reason and origin, the copy and the original's offset committed together
+//!    in one Kafka transaction, so that a crash never sends a second copy ([`dead_letter`]), and the
+//!    consumer carries on;
 //! 2. in ONE database transaction, insert the inbox row (`messaging.inbox_message`, keyed by group and
 //!    event id) and — unless that row already existed, which makes the message a duplicate — move the
 //!    projection forward, never backwards ([`apply`]);
@@ -17,7 +18,8 @@
 //!
 //! A database error on a valid message is retried with backoff on the same message (so nothing is
 //! overtaken), except one about the message's data (SQLSTATE 22/23), which no retry can fix: that one is
-//! dead-lettered like poison. Kafka errors are logged, counted and waited out.
+//! dead-lettered like poison. Kafka errors are logged and counted, and the consumer reads on at once
+//! (`note_kafka_error` says why it must not pause on them).
 //!
 //! The consumer honours the PAUSE_CONSUMER switch for its group (`ops.platform_control` key
 //! `PAUSE_CONSUMER:<group>`): while on, every assigned partition is paused (re-applied at each check, so
@@ -31,13 +33,13 @@ mod control;
 mod dead_letter;
 mod event;
 mod heartbeat;
+mod lag;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::producer::FutureProducer;
 use rdkafka::ClientConfig;
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -48,7 +50,7 @@ use crate::worker::{sleep_or_stop, stop_requested};
 pub use apply::{apply, Applied, Source};
 pub use config::{dead_letter_topic, ProjectionConfig, DEFAULT_GROUP, WORKER_KIND};
 pub use control::{consumer_paused, pause_key, PAUSE_CONSUMER};
-pub use dead_letter::header as dlt_header;
+pub use dead_letter::{header as dlt_header, DeadLetters, Staged};
 pub use event::{parse, Change, OrderEvent, Poison};
 pub use heartbeat::{ProjectionCounts, ProjectionState, ProjectionStats};
 
@@ -75,14 +77,15 @@ pub enum Outcome {
 pub struct ProjectionConsumer {
     pool: PgPool,
     config: ProjectionConfig,
-    consumer: StreamConsumer,
-    dead_letters: FutureProducer,
+    /// Shared with the blocking calls that measure the offset lag.
+    consumer: Arc<StreamConsumer>,
+    dead_letters: DeadLetters,
     stats: Arc<ProjectionStats>,
 }
 
 impl ProjectionConsumer {
-    /// Checks the configuration, creates the consumer (subscribed to the order topic) and the
-    /// dead-letter producer. Neither connects until the consumer runs.
+    /// Checks the configuration and creates the consumer (subscribed to the order topic), which does
+    /// not connect until it runs. The transactional dead-letter producer is made at the first dead letter.
     pub fn new(pool: PgPool, config: ProjectionConfig) -> Result<Self, Error> {
         config.validate()?;
         let consumer: StreamConsumer = ClientConfig::new()
@@ -95,13 +98,14 @@ impl ProjectionConsumer {
             .set("auto.offset.reset", &config.auto_offset_reset)
             // A subscribed topic that does not exist yet is picked up at the next metadata refresh.
             .set("topic.metadata.refresh.interval.ms", config.metadata_refresh.as_millis().to_string())
+            .set("session.timeout.ms", config.session_timeout.as_millis().to_string())
             .set("log_level", "3")
             .create()?;
         consumer.subscribe(&[&config.topic()])?;
-        let dead_letters = dead_letter::producer(&config)?;
+        let dead_letters = DeadLetters::new(&config);
         let stats = Arc::new(ProjectionStats::default());
         stats.init();
-        Ok(Self { pool, config, consumer, dead_letters, stats })
+        Ok(Self { pool, config, consumer: Arc::new(consumer), dead_letters, stats })
     }
 
     pub fn config(&self) -> &ProjectionConfig {
@@ -125,7 +129,7 @@ impl ProjectionConsumer {
         );
         async {
             tracing::info!(brokers = %self.config.brokers, "projection consumer started");
-            self.work(shutdown).await;
+            tokio::join!(self.work(shutdown.clone()), self.measure_lag(shutdown));
             if let Err(error) = self.consumer.commit_consumer_state(CommitMode::Sync) {
                 // NoOffset: nothing stored since the last commit.
                 tracing::debug!(%error, "final offset commit");
@@ -173,15 +177,48 @@ impl ProjectionConsumer {
                         let _ = self.process(&message, &mut shutdown).await;
                     }
                     Err(error) => {
-                        // Unknown topic before the relay's first record, broker restarts: logged, counted
-                        // and waited out; librdkafka reconnects by itself.
-                        tracing::debug!(%error, "kafka consumer error");
-                        self.stats.record_error(error.to_string());
+                        self.note_kafka_error(&error, kafka_errors);
                         kafka_errors = kafka_errors.saturating_add(1);
-                        let pause = self.config.retry_base.saturating_mul(1 << kafka_errors.min(5)).min(Duration::from_secs(5));
-                        if sleep_or_stop(&mut shutdown, pause).await { break }
                     }
                 },
+            }
+        }
+    }
+
+    /// An error from the consumer queue (unknown topic before the relay's first record, a broker down,
+    /// all brokers down): logged — once per streak at warn — and counted, and nothing more. It reports
+    /// what librdkafka is already recovering from by itself (it reconnects, rejoins the group and
+    /// fetches again); it is not an operation to retry. Above all the loop must not pause on it: errors
+    /// queue up ahead of the messages while the broker is down — librdkafka (2.10 on) re-bootstraps
+    /// whenever all brokers are down and can then report AllBrokersDown ten times a second — and a loop
+    /// that slept up to 5 s per error kept reading minutes-old errors long after the broker was back,
+    /// while the records behind them waited: the consumer "never resumed" after a Kafka restart.
+    fn note_kafka_error(&self, error: &rdkafka::error::KafkaError, streak: u32) {
+        if streak == 0 {
+            tracing::warn!(%error, "kafka consumer error; librdkafka recovers by itself");
+        } else {
+            tracing::debug!(%error, streak, "kafka consumer error");
+        }
+        self.stats.record_error(error.to_string());
+    }
+
+    /// Every heartbeat interval, the offset lag of the assigned partitions ([`lag::offset_lag`]), asked
+    /// of the broker off the async runtime so that a slow or absent broker never holds up a message.
+    /// A failed measurement keeps the last figure.
+    async fn measure_lag(&self, mut shutdown: watch::Receiver<bool>) {
+        let reset = if self.config.auto_offset_reset == "latest" { lag::Reset::Latest } else { lag::Reset::Earliest };
+        // Not shorter: a watermark query waits behind the consumer's fetch long-poll on the same
+        // connection (`fetch.wait.max.ms`, 500 ms).
+        let timeout = Duration::from_secs(5);
+        loop {
+            let consumer = Arc::clone(&self.consumer);
+            match tokio::task::spawn_blocking(move || lag::offset_lag(&consumer, reset, timeout)).await {
+                Ok(Ok(lag)) => self.stats.record_offset_lag(&self.config.group_id, lag),
+                Ok(Err(error)) => tracing::debug!(%error, "offset lag not measured"),
+                Err(error) => tracing::warn!(%error, "offset lag measurement did not finish"),
+            }
+            if sleep_or_stop(&mut shutdown, self.config.heartbeat_interval).await {
+                break;
             }
         }
     }
@@ -233,7 +270,7 @@ impl ProjectionConsumer {
     )]
     pub async fn process(&self, message: &OwnedMessage, shutdown: &mut watch::Receiver<bool>) -> Option<Outcome> {
         if let Some(produced_ms) = message.timestamp().to_millis() {
-            self.stats.record_lag(&self.config.group_id, chrono::Utc::now().timestamp_millis() - produced_ms);
+            self.stats.record_age(&self.config.group_id, chrono::Utc::now().timestamp_millis() - produced_ms);
         }
         let outcome = match event::parse(message) {
             Ok(event) => {
@@ -285,7 +322,13 @@ impl ProjectionConsumer {
     async fn dead_letter(&self, message: &OwnedMessage, reason: &str, shutdown: &mut watch::Receiver<bool>) -> Option<()> {
         let mut attempts = 0u32;
         loop {
-            match dead_letter::send(&self.dead_letters, &self.config, message, reason).await {
+            if !self.still_assigned(message) {
+                // Revoked meanwhile: its new owner reads it again, and dead-letters it.
+                tracing::info!("partition revoked before the dead letter was committed; left to its new owner");
+                return None;
+            }
+            let Some(group) = self.consumer.group_metadata() else { return None };
+            match self.dead_letters.send(group, message, reason).await {
                 Ok(()) => {
                     tracing::warn!(reason, "message dead-lettered");
                     return Some(());
@@ -302,7 +345,15 @@ impl ProjectionConsumer {
         }
     }
 
-    /// After the database commit (or the dead letter's acknowledgement): store the offset and commit it.
+    fn still_assigned(&self, message: &OwnedMessage) -> bool {
+        self.consumer
+            .assignment()
+            .map(|assignment| assignment.find_partition(message.topic(), message.partition()).is_some())
+            .unwrap_or(false)
+    }
+
+    /// After the database commit (or the dead letter's transaction, which committed the offset already:
+    /// storing it keeps the consumer's own commits in step): store the offset and commit it.
     fn commit_offset(&self, message: &OwnedMessage) {
         // `rd_kafka_offset_store` stores offset + 1, the next record to read.
         if let Err(error) = self.consumer.store_offset(message.topic(), message.partition(), message.offset()) {

@@ -40,12 +40,31 @@ pub fn quick_projection_config(group_id: &str, topic_prefix: &str) -> Projection
 
 /// A consumer assigned every partition of `topics` from the beginning, outside any consumer group's
 /// offsets (a group id of its own, nothing committed), so it reads what is on the topics whoever else
-/// consumed them. It blocks: poll it inside `spawn_blocking`.
+/// consumed them — committed records only (librdkafka's default `isolation.level`). It blocks: poll it
+/// inside `spawn_blocking`.
 pub fn kafka_reader(topics: &[String]) -> BaseConsumer {
+    kafka_reader_with(topics, Isolation::ReadCommitted)
+}
+
+/// `isolation.level`: whether a reader skips records of aborted (and still open) transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    ReadCommitted,
+    /// Every record in the log, aborted transactions' too.
+    ReadUncommitted,
+}
+
+/// [`kafka_reader`] with the isolation level given.
+pub fn kafka_reader_with(topics: &[String], isolation: Isolation) -> BaseConsumer {
+    let level = match isolation {
+        Isolation::ReadCommitted => "read_committed",
+        Isolation::ReadUncommitted => "read_uncommitted",
+    };
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", kafka_brokers())
         .set("group.id", format!("test-reader-{}", Uuid::now_v7()))
         .set("enable.auto.commit", "false")
+        .set("isolation.level", level)
         .create()
         .expect("a Kafka consumer");
     let mut assignment = TopicPartitionList::new();
@@ -75,4 +94,50 @@ pub async fn spawn_vendor(timeout: Duration) -> (VendorState, VendorClient) {
     let state = VendorState::default();
     tokio::spawn(serve_with(listener, state.clone()));
     (state, VendorClient::new(format!("http://{addr}"), timeout))
+}
+
+/// `scripts/stack.sh`, found from this crate's sources.
+const STACK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/stack.sh");
+
+/// A service of the stack (`kafka`, `engine`, …) stopped with `scripts/stack.sh down <service>` until
+/// [`ServiceOutage::end`] — or the drop, if the test fails first — starts it again and waits until it is
+/// ready. A test binary that takes a shared service down runs alone among the test binaries (cargo runs
+/// them one after another), and its tests take turns.
+pub struct ServiceOutage {
+    service: &'static str,
+    over: bool,
+}
+
+impl ServiceOutage {
+    pub async fn begin(service: &'static str) -> Self {
+        stack("down", service).await;
+        Self { service, over: false }
+    }
+
+    /// Starts the service and returns when it is ready.
+    pub async fn end(mut self) {
+        self.over = true;
+        stack("up", self.service).await;
+    }
+}
+
+impl Drop for ServiceOutage {
+    fn drop(&mut self) {
+        if !self.over {
+            let service = self.service;
+            match std::process::Command::new("bash").args([STACK, "up", service]).status() {
+                Ok(status) if status.success() => {}
+                other => eprintln!("{service} WAS NOT RESTARTED after a failed outage test ({other:?}): run `bash scripts/stack.sh up {service}`"),
+            }
+        }
+    }
+}
+
+/// `stack.sh <action> <service>`, off the test's runtime: what the test runs keeps running meanwhile.
+async fn stack(action: &'static str, service: &'static str) {
+    let status = tokio::task::spawn_blocking(move || std::process::Command::new("bash").args([STACK, action, service]).status())
+        .await
+        .expect("stack.sh ran")
+        .expect("bash started");
+    assert!(status.success(), "stack.sh {action} {service}: {status}");
 }
