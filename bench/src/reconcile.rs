@@ -36,6 +36,12 @@ pub async fn run(pool: &PgPool, engine: &EngineClient, sql_dir: &Path, changes: 
     let started = Instant::now();
     let counts = simulate(pool, changes).await?;
     let changes_s = started.elapsed().as_secs_f64();
+    // An incremental run leaves changes younger than its check's grace for the next run (they may still
+    // be in flight): wait out the longest grace, so that each re-run examines every change made above.
+    let grace = CheckName::ALL.iter().filter(|&&c| checks::info(c).incremental).map(|&c| checks::info(c).grace_secs).max();
+    let wait = std::time::Duration::from_secs(grace.unwrap_or(0).max(0) as u64 + 5);
+    eprintln!("waiting {} s (the longest grace) before the incremental re-runs", wait.as_secs());
+    tokio::time::sleep(wait).await;
     let mut incremental = Vec::new();
     for check in CheckName::ALL.iter().copied().filter(|&c| checks::info(c).incremental) {
         let request = RunRequest { incremental: true, ..RunRequest::one(check, RunOrigin::Cli) };
@@ -51,7 +57,7 @@ pub async fn run(pool: &PgPool, engine: &EngineClient, sql_dir: &Path, changes: 
     let orders: i64 = sqlx::query_scalar("select count(*) from oms.sales_order").fetch_one(pool).await?;
     Ok(json!({
         "orders": orders, "full": full,
-        "changes": { "quotes": changes, "seconds": changes_s, "counts": format!("{counts:?}") },
+        "changes": { "quotes": changes, "seconds": changes_s, "counts": format!("{counts:?}"), "waited_s": wait.as_secs() },
         "incremental": incremental,
     }))
 }

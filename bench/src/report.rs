@@ -139,9 +139,9 @@ fn reconciliation(r: &mut Report, rec: &Value) {
     r.line("");
     r.line(format!(
         "Incremental re-run after {} simulator quotes (with their approvals, acceptances and orders; made in {} s), \
-         beside the same check's whole run above. Target: under 1 s. `checked` is what the re-run examined: \
-         changes younger than the check's grace are in flight and left for the next run.",
-        rec["changes"]["quotes"], num(&rec["changes"]["seconds"], 1)
+         beside the same check's whole run above. Target: under 1 s. `checked` is what the re-run examined: the \
+         re-runs start {} s after the changes (the longest grace), so none is left in flight for the next run.",
+        rec["changes"]["quotes"], num(&rec["changes"]["seconds"], 1), rec["changes"]["waited_s"]
     ));
     r.line("");
     r.line("| check | incremental ms | whole run ms | ratio | target < 1 s | checked |\n|---|---:|---:|---:|---|---:|");
