@@ -63,7 +63,8 @@ cat <<INFO
        re-checked and resolved. End the drill on its page: the console scores it from the evidence.
 
   Break it on purpose (each fault is recorded; end it with 'platform fault end <id>'):
-    $bin platform fault vendor-outage | crash-relay | poison-event | pause-relay | pause-consumer
+    $bin platform fault vendor-outage | vendor-partial | vendor-reject | crash-relay | poison-event
+    $bin platform fault pause-relay | pause-consumer
     $bin platform fault order-without-process --tenant ${example%% *}
     $bin platform control set relay on --reason "why, at least ten characters"
   Repair it the governed way: open the stuck order as oscar.operator, "Resume orchestration…" shows the

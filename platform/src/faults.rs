@@ -31,6 +31,8 @@ FaultType {
     PauseRelay => "PAUSE_RELAY",
     RelayCrashMidClaim => "RELAY_CRASH_MID_CLAIM",
     VendorOutage => "VENDOR_OUTAGE",
+    VendorPartial => "VENDOR_PARTIAL",
+    VendorRejection => "VENDOR_REJECTION",
     PoisonEvent => "POISON_EVENT",
     OrderWithoutProcess => "ORDER_WITHOUT_PROCESS",
     ApprovalWithoutAssignee => "APPROVAL_WITHOUT_ASSIGNEE",
@@ -137,8 +139,8 @@ pub async fn end_any(pool: &PgPool, fault_id: Uuid, vendor: Option<&VendorClient
         .find(|f| f.fault_id == fault_id)
         .ok_or_else(|| Error::refused(format!("fault {fault_id} does not exist or has already ended")))?;
     match fault.fault_type.parse::<FaultType>()? {
-        FaultType::VendorOutage => {
-            let vendor = vendor.ok_or_else(|| Error::refused("no vendor is configured to end its outage"))?;
+        FaultType::VendorOutage | FaultType::VendorPartial | FaultType::VendorRejection => {
+            let vendor = vendor.ok_or_else(|| Error::refused("no vendor is configured to end its fault"))?;
             end_vendor_outage(pool, vendor, fault_id, actor).await
         }
         FaultType::LockContention => {
@@ -337,26 +339,44 @@ pub async fn crash_relay_mid_claim(pool: &PgPool, count: u32, claimed_ago: StdDu
 /// engine raises an incident.
 #[tracing::instrument(skip(pool, vendor), err(Display))]
 pub async fn vendor_outage(pool: &PgPool, vendor: &VendorClient, actor: &str) -> Result<FaultRecord> {
+    vendor_fault(pool, vendor, FaultType::VendorOutage, actor).await
+}
+
+/// A vendor fault: the vendor is put in the fault's mode until the fault ends —
+/// - [`FaultType::VendorOutage`]: 503 to every request (an outage: retried, then an engine incident);
+/// - [`FaultType::VendorPartial`]: every request accepted, only line 1 of each order ships, the others are
+///   backordered until the fault ends (the order waits in PARTIALLY_FULFILLED, lesson §13.1);
+/// - [`FaultType::VendorRejection`]: every request refused as a business answer (422, not retried: the
+///   process takes its BPMN error path, §13.1, §23.2).
+#[tracing::instrument(skip(pool, vendor), err(Display))]
+pub async fn vendor_fault(pool: &PgPool, vendor: &VendorClient, fault: FaultType, actor: &str) -> Result<FaultRecord> {
+    let (mode, name) = match fault {
+        FaultType::VendorOutage => (VendorMode::Unavailable, "unavailable"),
+        FaultType::VendorPartial => (VendorMode::Partial, "partial"),
+        FaultType::VendorRejection => (VendorMode::Reject { status: None }, "reject"),
+        other => return Err(Error::refused(format!("{} is not a vendor fault", other.name()))),
+    };
     vendor
-        .set_mode(VendorMode::Unavailable)
+        .set_mode(mode)
         .await
-        .map_err(|e| Error::refused(format!("the vendor did not take the outage mode: {e}")))?;
+        .map_err(|e| Error::refused(format!("the vendor did not take the {name} mode: {e}")))?;
     let mut conn = pool.acquire().await?;
     record_fault(
         &mut conn,
         NewFault {
-            fault_type: FaultType::VendorOutage,
+            fault_type: fault,
             tenant_id: None,
             entity_type: Some("vendor"),
             entity_id: None,
-            detail: serde_json::json!({ "vendor": vendor.base_url(), "mode": "unavailable" }),
+            detail: serde_json::json!({ "vendor": vendor.base_url(), "mode": name }),
             injected_by: actor.to_string(),
         },
     )
     .await
 }
 
-/// Ends a vendor outage: the vendor answers normally again, and the fault is ended.
+/// Ends a vendor fault (outage, partial, rejection): the vendor answers normally again (backorders ship),
+/// and the fault is ended.
 #[tracing::instrument(skip(pool, vendor), err(Display))]
 pub async fn end_vendor_outage(pool: &PgPool, vendor: &VendorClient, fault_id: Uuid, actor: &str) -> Result<FaultRecord> {
     vendor

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use platform::faults::{end_fault, end_vendor_outage, list_faults, poison_event, vendor_outage};
+use platform::faults::{end_any, end_fault, end_vendor_outage, list_faults, poison_event, vendor_fault, vendor_outage, FaultType};
 use platform::testing::{delete_topics, kafka_brokers, spawn_vendor};
 use platform::vendor::VendorMode;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -28,6 +28,46 @@ async fn a_vendor_outage_makes_the_vendor_answer_503_until_it_is_ended(pool: PgP
     assert_eq!(state.mode(), VendorMode::Ok);
     assert!(list_faults(&pool, true).await.unwrap().is_empty());
     assert!(end_fault(&pool, fault.fault_id, "drill:oscar").await.is_err());
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_partial_vendor_backorders_later_lines_until_the_fault_ends_and_then_ships_them(pool: PgPool) {
+    let (state, vendor) = spawn_vendor(Duration::from_secs(2)).await;
+
+    let fault = vendor_fault(&pool, &vendor, FaultType::VendorPartial, "drill:oscar").await.unwrap();
+    assert_eq!(fault.fault_type, "VENDOR_PARTIAL");
+    assert_eq!(fault.detail["mode"], "partial");
+    assert_eq!(state.mode(), VendorMode::Partial);
+    let first = vendor.request_fulfillment("k-line-1", &serde_json::json!({ "line_no": 1 })).await.unwrap();
+    let second = vendor.request_fulfillment("k-line-2", &serde_json::json!({ "line_no": 2 })).await.unwrap();
+    assert!(!first.backordered, "line 1 ships at once");
+    assert!(second.backordered, "later lines wait");
+    assert!(vendor.record("k-line-2").await.unwrap().unwrap().backordered);
+
+    // Ended through the door every console fault uses: the vendor is told, the backorder ships.
+    let ended = end_any(&pool, fault.fault_id, Some(&vendor), None, "drill:oscar").await.unwrap();
+    assert!(ended.ended_at.is_some());
+    assert_eq!(state.mode(), VendorMode::Ok);
+    assert!(!vendor.record("k-line-2").await.unwrap().unwrap().backordered, "the backorder shipped");
+    assert!(list_faults(&pool, true).await.unwrap().is_empty());
+}
+
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_rejecting_vendor_refuses_as_a_business_answer_until_the_fault_ends(pool: PgPool) {
+    let (state, vendor) = spawn_vendor(Duration::from_secs(2)).await;
+
+    let fault = vendor_fault(&pool, &vendor, FaultType::VendorRejection, "drill:oscar").await.unwrap();
+    assert_eq!(fault.fault_type, "VENDOR_REJECTION");
+    let err = vendor.request_fulfillment("k-r", &serde_json::json!({ "line_no": 1 })).await.unwrap_err();
+    assert_eq!(err.status(), Some(422));
+    assert_eq!(vendor.record("k-r").await.unwrap().unwrap().created, 0, "a refusal creates nothing");
+
+    end_any(&pool, fault.fault_id, Some(&vendor), None, "drill:oscar").await.unwrap();
+    assert_eq!(state.mode(), VendorMode::Ok);
+    assert!(vendor.request_fulfillment("k-r", &serde_json::json!({ "line_no": 1 })).await.is_ok());
+    // Not a vendor fault: refused, nothing recorded.
+    assert!(vendor_fault(&pool, &vendor, FaultType::PauseRelay, "drill:oscar").await.is_err());
+    assert_eq!(list_faults(&pool, false).await.unwrap().len(), 1);
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]

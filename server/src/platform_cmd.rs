@@ -82,6 +82,11 @@ pub enum FaultCommand {
     },
     /// The fulfillment vendor answers 503 until the fault ends.
     VendorOutage,
+    /// The vendor ships only line 1 of each order and backorders the rest until the fault ends (orders
+    /// wait in PARTIALLY_FULFILLED).
+    VendorPartial,
+    /// The vendor refuses every fulfillment request as a business answer (422) until the fault ends.
+    VendorReject,
     /// An unparseable record on the order topic (lands in the dead-letter topic).
     PoisonEvent,
     /// An order captured whose process start was given up (it stays CAPTURED with no process instance).
@@ -216,6 +221,12 @@ async fn run_fault(config: &Config, command: FaultCommand) -> Result<(), Error> 
             faults::crash_relay_mid_claim(&pool, events, Duration::from_secs(minutes_ago * 60), CLI_ACTOR).await?
         }
         FaultCommand::VendorOutage => faults::vendor_outage(&pool, &vendor_client(), CLI_ACTOR).await?,
+        FaultCommand::VendorPartial => {
+            faults::vendor_fault(&pool, &vendor_client(), faults::FaultType::VendorPartial, CLI_ACTOR).await?
+        }
+        FaultCommand::VendorReject => {
+            faults::vendor_fault(&pool, &vendor_client(), faults::FaultType::VendorRejection, CLI_ACTOR).await?
+        }
         FaultCommand::PoisonEvent => faults::poison_event(&pool, &config.kafka_brokers, "opsdeck.", CLI_ACTOR).await?,
         FaultCommand::OrderWithoutProcess { tenant } => {
             faults::order_without_process(&pool, tenant_arg(&tenant)?, CLI_ACTOR).await?
@@ -229,7 +240,7 @@ async fn run_fault(config: &Config, command: FaultCommand) -> Result<(), Error> 
         FaultCommand::PauseConsumer { group } => faults::pause_consumer(&pool, &group, CLI_ACTOR).await?,
         FaultCommand::End { fault_id } => {
             let active = faults::list_faults(&pool, true).await?;
-            let is_vendor = active.iter().any(|f| f.fault_id == fault_id && f.fault_type == "VENDOR_OUTAGE");
+            let is_vendor = active.iter().any(|f| f.fault_id == fault_id && f.fault_type.starts_with("VENDOR_"));
             if is_vendor {
                 faults::end_vendor_outage(&pool, &vendor_client(), fault_id, CLI_ACTOR).await?
             } else {
