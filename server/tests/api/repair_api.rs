@@ -10,6 +10,7 @@ use ops::repair::{decide_repair, set_policy, DecisionForm, PolicyForSet, PolicyF
 use ops::testing::demo_user;
 use platform::engine::{BusinessKey, EngineClient};
 use platform::ids::OrderId;
+use platform::machine::Named;
 use platform::orchestration::{ensure_deployed, give_up_start};
 use platform::tenants::ACME;
 use platform::testing::{captured_order, engine_url};
@@ -199,6 +200,18 @@ async fn the_served_openapi_document_names_every_route_and_every_named_route_ans
     }
     assert!(document["components"]["securitySchemes"]["serviceAuth"].is_object());
     assert!(document["components"]["schemas"]["RepairApiRequest"]["required"].as_array().unwrap().contains(&json!("dryRun")));
+    // What the handlers enforce is in the document, so clients (and fuzzers) generate valid values.
+    let parameter = |path: &str, method: &str, name: &str| -> Value {
+        paths[path][method]["parameters"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap()["schema"].clone()
+    };
+    let repair_type = parameter("/repairs/{repair_type}", "post", "repair_type");
+    let types: Vec<&str> = repair_type["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(types.contains(&"resume-orchestration") && types.contains(&"quarantine-event"), "{types:?}");
+    assert_eq!(types.len(), ops::repair::RepairType::ALL.len());
+    let key = parameter("/repairs/{repair_type}", "post", "Idempotency-Key");
+    assert_eq!((key["minLength"].as_u64(), key["maxLength"].as_u64()), (Some(8), Some(200)));
+    assert_eq!(parameter("/orders/{tenant}/{order_id}", "get", "order_id")["format"], "uuid");
+    assert_eq!(parameter("/repairs/by-id/{repair_id}", "get", "repair_id")["format"], "uuid");
     // Every documented path and method is routed: without a token each answers 401 (the route exists),
     // where an unknown one answers the API's 404.
     for (path, item) in paths {

@@ -47,7 +47,35 @@ pub fn api() -> (axum::Router<AppState>, Document) {
                 .build(),
         ),
     );
+    tighten(&mut document);
     (router, document)
+}
+
+/// What the handlers enforce beyond the types, written into the document so that a client (or a fuzzer
+/// generating from it) knows the valid values: the repair types of the catalogue, and the idempotency
+/// key's length and characters.
+fn tighten(document: &mut Document) {
+    use platform::machine::Named as _;
+    use utoipa::openapi::{ObjectBuilder, Type};
+    for item in document.paths.paths.values_mut() {
+        for operation in [item.get.as_mut(), item.post.as_mut()].into_iter().flatten() {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                let utoipa::openapi::RefOr::T(parameter) = parameter else { continue };
+                let schema = match parameter.name.as_str() {
+                    "repair_type" => ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(ops::repair::RepairType::ALL.iter().map(|t| t.name()))),
+                    "Idempotency-Key" => ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .min_length(Some(8))
+                        .max_length(Some(200))
+                        .pattern(Some("^[!-~]{8,200}$")),
+                    _ => continue,
+                };
+                parameter.schema = Some(schema.into());
+            }
+        }
+    }
 }
 
 /// The internal API's routes (nested under `/internal/v1`), with its OpenAPI document.

@@ -51,7 +51,7 @@ pub async fn whoami(service: Service) -> Json<WhoAmI> {
 
 /// `GET /internal/v1/orders/{tenant}/{order_id}`: the order's summary, if the service may read the tenant.
 #[utoipa::path(get, path = "/orders/{tenant}/{order_id}", tag = "orders",
-    params(("tenant" = String, Path, description = "Tenant id"), ("order_id" = String, Path, description = "Order id")),
+    params(("tenant" = uuid::Uuid, Path, description = "Tenant id"), ("order_id" = uuid::Uuid, Path, description = "Order id")),
     responses((status = 200, description = "The order", body = Object), (status = 403, description = "Outside the service's scope"),
         (status = 404, description = "No such order"), (status = 422, description = "Ids that are not ids")),
     security(("serviceAuth" = ["ops.read"])))]

@@ -158,8 +158,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String> {
 /// `POST /internal/v1/repairs/{type}`.
 #[utoipa::path(post, path = "/repairs/{repair_type}", tag = "repairs",
     params(
-        ("repair_type" = String, Path, description = "The repair: resume-orchestration, release-stale-claims, …"),
-        ("Idempotency-Key" = String, Header, description = "Required: the same key answers the first outcome"),
+        ("repair_type" = String, Path, description = "The repair: resume-orchestration, release-stale-claims, … \
+            (the document lists them all)"),
+        ("Idempotency-Key" = String, Header, description = "Required: 8 to 200 printable ASCII characters without \
+            spaces; the same key answers the first outcome"),
     ),
     request_body = RepairApiRequest,
     responses(
@@ -216,7 +218,7 @@ pub async fn request(
 
 /// `GET /internal/v1/repairs/{id}`.
 #[utoipa::path(get, path = "/repairs/by-id/{repair_id}", tag = "repairs",
-    params(("repair_id" = String, Path, description = "The repair's id")),
+    params(("repair_id" = Uuid, Path, description = "The repair's id")),
     responses((status = 200, description = "The repair", body = RepairView), (status = 403, description = "Outside the service's scope"),
         (status = 404, description = "No such repair")),
     security(("serviceAuth" = ["ops.read"])))]
