@@ -201,3 +201,69 @@ async fn a_start_given_up_is_flagged_at_once_and_an_order_in_flight_is_not(pool:
     assert_eq!(kind_of(gave_up.entity_id.unwrap()).as_deref(), Some("ORCHESTRATION_START_GAVE_UP"), "{found:?}");
     assert_eq!(kind_of(in_flight.as_uuid()), None, "captured a moment ago: its start may be in flight");
 }
+
+/// The checks whose anomalies the seed never injects — they are what SQL surgery outside the command path
+/// leaves behind — each find exactly the surgery done here (in a test, on purpose), and nothing else.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn surgery_outside_the_command_path_is_found_by_the_checks_that_look_for_it(pool: PgPool) {
+    seed::run(&pool, &params(0.0)).await.expect("the seed runs");
+    let one = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query_as::<_, (Uuid,)>(sql).fetch_one(&pool).await.unwrap().0 }
+    };
+    let exec = |sql: String| {
+        let pool = pool.clone();
+        async move { sqlx::query(&sql).execute(&pool).await.unwrap() }
+    };
+    let old = "now() - interval '10 minutes'";
+
+    // An order moved by hand: a new status and version, no transition and no outbox event.
+    let moved = one("select order_id from oms.sales_order where status = 'FULFILLED' order by order_id limit 1").await;
+    exec(format!("update oms.sales_order set status = 'CANCELLED', version = version + 1, updated_at = {old} where order_id = '{moved}'")).await;
+    // A transition written by hand (its version's event never written): the order's last transition now
+    // names a version the order does not have either.
+    let forged = one("select order_id from oms.sales_order where status = 'FULFILLED' order by order_id desc limit 1").await;
+    exec(format!(
+        "insert into oms.order_transition (transition_id, order_id, tenant_id, from_status, to_status, command, order_version, actor, occurred_at)
+         select gen_random_uuid(), order_id, tenant_id, status, status, 'HAND_EDIT', version + 1, 'psql', {old}
+         from oms.sales_order where order_id = '{forged}'"
+    ))
+    .await;
+    // A pending quote whose request was cancelled by hand; a decided quote whose request stayed open.
+    let unasked = one("select quote_id from cpq.quote where status = 'PENDING_APPROVAL' order by quote_id limit 1").await;
+    exec(format!("update cpq.approval_request set status = 'CANCELLED' where quote_id = '{unasked}' and status in ('PENDING', 'ESCALATED')")).await;
+    exec(format!("update cpq.quote set updated_at = {old} where quote_id = '{unasked}'")).await;
+    let decided = one("select quote_id from cpq.quote where status = 'PENDING_APPROVAL' order by quote_id desc limit 1").await;
+    exec(format!("update cpq.quote set status = 'APPROVED', updated_at = {old} where quote_id = '{decided}'")).await;
+
+    let kinds = |examined: &Examined| -> BTreeSet<(Uuid, String)> {
+        examined.findings.iter().map(|f| (f.entity_id, f.kind.clone())).collect()
+    };
+    let outbox = examine(&pool, CheckName::OrderOutbox).await;
+    assert!(outbox.checked > 0);
+    assert_eq!(kinds(&outbox), BTreeSet::from([(forged, "TRANSITION_WITHOUT_OUTBOX_EVENT".to_string())]));
+    assert_eq!(outbox.findings[0].observed["transitions_without_event"][0]["command"], "HAND_EDIT");
+
+    let audit = examine(&pool, CheckName::AuditTransition).await;
+    assert_eq!(
+        kinds(&audit),
+        // The quote approved by hand has no transition to APPROVED either.
+        BTreeSet::from([
+            (moved, "STATE_WITHOUT_TRANSITION".to_string()),
+            (forged, "STATE_WITHOUT_TRANSITION".to_string()),
+            (decided, "STATE_WITHOUT_TRANSITION".to_string()),
+        ])
+    );
+    let moved_finding = audit.findings.iter().find(|f| f.entity_id == moved).unwrap();
+    assert_eq!(moved_finding.observed["status"], "CANCELLED");
+    assert_eq!(moved_finding.expected["status"], "FULFILLED");
+
+    let approval = examine(&pool, CheckName::QuoteApproval).await;
+    assert_eq!(
+        kinds(&approval),
+        BTreeSet::from([
+            (unasked, "QUOTE_PENDING_WITHOUT_APPROVAL".to_string()),
+            (decided, "OPEN_APPROVAL_ON_DECIDED_QUOTE".to_string()),
+        ])
+    );
+}

@@ -32,7 +32,7 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 pub const SQL: &str = "
-with orders as materialized (
+with orders as (
   select o.order_id, o.tenant_id, o.status, o.version, v.last_version, v.last_status, v.bad_repairs
   from oms.sales_order o
   cross join lateral (
@@ -44,7 +44,7 @@ with orders as materialized (
   where o.updated_at < $4 - make_interval(secs => $5)
     and ($3::timestamptz is null or o.updated_at >= $3)
     and ($1::uuid is null or o.tenant_id = $1) and ($2::uuid[] is null or o.order_id = any($2))
-), quotes as materialized (
+), quotes as (
   select q.quote_id, q.tenant_id, q.status, q.version, v.last_version, v.last_status
   from cpq.quote q
   cross join lateral (
@@ -54,21 +54,24 @@ with orders as materialized (
   where q.updated_at < $4 - make_interval(secs => $5)
     and ($3::timestamptz is null or q.updated_at >= $3)
     and ($1::uuid is null or q.tenant_id = $1) and ($2::uuid[] is null or q.quote_id = any($2))
-), f as (
-  select jsonb_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
+), o as (
+  select count(*) as n,
+         coalesce(jsonb_agg(jsonb_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
            'kind', case when bad_repairs <> '[]'::jsonb and last_version is not distinct from version
                              and last_status is not distinct from status
                         then 'REPAIR_TRANSITION_WITHOUT_EXECUTED_REPAIR' else 'STATE_WITHOUT_TRANSITION' end,
            'expected', jsonb_build_object('version', last_version, 'status', last_status),
-           'observed', jsonb_build_object('version', version, 'status', status, 'unexecuted_repair_ids', bad_repairs)) as x
+           'observed', jsonb_build_object('version', version, 'status', status, 'unexecuted_repair_ids', bad_repairs)))
+           filter (where last_version is distinct from version or last_status is distinct from status
+                      or bad_repairs <> '[]'::jsonb), '[]'::jsonb) as x
   from orders
-  where last_version is distinct from version or last_status is distinct from status or bad_repairs <> '[]'::jsonb
-  union all
-  select jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
+), q as (
+  select count(*) as n,
+         coalesce(jsonb_agg(jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
            'kind', 'STATE_WITHOUT_TRANSITION',
            'expected', jsonb_build_object('version', last_version, 'status', last_status),
-           'observed', jsonb_build_object('version', version, 'status', status))
+           'observed', jsonb_build_object('version', version, 'status', status)))
+           filter (where last_version is distinct from version or last_status is distinct from status), '[]'::jsonb) as x
   from quotes
-  where last_version is distinct from version or last_status is distinct from status
 )
-select (select count(*) from orders) + (select count(*) from quotes), coalesce((select jsonb_agg(x) from f), '[]'::jsonb)";
+select o.n + q.n, o.x || q.x from o, q";

@@ -22,7 +22,7 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 pub const SQL: &str = "
-with c as materialized (
+with c as (
   select tenant_id, source_quote_id, count(*) as order_count,
          array_agg(order_id order by created_at) as order_ids, array_agg(origin order by created_at) as origins,
          min(created_at) as first_created_at, max(created_at) as last_created_at
@@ -30,12 +30,12 @@ with c as materialized (
   where source_quote_id is not null
     and ($1::uuid is null or tenant_id = $1) and ($2::uuid[] is null or source_quote_id = any($2))
   group by tenant_id, source_quote_id
-), f as (
-  select jsonb_build_object('entity_type', 'QUOTE', 'entity_id', source_quote_id, 'tenant_id', tenant_id,
+)
+select count(*),
+       coalesce(jsonb_agg(jsonb_build_object('entity_type', 'QUOTE', 'entity_id', source_quote_id, 'tenant_id', tenant_id,
            'kind', 'DUPLICATE_ORDER',
            'expected', jsonb_build_object('orders', 1),
            'observed', jsonb_build_object('orders', order_count, 'order_ids', order_ids, 'origins', origins,
-                                          'first_created_at', first_created_at, 'last_created_at', last_created_at)) as x
-  from c where order_count > 1
-)
-select (select count(*) from c), coalesce((select jsonb_agg(x) from f), '[]'::jsonb)";
+                                          'first_created_at', first_created_at, 'last_created_at', last_created_at)))
+         filter (where order_count > 1), '[]'::jsonb)
+from c";

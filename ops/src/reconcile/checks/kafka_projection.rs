@@ -48,7 +48,7 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 pub const SQL: &str = "
-with c as materialized (
+with c as (
   select o.order_id, o.tenant_id, o.version, o.status, o.total_minor,
          p.order_id as projected, p.aggregate_version, p.status as projected_status, p.total_minor as projected_total_minor
   from oms.sales_order o
@@ -56,17 +56,16 @@ with c as materialized (
   where o.updated_at < $4 - make_interval(secs => $5)
     and ($3::timestamptz is null or o.updated_at >= $3)
     and ($1::uuid is null or o.tenant_id = $1) and ($2::uuid[] is null or o.order_id = any($2))
-), f as (
-  select jsonb_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
+)
+select count(*),
+       coalesce(jsonb_agg(jsonb_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
            'kind', case when projected is null then 'PROJECTION_MISSING'
                         when aggregate_version < version then 'STALE_PROJECTION'
                         when aggregate_version > version then 'PROJECTION_AHEAD'
                         else 'PROJECTION_DIVERGED' end,
            'expected', jsonb_build_object('version', version, 'status', status, 'total_minor', total_minor),
            'observed', jsonb_build_object('version', aggregate_version, 'status', projected_status,
-                                          'total_minor', projected_total_minor)) as x
-  from c
-  where projected is null or aggregate_version <> version or projected_status <> status
-     or projected_total_minor <> total_minor
-)
-select (select count(*) from c), coalesce((select jsonb_agg(x) from f), '[]'::jsonb)";
+                                          'total_minor', projected_total_minor)))
+         filter (where projected is null or aggregate_version <> version or projected_status <> status
+                    or projected_total_minor <> total_minor), '[]'::jsonb)
+from c";

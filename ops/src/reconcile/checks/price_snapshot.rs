@@ -31,7 +31,7 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 pub const SQL: &str = "
-with c as materialized (
+with c as (
   select q.quote_id, q.tenant_id, q.status, q.currency, q.total_minor, sum(l.net_minor) as lines_total_minor,
          count(*) as lines
   from cpq.quote q
@@ -40,12 +40,12 @@ with c as materialized (
     and ($3::timestamptz is null or q.updated_at >= $3)
     and ($1::uuid is null or q.tenant_id = $1) and ($2::uuid[] is null or q.quote_id = any($2))
   group by q.quote_id
-), f as (
-  select jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
+)
+select count(*),
+       coalesce(jsonb_agg(jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
            'kind', case when status = 'ACCEPTED' then 'ACCEPTED_PRICE_SNAPSHOT_MISMATCH' else 'PRICE_SNAPSHOT_MISMATCH' end,
            'expected', jsonb_build_object('total_minor', lines_total_minor, 'currency', currency),
            'observed', jsonb_build_object('total_minor', total_minor, 'difference_minor', total_minor - lines_total_minor,
-                                          'lines', lines, 'status', status)) as x
-  from c where total_minor <> lines_total_minor
-)
-select (select count(*) from c), coalesce((select jsonb_agg(x) from f), '[]'::jsonb)";
+                                          'lines', lines, 'status', status)))
+         filter (where total_minor <> lines_total_minor), '[]'::jsonb)
+from c";

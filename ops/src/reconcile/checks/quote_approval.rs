@@ -40,34 +40,36 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 pub const SQL: &str = "
-with pending as materialized (
+with pending as (
   select q.quote_id, q.tenant_id, q.current_version, ar.approval_request_id, ar.quote_version
   from cpq.quote q
   left join cpq.approval_request ar on ar.quote_id = q.quote_id and ar.status in ('PENDING', 'ESCALATED')
   where q.status = 'PENDING_APPROVAL'
     and q.updated_at < $4 - make_interval(secs => $5)
     and ($1::uuid is null or q.tenant_id = $1) and ($2::uuid[] is null or q.quote_id = any($2))
-), decided as materialized (
+), decided as (
   select ar.approval_request_id, ar.quote_id, ar.tenant_id, ar.status, q.status as quote_status
   from cpq.approval_request ar
   join cpq.quote q on q.quote_id = ar.quote_id
   where ar.status in ('PENDING', 'ESCALATED') and q.status <> 'PENDING_APPROVAL'
     and q.updated_at < $4 - make_interval(secs => $5)
     and ($1::uuid is null or q.tenant_id = $1) and ($2::uuid[] is null or q.quote_id = any($2))
-), f as (
-  select jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
+), p as (
+  select count(*) as n,
+         coalesce(jsonb_agg(jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
            'kind', case when approval_request_id is null then 'QUOTE_PENDING_WITHOUT_APPROVAL'
                         else 'APPROVAL_FOR_STALE_QUOTE_VERSION' end,
            'expected', jsonb_build_object('open_approval_request_for_version', current_version),
-           'observed', jsonb_build_object('approval_request_id', approval_request_id, 'request_for_version', quote_version)) as x
+           'observed', jsonb_build_object('approval_request_id', approval_request_id, 'request_for_version', quote_version)))
+           filter (where approval_request_id is null or quote_version <> current_version), '[]'::jsonb) as x
   from pending
-  where approval_request_id is null or quote_version <> current_version
-  union all
-  select jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
+), d as (
+  select count(*) as n,
+         coalesce(jsonb_agg(jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
            'kind', 'OPEN_APPROVAL_ON_DECIDED_QUOTE',
            'expected', jsonb_build_object('quote_status', 'PENDING_APPROVAL'),
            'observed', jsonb_build_object('quote_status', quote_status, 'approval_request_id', approval_request_id,
-                                          'request_status', status))
+                                          'request_status', status))), '[]'::jsonb) as x
   from decided
 )
-select (select count(*) from pending) + (select count(*) from decided), coalesce((select jsonb_agg(x) from f), '[]'::jsonb)";
+select p.n + d.n, p.x || d.x from p, d";

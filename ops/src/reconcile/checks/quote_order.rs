@@ -34,7 +34,7 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 pub const SQL: &str = "
-with c as materialized (
+with c as (
   select q.tenant_id, q.quote_id, q.accepted_at, count(o.order_id) as order_count,
          coalesce(array_agg(o.order_id order by o.created_at) filter (where o.order_id is not null), '{}') as order_ids
   from cpq.quote q
@@ -44,11 +44,11 @@ with c as materialized (
     and ($3::timestamptz is null or q.accepted_at >= $3)
     and ($1::uuid is null or q.tenant_id = $1) and ($2::uuid[] is null or q.quote_id = any($2))
   group by q.tenant_id, q.quote_id, q.accepted_at
-), f as (
-  select jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
+)
+select count(*),
+       coalesce(jsonb_agg(jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
            'kind', case when order_count = 0 then 'ACCEPTED_QUOTE_WITHOUT_ORDER' else 'DUPLICATE_ORDER' end,
            'expected', jsonb_build_object('orders', 1),
-           'observed', jsonb_build_object('orders', order_count, 'order_ids', order_ids, 'accepted_at', accepted_at)) as x
-  from c where order_count <> 1
-)
-select (select count(*) from c), coalesce((select jsonb_agg(x) from f), '[]'::jsonb)";
+           'observed', jsonb_build_object('orders', order_count, 'order_ids', order_ids, 'accepted_at', accepted_at)))
+         filter (where order_count <> 1), '[]'::jsonb)
+from c";

@@ -22,20 +22,20 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 pub const SQL: &str = "
-with c as materialized (
+with c as (
   select ar.approval_request_id, ar.tenant_id, ar.quote_id, ar.status, ar.policy_version, ar.assignee,
          ar.escalation_level, ar.created_at, ar.due_at, q.status as quote_status, q.current_version
   from cpq.approval_request ar
   join cpq.quote q on q.quote_id = ar.quote_id
   where ar.status in ('PENDING', 'ESCALATED')
     and ($1::uuid is null or ar.tenant_id = $1) and ($2::uuid[] is null or ar.approval_request_id = any($2))
-), f as (
-  select jsonb_build_object('entity_type', 'APPROVAL', 'entity_id', approval_request_id, 'tenant_id', tenant_id,
+)
+select count(*),
+       coalesce(jsonb_agg(jsonb_build_object('entity_type', 'APPROVAL', 'entity_id', approval_request_id, 'tenant_id', tenant_id,
            'kind', 'OVERDUE_APPROVAL',
            'expected', jsonb_build_object('decided_by', due_at),
            'observed', jsonb_build_object('status', status, 'quote_id', quote_id, 'assignee', assignee,
                                           'escalation_level', escalation_level, 'policy_version', policy_version,
-                                          'due_at', due_at, 'overdue_minutes', floor(extract(epoch from $4 - due_at) / 60))) as x
-  from c where quote_status = 'PENDING_APPROVAL' and due_at < $4
-)
-select (select count(*) from c), coalesce((select jsonb_agg(x) from f), '[]'::jsonb)";
+                                          'due_at', due_at, 'overdue_minutes', floor(extract(epoch from $4 - due_at) / 60))))
+         filter (where quote_status = 'PENDING_APPROVAL' and due_at < $4), '[]'::jsonb)
+from c";

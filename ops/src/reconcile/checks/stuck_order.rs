@@ -24,21 +24,21 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 pub const SQL: &str = "
-with c as materialized (
-  select o.order_id, o.tenant_id, o.status, o.version, o.updated_at
+with c as (
+  select o.order_id, o.tenant_id, o.status, o.version, o.updated_at, s.status as start_status, s.reason as start_reason,
+         o.updated_at < $4 - interval '30 minutes'
+           and exists (select 1 from oms.sales_order_line ol where ol.order_id = o.order_id) as stuck
   from oms.sales_order o
+  left join oms.orchestration_start s on s.order_id = o.order_id
   where o.status in ('CAPTURED', 'ORCHESTRATING', 'IN_PROGRESS', 'PARTIALLY_FULFILLED')
     and ($1::uuid is null or o.tenant_id = $1) and ($2::uuid[] is null or o.order_id = any($2))
-), f as (
-  select jsonb_build_object('entity_type', 'ORDER', 'entity_id', c.order_id, 'tenant_id', c.tenant_id,
+)
+select count(*),
+       coalesce(jsonb_agg(jsonb_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
            'kind', 'STUCK_ORDER',
            'expected', jsonb_build_object('progress_within_minutes', 30),
-           'observed', jsonb_build_object('status', c.status, 'version', c.version, 'updated_at', c.updated_at,
-                                          'minutes_since_update', floor(extract(epoch from $4 - c.updated_at) / 60),
-                                          'orchestration_start', s.status, 'start_reason', s.reason)) as x
-  from c
-  left join oms.orchestration_start s on s.order_id = c.order_id
-  where c.updated_at < $4 - interval '30 minutes'
-    and exists (select 1 from oms.sales_order_line ol where ol.order_id = c.order_id)
-)
-select (select count(*) from c), coalesce((select jsonb_agg(x) from f), '[]'::jsonb)";
+           'observed', jsonb_build_object('status', status, 'version', version, 'updated_at', updated_at,
+                                          'minutes_since_update', floor(extract(epoch from $4 - updated_at) / 60),
+                                          'orchestration_start', start_status, 'start_reason', start_reason)))
+         filter (where stuck), '[]'::jsonb)
+from c";
