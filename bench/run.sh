@@ -8,6 +8,9 @@
 #   --orders N    the dataset's size (default 1 000 000; database bench_<N>, built once and kept)
 #   --only S      a comma-separated subset of: seed,reconcile,pages,repairs,relay,projection
 #                 (the report then says "not measured" for the rest)
+#   --keep-results DIR  write this run's figures into DIR (created if missing) and keep what an earlier run
+#                 left there for the sections not measured now: with --only, re-measures some sections and
+#                 reports them beside the others' earlier figures (BENCH_NOTE should say which came when)
 #
 # Needs the service stack (bash scripts/stack.sh up — started if it is not running, never restarted)
 # and wrk (apt-get install wrk; installed if missing). Databases it creates all start with bench_.
@@ -18,7 +21,7 @@ source scripts/lib.sh
 eval "$(bash scripts/stack.sh env)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$OPSDECK_HOME/target}"
 
-mode=full orders=1000000 default_orders=1000000 incidents=100000 step_seconds=20 repairs=200 changes=10000
+keep_results="" mode=full orders=1000000 default_orders=1000000 incidents=100000 step_seconds=20 repairs=200 changes=10000
 stream_events=100000 seed_orders=50000 data_iterations=200 sessions=50 only=all
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,6 +29,7 @@ while [ $# -gt 0 ]; do
              stream_events=20000 seed_orders=10000 data_iterations=50 ;;
     --orders) orders=$2; shift ;;
     --only) only=$2; shift ;;
+    --keep-results) keep_results=$2; shift ;;
     *) die "unknown argument: $1 (see the header of bench/run.sh)" ;;
   esac
   shift
@@ -34,7 +38,12 @@ wanted() { [ "$only" = all ] || [[ ",$only," == *",$1,"* ]]; }
 
 server_url=${DATABASE_URL%/*}
 db="bench_$orders"
-results=$(mktemp -d "${TMPDIR:-/tmp}/opsdeck-bench.XXXXXX")
+if [ -n "$keep_results" ]; then
+  mkdir -p "$keep_results"
+  results=$(cd "$keep_results" && pwd)
+else
+  results=$(mktemp -d "${TMPDIR:-/tmp}/opsdeck-bench.XXXXXX")
+fi
 log "results of this run in $results"
 
 command -v wrk >/dev/null || { log "installing wrk (apt)"; apt-get install -y wrk >/dev/null; }

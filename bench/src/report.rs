@@ -117,29 +117,39 @@ fn reconciliation(r: &mut Report, rec: &Value) {
         return;
     }
     r.line(format!(
-        "Each check's whole run (`reconcile::run`: examine and record its mismatches) beside its bare SQL \
-         (`bench/sql/reconcile/<check>.sql`, the lesson's query or its plain equivalent) run with psql on the same \
-         {} orders, warmed the same way. Target: within 1.5× the bare SQL.",
+        "Each check's whole run (`reconcile::run`: examine and record its mismatches), run twice — the first \
+         opens its mismatches, the second sees them again, as every later scheduled run does — beside its floor: \
+         the bare SQL (`bench/sql/reconcile/<check>.sql`, the lesson's query or its plain equivalent) run with psql \
+         on the same {} orders and, for order ↔ engine, reading the engine's active instances page by page through \
+         its REST API (what the check must do besides SQL). Both sides are the better of two runs. Target: within \
+         1.5× the floor.",
         rec["orders"]
     ));
     r.line("");
-    r.line("| check | run ms | bare SQL ms | ratio | target ≤ 1.5× | checked | mismatches |\n|---|---:|---:|---:|---|---:|---:|");
+    r.line(
+        "| check | first run ms | re-run ms | floor ms | of which engine ms | ratio | target ≤ 1.5× | checked | mismatches |\n\
+         |---|---:|---:|---:|---:|---:|---|---:|---:|",
+    );
     let mut full_ms = std::collections::BTreeMap::new();
     for c in rec["full"].as_array().into_iter().flatten() {
-        let rt = ratio(&c["run_ms"], &c["bare_ms"]);
+        // Older results have no floor_ms (no engine share): the bare SQL is the floor.
+        let floor = if c["floor_ms"].is_null() { &c["bare_ms"] } else { &c["floor_ms"] };
+        let rt = ratio(&c["run_ms"], floor);
         // A check both of whose times are under 20 ms is at the noise floor: judged by the absolute time.
         let met = rt.map(|rt| rt <= 1.5 || f(&c["run_ms"]).unwrap_or(0.0) < 20.0);
         let v = r.judge("reconciliation-ratio", met, format!("by {}", x(rt.map(|rt| rt / 1.5))));
         full_ms.insert(c["check"].as_str().unwrap_or("?").to_string(), c["run_ms"].clone());
+        let first = if c["first_ms"].is_null() { &c["run_ms"] } else { &c["first_ms"] };
         r.line(format!(
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            c["check"].as_str().unwrap_or("?"), num(&c["run_ms"], 1), num(&c["bare_ms"], 1), x(rt), v, c["checked"], c["mismatches"]
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            c["check"].as_str().unwrap_or("?"), num(first, 1), num(&c["again_ms"], 1), num(floor, 1),
+            num(&c["engine_ms"], 1), x(rt), v, c["checked"], c["mismatches"]
         ));
     }
     r.line("");
     r.line(format!(
         "Incremental re-run after {} simulator quotes (with their approvals, acceptances and orders; made in {} s), \
-         beside the same check's whole run above. Target: under 1 s. `checked` is what the re-run examined: the \
+         beside the same check's whole run above (the better of its two). Target: under 1 s. `checked` is what the re-run examined: the \
          re-runs start {} s after the changes (the longest grace), so none is left in flight for the next run.",
         rec["changes"]["quotes"], num(&rec["changes"]["seconds"], 1), rec["changes"]["waited_s"]
     ));
