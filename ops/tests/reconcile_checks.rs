@@ -170,8 +170,12 @@ async fn traffic_from_the_simulator_while_the_checks_run_raises_no_false_alarm(p
         let pool = pool.clone();
         async move { run_traffic(&pool, sim).await }
     });
-    // Two passes of every check while quotes are priced, approved, accepted and orders captured.
-    for _ in 0..2 {
+    // Passes of every check while quotes are priced, approved, accepted and orders captured: at least two,
+    // and on until the simulator has made all its quotes (however fast the checks are), within a bound.
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let mut passes = 0;
+    while passes < 2 || (!traffic.is_finished() && std::time::Instant::now() < deadline) {
+        passes += 1;
         for &check in CheckName::ALL.iter() {
             let examined = examine(&pool, check).await;
             let kinds: Vec<&str> = expected(check).iter().map(|(kind, _)| *kind).collect();
@@ -187,7 +191,7 @@ async fn traffic_from_the_simulator_while_the_checks_run_raises_no_false_alarm(p
     }
     let _ = stop_tx.send(true);
     let counts = traffic.await.unwrap().unwrap();
-    assert!(counts.quotes_created > 50 && counts.orders_captured > 0, "the simulator ran: {counts:?}");
+    assert!(counts.quotes_created > 50 && counts.orders_captured > 0, "the simulator ran: {counts:?} ({passes} passes)");
 }
 
 /// The order ↔ engine check spares an order changed within its grace (its start may be in flight), but

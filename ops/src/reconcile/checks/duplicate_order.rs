@@ -32,10 +32,10 @@ with c as (
   group by tenant_id, source_quote_id
 )
 select count(*),
-       coalesce(jsonb_agg(jsonb_build_object('entity_type', 'QUOTE', 'entity_id', source_quote_id, 'tenant_id', tenant_id,
+       coalesce(json_agg(json_build_object('entity_type', 'QUOTE', 'entity_id', source_quote_id, 'tenant_id', tenant_id,
            'kind', 'DUPLICATE_ORDER',
-           'expected', jsonb_build_object('orders', 1),
-           'observed', jsonb_build_object('orders', order_count, 'order_ids', order_ids, 'origins', origins,
+           'expected', json_build_object('orders', 1),
+           'observed', json_build_object('orders', order_count, 'order_ids', order_ids, 'origins', origins,
                                           'first_created_at', first_created_at, 'last_created_at', last_created_at)))
-         filter (where order_count > 1), '[]'::jsonb)
+         filter (where order_count > 1), '[]'::json)
 from c";

@@ -32,7 +32,7 @@ with missing as (
                     where e.aggregate_id = t.order_id and e.aggregate_version = t.order_version)
 ), per_order as (
   select order_id, tenant_id,
-         jsonb_agg(jsonb_build_object('version', order_version, 'to_status', to_status, 'command', command,
+         json_agg(json_build_object('version', order_version, 'to_status', to_status, 'command', command,
                                       'occurred_at', occurred_at) order by order_version) as transitions
   from missing
   group by order_id, tenant_id
@@ -43,8 +43,8 @@ select (select count(*) from oms.order_transition t
          where t.occurred_at < $4 - make_interval(secs => $5)
            and ($3::timestamptz is null or t.occurred_at >= $3)
            and ($1::uuid is null or t.tenant_id = $1) and ($2::uuid[] is null or t.order_id = any($2))),
-       coalesce((select jsonb_agg(jsonb_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
+       coalesce((select json_agg(json_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
                    'kind', 'TRANSITION_WITHOUT_OUTBOX_EVENT',
-                   'expected', jsonb_build_object('outbox_event_per_transition', true),
-                   'observed', jsonb_build_object('transitions_without_event', transitions)))
-                 from per_order), '[]'::jsonb)";
+                   'expected', json_build_object('outbox_event_per_transition', true),
+                   'observed', json_build_object('transitions_without_event', transitions)))
+                 from per_order), '[]'::json)";

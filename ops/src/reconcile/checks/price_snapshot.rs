@@ -42,10 +42,10 @@ with c as (
   group by q.quote_id
 )
 select count(*),
-       coalesce(jsonb_agg(jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
+       coalesce(json_agg(json_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
            'kind', case when status = 'ACCEPTED' then 'ACCEPTED_PRICE_SNAPSHOT_MISMATCH' else 'PRICE_SNAPSHOT_MISMATCH' end,
-           'expected', jsonb_build_object('total_minor', lines_total_minor, 'currency', currency),
-           'observed', jsonb_build_object('total_minor', total_minor, 'difference_minor', total_minor - lines_total_minor,
+           'expected', json_build_object('total_minor', lines_total_minor, 'currency', currency),
+           'observed', json_build_object('total_minor', total_minor, 'difference_minor', total_minor - lines_total_minor,
                                           'lines', lines, 'status', status)))
-         filter (where total_minor <> lines_total_minor), '[]'::jsonb)
+         filter (where total_minor <> lines_total_minor), '[]'::json)
 from c";

@@ -46,9 +46,9 @@ with c as (
   group by q.tenant_id, q.quote_id, q.accepted_at
 )
 select count(*),
-       coalesce(jsonb_agg(jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
+       coalesce(json_agg(json_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
            'kind', case when order_count = 0 then 'ACCEPTED_QUOTE_WITHOUT_ORDER' else 'DUPLICATE_ORDER' end,
-           'expected', jsonb_build_object('orders', 1),
-           'observed', jsonb_build_object('orders', order_count, 'order_ids', order_ids, 'accepted_at', accepted_at)))
-         filter (where order_count <> 1), '[]'::jsonb)
+           'expected', json_build_object('orders', 1),
+           'observed', json_build_object('orders', order_count, 'order_ids', order_ids, 'accepted_at', accepted_at)))
+         filter (where order_count <> 1), '[]'::json)
 from c";

@@ -31,11 +31,11 @@ with c as (
     and ($1::uuid is null or ar.tenant_id = $1) and ($2::uuid[] is null or ar.approval_request_id = any($2))
 )
 select count(*),
-       coalesce(jsonb_agg(jsonb_build_object('entity_type', 'APPROVAL', 'entity_id', approval_request_id, 'tenant_id', tenant_id,
+       coalesce(json_agg(json_build_object('entity_type', 'APPROVAL', 'entity_id', approval_request_id, 'tenant_id', tenant_id,
            'kind', 'OVERDUE_APPROVAL',
-           'expected', jsonb_build_object('decided_by', due_at),
-           'observed', jsonb_build_object('status', status, 'quote_id', quote_id, 'assignee', assignee,
+           'expected', json_build_object('decided_by', due_at),
+           'observed', json_build_object('status', status, 'quote_id', quote_id, 'assignee', assignee,
                                           'escalation_level', escalation_level, 'policy_version', policy_version,
                                           'due_at', due_at, 'overdue_minutes', floor(extract(epoch from $4 - due_at) / 60))))
-         filter (where quote_status = 'PENDING_APPROVAL' and due_at < $4), '[]'::jsonb)
+         filter (where quote_status = 'PENDING_APPROVAL' and due_at < $4), '[]'::json)
 from c";

@@ -34,11 +34,11 @@ with c as (
     and ($1::uuid is null or o.tenant_id = $1) and ($2::uuid[] is null or o.order_id = any($2))
 )
 select count(*),
-       coalesce(jsonb_agg(jsonb_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
+       coalesce(json_agg(json_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
            'kind', 'STUCK_ORDER',
-           'expected', jsonb_build_object('progress_within_minutes', 30),
-           'observed', jsonb_build_object('status', status, 'version', version, 'updated_at', updated_at,
+           'expected', json_build_object('progress_within_minutes', 30),
+           'observed', json_build_object('status', status, 'version', version, 'updated_at', updated_at,
                                           'minutes_since_update', floor(extract(epoch from $4 - updated_at) / 60),
                                           'orchestration_start', start_status, 'start_reason', start_reason)))
-         filter (where stuck), '[]'::jsonb)
+         filter (where stuck), '[]'::json)
 from c";
