@@ -164,18 +164,36 @@ if access:
                  f"{len(access) - len(bad)} passed: every attempt refused and audited",
                  verdict(escapes=len(bad), extra=[f"failed: {n}" for n in bad] or None)))
 
+soak = open(soak_path, encoding="utf-8", errors="replace").read() if os.path.exists(soak_path) else ""
+if soak:
+    cmd = re.search(r"`(bash bench/soak.sh[^`]*)`", soak)
+    totals = re.search(r"\*\*(\d+) requests, (\d+) errors\*\*", soak)
+    memory = re.search(r"memory (flat|GROWING) \(([^)]*)\)", soak)
+    if totals and memory:
+        errors, flat = int(totals.group(2)), memory.group(1) == "flat"
+        extra = ([f"{errors} errors under load"] if errors else []) + ([] if flat else [
+            f"server memory grew past the soak's flatness bound (10% or 10 MB): {memory.group(2)}"])
+        rows.append(("load and soak: signed-in sessions and the internal API with the traffic simulator",
+                     (cmd.group(1) if cmd else "bench/soak.sh") + f"; {totals.group(1)} requests",
+                     f"{totals.group(1)} requests, {errors} errors; memory {memory.group(1)} ({memory.group(2)})",
+                     verdict(five_xx=errors, extra=extra or None)))
+    else:
+        rows.append(("load and soak", "bench/soak.sh", "", "DEFECT: the soak did not report its totals (see its block below)"))
+
 other_failed = [n for n in failed if not any(n.startswith(p) for p in ("access::", "escape::", "csrf::", "service_tokens::", "sign_in::", "repairs::"))]
 
-now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+# RELIABILITY_SUITES_AT="<date>; commit <c>" when the report is regenerated from an earlier run's logs
+# (e.g. to add a soak run later): the header then says when and at which commit the suites ran.
+now = os.environ.get("RELIABILITY_SUITES_AT") or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 cpu = sh("nproc") + " cores, " + sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
 mem = sh("free -g | awk '/Mem:/ {print $2}'") + " GiB"
-commit = sh("git rev-parse --short HEAD")
+commit = "" if os.environ.get("RELIABILITY_SUITES_AT") else "; commit " + sh("git rev-parse --short HEAD")
 print(f"""# Reliability
 
 What the suites of `scripts/reliability.sh{' --quick' if quick == '1' else ''}` tried against opsdeck and what it survived
 (issue 13). Generated — run the script again to reproduce; do not edit by hand.
 
-- date: {now}; commit {commit}; mode: {'quick (smoke slice)' if quick == '1' else 'full'}
+- date: {now}{commit}; mode: {'quick (smoke slice)' if quick == '1' else 'full'}
 - machine: {platform.node()}, {platform.system()} {platform.release()}, {cpu}, {mem}
 - services: the suites' own stack (PostgreSQL, Redis, Kafka, Operaton, Keycloak) in `$OPSDECK_HOME`
 
