@@ -37,6 +37,8 @@ done
 command -v wrk >/dev/null || { log "installing wrk (apt)"; apt-get install -y wrk >/dev/null; }
 bash scripts/stack.sh up >/dev/null
 cargo build --release --locked -p server --bin opsdeck -p platform --example seed
+# The commit the binaries were built from (taken now: the tree may move while the soak runs).
+built_from="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo '+changes')"
 opsdeck="$CARGO_TARGET_DIR/release/opsdeck"
 source bench/lib/dataset.sh
 ensure_dataset "$orders" "$CARGO_TARGET_DIR/release/examples/seed" "$opsdeck"
@@ -106,7 +108,7 @@ block=$(cat <<MD
 ### Load and soak
 
 \`bash bench/soak.sh --minutes $minutes --sessions $sessions --orders $orders --traffic-rate $rate\` on $(date -u '+%Y-%m-%d %H:%M UTC'),
-commit \`$(git rev-parse --short HEAD)\`, $(nproc) cores, $(free -h | awk '/^Mem:/ { print $2 }') memory: $sessions signed-in console sessions
+commit \`$built_from\`, $(nproc) cores, $(free -h | awk '/^Mem:/ { print $2 }') memory: $sessions signed-in console sessions
 and the internal API (client credentials, rate limit off), $(wc -l <"$work/targets.txt") targets in rotation, against bench_$orders
 ($(psql -X -qtA "$BENCH_DATABASE_URL" -c "select to_char(count(*), 'FM9G999G999') from oms.sales_order") orders,
 $(psql -X -qtA "$BENCH_DATABASE_URL" -c "select to_char(count(*), 'FM9G999G999') from ops.operational_incident") incidents), while the traffic simulator created $quotes quotes.
