@@ -92,7 +92,7 @@ pub async fn record_fault(conn: &mut PgConnection, fault: NewFault) -> Result<Fa
 
 /// Ends a fault: sets `ended_at` and, for a switch-based fault (paused relay or consumer), switches the
 /// control back off with `actor` and a reason naming the fault. A vendor outage is ended with
-/// [`end_vendor_outage`], which also tells the vendor. Ending an ended fault is refused.
+/// [`end_vendor_fault`], which also tells the vendor. Ending an ended fault is refused.
 #[tracing::instrument(skip(pool), err(Display))]
 pub async fn end_fault(pool: &PgPool, fault_id: Uuid, actor: &str) -> Result<FaultRecord> {
     let mut tx = pool.begin().await?;
@@ -141,7 +141,7 @@ pub async fn end_any(pool: &PgPool, fault_id: Uuid, vendor: Option<&VendorClient
     match fault.fault_type.parse::<FaultType>()? {
         FaultType::VendorOutage | FaultType::VendorPartial | FaultType::VendorRejection => {
             let vendor = vendor.ok_or_else(|| Error::refused("no vendor is configured to end its fault"))?;
-            end_vendor_outage(pool, vendor, fault_id, actor).await
+            end_vendor_fault(pool, vendor, fault_id, actor).await
         }
         FaultType::LockContention => {
             let name = fault.detail["application_name"].as_str().unwrap_or_default().to_string();
@@ -378,7 +378,7 @@ pub async fn vendor_fault(pool: &PgPool, vendor: &VendorClient, fault: FaultType
 /// Ends a vendor fault (outage, partial, rejection): the vendor answers normally again (backorders ship),
 /// and the fault is ended.
 #[tracing::instrument(skip(pool, vendor), err(Display))]
-pub async fn end_vendor_outage(pool: &PgPool, vendor: &VendorClient, fault_id: Uuid, actor: &str) -> Result<FaultRecord> {
+pub async fn end_vendor_fault(pool: &PgPool, vendor: &VendorClient, fault_id: Uuid, actor: &str) -> Result<FaultRecord> {
     vendor
         .set_mode(VendorMode::Ok)
         .await

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use platform::faults::{end_any, end_fault, end_vendor_outage, list_faults, poison_event, vendor_fault, vendor_outage, FaultType};
+use platform::faults::{end_any, end_fault, end_vendor_fault, list_faults, poison_event, vendor_fault, vendor_outage, FaultType};
 use platform::testing::{delete_topics, kafka_brokers, spawn_vendor};
 use platform::vendor::VendorMode;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -23,7 +23,7 @@ async fn a_vendor_outage_makes_the_vendor_answer_503_until_it_is_ended(pool: PgP
     let err = vendor.request_fulfillment("k-1", &serde_json::json!({})).await.unwrap_err();
     assert_eq!(err.status(), Some(503));
 
-    let ended = end_vendor_outage(&pool, &vendor, fault.fault_id, "drill:oscar").await.unwrap();
+    let ended = end_vendor_fault(&pool, &vendor, fault.fault_id, "drill:oscar").await.unwrap();
     assert!(ended.ended_at.is_some());
     assert_eq!(state.mode(), VendorMode::Ok);
     assert!(list_faults(&pool, true).await.unwrap().is_empty());

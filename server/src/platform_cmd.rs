@@ -238,14 +238,9 @@ async fn run_fault(config: &Config, command: FaultCommand) -> Result<(), Error> 
             faults::duplicate_acceptance(&pool, tenant_arg(&tenant)?, CLI_ACTOR).await?
         }
         FaultCommand::PauseConsumer { group } => faults::pause_consumer(&pool, &group, CLI_ACTOR).await?,
+        // Through the same door as the console: the vendor told, a lock holder's session ended, Redis unpaused.
         FaultCommand::End { fault_id } => {
-            let active = faults::list_faults(&pool, true).await?;
-            let is_vendor = active.iter().any(|f| f.fault_id == fault_id && f.fault_type.starts_with("VENDOR_"));
-            if is_vendor {
-                faults::end_vendor_outage(&pool, &vendor_client(), fault_id, CLI_ACTOR).await?
-            } else {
-                faults::end_fault(&pool, fault_id, CLI_ACTOR).await?
-            }
+            faults::end_any(&pool, fault_id, Some(&vendor_client()), Some(config.redis_url.expose().as_str()), CLI_ACTOR).await?
         }
         FaultCommand::List { active } => {
             print_json(&faults::list_faults(&pool, active).await?);

@@ -45,9 +45,13 @@ impl RepairReason {
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
+    /// Its length in characters (printable ASCII, no spaces): the API document states the same bounds.
+    pub const MIN_LEN: usize = 8;
+    pub const MAX_LEN: usize = 200;
+
     pub fn parse(errors: &mut FieldErrors, field: &'static str, input: &str) -> Option<IdempotencyKey> {
         let key = input.trim();
-        let ok = (8..=200).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic());
+        let ok = (Self::MIN_LEN..=Self::MAX_LEN).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic());
         if key.is_empty() {
             errors.add(field, "An idempotency key is required (the form makes one; an API call sends Idempotency-Key)");
             None

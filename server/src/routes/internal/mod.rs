@@ -55,6 +55,7 @@ pub fn api() -> (axum::Router<AppState>, Document) {
 /// generating from it) knows the valid values: the repair types of the catalogue, and the idempotency
 /// key's length and characters.
 fn tighten(document: &mut Document) {
+    use ops::repair::IdempotencyKey;
     use platform::machine::Named as _;
     use utoipa::openapi::{ObjectBuilder, Type};
     for item in document.paths.paths.values_mut() {
@@ -67,9 +68,9 @@ fn tighten(document: &mut Document) {
                         .enum_values(Some(ops::repair::RepairType::ALL.iter().map(|t| t.name()))),
                     "Idempotency-Key" => ObjectBuilder::new()
                         .schema_type(Type::String)
-                        .min_length(Some(8))
-                        .max_length(Some(200))
-                        .pattern(Some("^[!-~]{8,200}$")),
+                        .min_length(Some(IdempotencyKey::MIN_LEN))
+                        .max_length(Some(IdempotencyKey::MAX_LEN))
+                        .pattern(Some(format!("^[!-~]{{{},{}}}$", IdempotencyKey::MIN_LEN, IdempotencyKey::MAX_LEN))),
                     _ => continue,
                 };
                 parameter.schema = Some(schema.into());
