@@ -30,6 +30,14 @@ async fn an_accepted_quote_without_an_order_and_a_failed_reconciliation_run_are_
         .execute(&pool)
         .await
         .unwrap();
+    // One accepted two days ago without its order is past the window: the quote ↔ order check's, not
+    // this live count's.
+    let old = approved_quote(&pool, ACME, "Q-DET-4").await;
+    sqlx::query("update cpq.quote set status = 'ACCEPTED', accepted_at = now() - interval '2 days' where quote_id = $1")
+        .bind(old)
+        .execute(&pool)
+        .await
+        .unwrap();
     sqlx::query(
         "insert into ops.reconciliation_run (run_id, reconciliation_type, tenant_id, window_start, window_end, started_at,
                                              finished_at, status, error, created_by)
