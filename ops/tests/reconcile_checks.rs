@@ -206,6 +206,22 @@ async fn a_start_given_up_is_flagged_at_once_and_an_order_in_flight_is_not(pool:
     assert_eq!(kind_of(in_flight.as_uuid()), None, "captured a moment ago: its start may be in flight");
 }
 
+/// Past its snapshot size the check reads the engine in pages and confirms each missing instance by its
+/// key: that path finds the same as the one-request snapshot (here forced with a first request of 0).
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn order_engine_finds_the_same_in_pages_as_in_one_snapshot(pool: PgPool) {
+    platform::testing::captured_order(&pool, platform::tenants::ACME, "Q-PG-1").await;
+    let gave_up = platform::faults::order_without_process(&pool, platform::tenants::ACME, "test").await.unwrap();
+    let scope = Scope { as_of: Utc::now(), ..Scope::default() };
+    let mut db = pool.acquire().await.unwrap();
+    let engine = engine();
+    let grace = checks::info(CheckName::OrderEngine).grace_secs;
+    let snapshot = checks::order_engine::examine(&mut db, Some(&engine), &scope, grace).await.unwrap();
+    let paged = checks::order_engine::examine_with_snapshot(&mut db, Some(&engine), &scope, grace, 0).await.unwrap();
+    assert_eq!(paged, snapshot);
+    assert!(snapshot.findings.iter().any(|f| Some(f.entity_id) == gave_up.entity_id && f.kind == "ORCHESTRATION_START_GAVE_UP"), "{snapshot:?}");
+}
+
 /// The checks whose anomalies the seed never injects — they are what SQL surgery outside the command path
 /// leaves behind — each find exactly the surgery done here (in a test, on purpose), and nothing else.
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]

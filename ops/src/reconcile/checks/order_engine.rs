@@ -7,8 +7,13 @@
 //! (the stuck-order detector would wait 30 minutes). What it does not judge, honestly: orders without a
 //! durable start (seeded history) or whose start is still PENDING (the starter owns those), and instances whose business key
 //! names no order of this database (the engine may serve other databases; nothing here says they are
-//! wrong). A missing instance is confirmed by its business key before it is reported, so an instance
-//! that moved between pages is not a false alarm.
+//! wrong).
+//!
+//! The engine's instances are read in one request when they fit in [`SNAPSHOT`] (one query in the engine:
+//! a consistent picture, read before the orders, whose grace spares anything started since). Only when
+//! there are more are they read page by page, and then a missing instance is confirmed by its business key
+//! before it is reported: an instance can move between pages (another ended before it), and the engine
+//! answers one key per request, so that costs a round trip per missing instance.
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use platform::engine::{BusinessKey, EngineClient, ORDER_ORCHESTRATION_KEY};
@@ -64,7 +69,10 @@ pub const INFO: CheckInfo = CheckInfo {
     grace_secs: 120,
 };
 
-/// Instances read per request.
+/// Instances read in the first request: all of them at once when they fit (a consistent snapshot).
+pub const SNAPSHOT: u32 = 50_000;
+
+/// Instances read per request after the first, when they did not fit.
 pub const PAGE: u32 = 500;
 
 /// Missing instances confirmed by business key at once (requests in flight to the engine).
@@ -114,9 +122,16 @@ fn engine_error(error: platform::engine::EngineError) -> Error {
     crate::repair::catalogue::engine_error(error)
 }
 
-/// Active instances (order, tenant, instance id) of the scope: every page, or by each entity's key.
-async fn instances(db: &mut PgConnection, engine: &EngineClient, scope: &Scope) -> Result<Vec<(Uuid, Uuid, String)>> {
+/// Active instances (order, tenant, instance id) of the scope — in one snapshot, page by page, or by each
+/// entity's key — and whether they were read in one consistent request (by key: yes, each is its own).
+async fn instances(
+    db: &mut PgConnection,
+    engine: &EngineClient,
+    scope: &Scope,
+    snapshot: u32,
+) -> Result<(Vec<(Uuid, Uuid, String)>, bool)> {
     let mut found = Vec::new();
+    let mut consistent = true;
     let keep = |i: platform::engine::ProcessInstance, out: &mut Vec<(Uuid, Uuid, String)>| {
         if i.ended {
             return;
@@ -140,38 +155,52 @@ async fn instances(db: &mut PgConnection, engine: &EngineClient, scope: &Scope) 
             }
         }
         None => {
-            let mut first = 0;
+            let (mut first, mut max) = (0, snapshot);
             loop {
-                let page = engine.instances_page(ORDER_ORCHESTRATION_KEY, first, PAGE).await.map_err(engine_error)?;
+                let page = engine.instances_page(ORDER_ORCHESTRATION_KEY, first, max).await.map_err(engine_error)?;
                 let n = page.len() as u32;
                 for i in page {
                     keep(i, &mut found);
                 }
-                if n < PAGE {
+                if n < max {
                     break;
                 }
+                consistent = false;
                 first += n;
+                max = PAGE;
             }
         }
     }
     found.sort();
     found.dedup();
-    Ok(found)
+    Ok((found, consistent))
 }
 
 pub async fn examine(db: &mut PgConnection, engine: Option<&EngineClient>, scope: &Scope, grace_secs: i64) -> Result<Examined> {
+    examine_with_snapshot(db, engine, scope, grace_secs, SNAPSHOT).await
+}
+
+/// [`examine`] with the first request's size given: 0 reads every instance in pages and confirms each
+/// missing one by its key (the path taken past [`SNAPSHOT`] instances; the tests take it on purpose).
+pub async fn examine_with_snapshot(
+    db: &mut PgConnection,
+    engine: Option<&EngineClient>,
+    scope: &Scope,
+    grace_secs: i64,
+    snapshot: u32,
+) -> Result<Examined> {
     let engine = engine.ok_or_else(|| Error::Unavailable {
         dependency: "process engine",
         detail: "this console has no engine configured, so the order ↔ engine check cannot run".into(),
     })?;
-    let found = instances(db, engine, scope).await?;
+    let (found, consistent) = instances(db, engine, scope, snapshot).await?;
     let orders: Vec<Uuid> = found.iter().map(|f| f.0).collect();
     let tenants: Vec<Uuid> = found.iter().map(|f| f.1).collect();
     let ids: Vec<String> = found.iter().map(|f| f.2.clone()).collect();
     let mut examined = super::run_sql(db, SQL, scope, grace_secs, |q| q.bind(orders).bind(tenants).bind(ids)).await?;
-    // A missing instance is confirmed by its key: paging may have missed one that moved between pages.
-    // The engine answers one key per request, so the confirmations go [`CONFIRMING`] at a time.
-    if scope.entities.is_none() {
+    // Read in pages, a missing instance is confirmed by its key: paging may have missed one that moved
+    // between pages. The engine answers one key per request, so the confirmations go [`CONFIRMING`] at a time.
+    if !consistent {
         let confirmations = examined.findings.drain(..).map(|finding| async move {
             let unconfirmed = matches!(finding.kind.as_str(), "ORDER_WITHOUT_PROCESS" | "ORCHESTRATION_START_GAVE_UP");
             match finding.tenant_id.filter(|_| unconfirmed) {
