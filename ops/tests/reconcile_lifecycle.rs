@@ -48,7 +48,7 @@ async fn run(pool: &PgPool, check: CheckName) -> reconcile::RunSummary {
 
 async fn open_mismatches(pool: &PgPool, check: CheckName) -> Vec<(Uuid, Uuid, i32)> {
     sqlx::query_as(
-        "select mismatch_id, entity_id, times_seen from ops.reconciliation_mismatch
+        "select mismatch_id, entity_id, times_seen from ops.reconciliation_mismatch_seen
          where check_name = $1 and status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING') order by entity_id",
     )
     .bind(check.as_str())
@@ -105,7 +105,70 @@ async fn a_run_records_its_counts_and_a_second_run_sees_the_same_mismatches_agai
     let seen = open_mismatches(&pool, CheckName::StuckOrder).await;
     assert_eq!(seen.iter().map(|m| m.0).collect::<Vec<_>>(), opened.iter().map(|m| m.0).collect::<Vec<_>>(), "the same mismatches");
     assert!(seen.iter().all(|m| m.2 == 2), "seen twice");
-    assert_eq!(history(&pool, seen[0].0).await, ["OPENED", "SEEN"]);
+    // Found again unchanged: the counters move, the history stays as it was.
+    assert_eq!(history(&pool, seen[0].0).await, ["OPENED"]);
+    // ... and nothing was written: the sighting is counted on read, and the second run is its last run.
+    let (stored_run, seen_run): (Uuid, Uuid) = sqlx::query_as(
+        "select m.last_run_id, s.last_run_id from ops.reconciliation_mismatch m
+         join ops.reconciliation_mismatch_seen s using (mismatch_id) where m.mismatch_id = $1",
+    )
+    .bind(seen[0].0)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((stored_run, seen_run), (first.run_id, second.run_id));
+    // The second run's page lists what it found, though it wrote none of it.
+    let (_, listed) = reconcile::view::run_detail(&pool, &demo_user("oscar.operator"), second.run_id, 1000).await.unwrap();
+    assert_eq!(listed.len() as i64, second.mismatches);
+
+    // Past the checkpoint (an hour since its last write), a run writes it again, counters absorbed. (Two
+    // hours pass: the runs so far and the mismatches' times move back together.)
+    for sql in [
+        "update ops.reconciliation_run set window_end = window_end - interval '2 hours' where reconciliation_type = 'STUCK_ORDER'",
+        "update ops.reconciliation_mismatch set last_seen_at = last_seen_at - interval '2 hours' where check_name = 'STUCK_ORDER'",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    let third = run(&pool, CheckName::StuckOrder).await;
+    let (stored_run, times): (Uuid, i32) =
+        sqlx::query_as("select last_run_id, times_seen from ops.reconciliation_mismatch where mismatch_id = $1")
+            .bind(seen[0].0)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((stored_run, times), (third.run_id, 3));
+    assert!(open_mismatches(&pool, CheckName::StuckOrder).await.iter().all(|m| m.2 == 3), "seen three times");
+    assert_eq!(history(&pool, seen[0].0).await, ["OPENED"]);
+
+}
+
+/// Found again with something observed changed, a mismatch gets a SEEN line with the new observation;
+/// the others found again unchanged get none.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_mismatch_found_again_changed_gets_a_history_line_and_an_unchanged_one_none(pool: PgPool) {
+    seeded(&pool).await;
+    let first = run(&pool, CheckName::OutboxBacklog).await;
+    assert!(first.mismatches > 1, "{first:?}");
+    let opened = open_mismatches(&pool, CheckName::OutboxBacklog).await;
+    // One stale claim's relay tried again and failed (as the relay records it), still holding the claim.
+    let (changed, event) = (opened[0].0, opened[0].1);
+    sqlx::query("update messaging.outbox_event set attempts = attempts + 1, last_error = 'broker unavailable' where outbox_event_id = $1")
+        .bind(event)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let second = run(&pool, CheckName::OutboxBacklog).await;
+    assert_eq!((second.mismatches, second.opened, second.resolved), (first.mismatches, 0, 0));
+    assert_eq!(history(&pool, changed).await, ["OPENED", "SEEN"]);
+    let (observed,): (serde_json::Value,) =
+        sqlx::query_as("select detail->'observed' from ops.reconciliation_mismatch_event where mismatch_id = $1 and event = 'SEEN'")
+            .bind(changed)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(observed["last_error"], "broker unavailable");
+    assert_eq!(history(&pool, opened[1].0).await, ["OPENED"]);
+    assert!(open_mismatches(&pool, CheckName::OutboxBacklog).await.iter().all(|m| m.2 == 2), "each seen twice");
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]

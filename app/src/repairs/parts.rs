@@ -6,6 +6,8 @@ use platform::machine::Named;
 use serde_json::Value;
 
 /// A JSON value as nested definition lists: what a dry-run's before and after read like without JSON.
+/// A timestamp also says how long ago it was (a stuck order's `updated_at`: "3 h 12 min ago"), so the
+/// stored state needs no age that would go stale.
 pub fn json_view(value: &Value) -> AnyView {
     match value {
         Value::Object(map) if map.is_empty() => view! { <span class="muted">"—"</span> }.into_any(),
@@ -22,7 +24,13 @@ pub fn json_view(value: &Value) -> AnyView {
             view! { <ul class="plain json">{rows}</ul> }.into_any()
         }
         Value::Null => view! { <span class="muted">"—"</span> }.into_any(),
-        Value::String(s) => view! { <span class="mono">{s.clone()}</span> }.into_any(),
+        Value::String(s) => match chrono::DateTime::parse_from_rfc3339(s) {
+            Ok(at) => {
+                let ago = crate::format::age(&at.to_utc(), &chrono::Utc::now());
+                view! { <span class="mono">{s.clone()}</span>" "<span class="muted">"(" {ago} ")"</span> }.into_any()
+            }
+            Err(_) => view! { <span class="mono">{s.clone()}</span> }.into_any(),
+        },
         other => view! { <span class="mono">{other.to_string()}</span> }.into_any(),
     }
 }

@@ -35,7 +35,7 @@ async fn candidates(pool: &PgPool, run_id: Uuid, check: CheckName, tenant: Optio
         "select m.mismatch_id, m.tenant_id, m.entity_id, m.suggested_repair, p.max_per_run
            from ops.reconciliation_auto_repair p
            cross join lateral (
-             select mismatch_id, tenant_id, entity_id, suggested_repair from ops.reconciliation_mismatch m
+             select mismatch_id, tenant_id, entity_id, suggested_repair from ops.reconciliation_mismatch_seen m
               where m.check_name = p.check_name and m.tenant_id = p.tenant_id and m.last_run_id = $2
                 and m.status = 'OPEN' and m.repair_id is null and m.mismatch_type = any($3)
                 and m.suggested_repair is not null

@@ -86,11 +86,15 @@ pub(crate) const COLUMNS: &str = "mismatch_id, check_name, mismatch_type, tenant
     first_seen_at, last_seen_at, times_seen, run_id, last_run_id, acknowledged_by, acknowledged_at,
     false_positive_reason, incident_id, repair_id, resolved_at, resolved_by, resolved_run_id, resolution";
 
+/// Where mismatches are read from: the table with the sightings no run had to write (see the migration
+/// `mismatch_sightings`: last seen, times seen and last run count the runs that found it unchanged).
+pub(crate) const SEEN: &str = "ops.reconciliation_mismatch_seen";
+
 pub(crate) async fn load(db: &mut PgConnection, id: Uuid, lock: bool) -> Result<Option<Mismatch>> {
-    let sql = format!(
-        "select {COLUMNS} from ops.reconciliation_mismatch where mismatch_id = $1{}",
-        if lock { " for update" } else { "" }
-    );
+    if lock {
+        sqlx::query("select 1 from ops.reconciliation_mismatch where mismatch_id = $1 for update").bind(id).execute(&mut *db).await?;
+    }
+    let sql = format!("select {COLUMNS} from {SEEN} where mismatch_id = $1");
     Ok(sqlx::query_as(&sql).bind(id).fetch_optional(db).await?)
 }
 
@@ -305,7 +309,7 @@ pub(crate) async fn start_repair(
 /// The mismatches of one entity still open (for the Order 360 and repair pages).
 pub async fn open_for_entity(db: &mut PgConnection, entity_id: Uuid) -> Result<Vec<Mismatch>> {
     let sql = format!(
-        "select {COLUMNS} from ops.reconciliation_mismatch
+        "select {COLUMNS} from {SEEN}
           where entity_id = $1 and status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING') order by first_seen_at"
     );
     Ok(sqlx::query_as(&sql).bind(entity_id).fetch_all(db).await?)

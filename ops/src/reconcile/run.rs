@@ -7,9 +7,10 @@
 //!    window (from the watermark when incremental), origin and worker;
 //! 2. **examine** — the check's one set-based statement (order ↔ engine: the engine's instances first),
 //!    while a heartbeat task keeps `heartbeat_at` fresh and `progress` says what it is doing;
-//! 3. **record** — in one transaction: every finding upserted as the one open mismatch of its (check,
-//!    entity) — OPENED or SEEN —, every open mismatch of the scope the run no longer finds RESOLVED with
-//!    the run as evidence, and the run COMPLETED with its counts. A failure marks the run FAILED with why.
+//! 3. **record** — in one transaction: every new or changed finding upserted as the one open mismatch of
+//!    its (check, entity) — OPENED or SEEN — (one found again unchanged is counted on read, see
+//!    [`record`]), every open mismatch of the scope the run no longer finds RESOLVED with the run as
+//!    evidence, and the run COMPLETED with its counts. A failure marks the run FAILED with why.
 //!
 //! A run over the whole scope of a check holds the check's advisory lock, so two replicas never run the
 //! same check at once; a RUNNING run found while holding the lock, or one whose heartbeat stopped, died
@@ -254,61 +255,97 @@ async fn run_locked(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor,
     }
 }
 
+/// A whole-scope run writes a mismatch it finds again unchanged at least this often (see [`record`]).
+pub const SEEN_CHECKPOINT: Duration = Duration::from_secs(60 * 60);
+
 /// The open mismatches statuses (`uq_mismatch_open_entity`).
 const OPEN: &str = "('OPEN', 'ACKNOWLEDGED', 'REPAIRING')";
 
 /// Step 3 (see the module doc), in one transaction.
+///
+/// The findings travel as JSON text (parsed once, by PostgreSQL), without their kinds' descriptions: those
+/// are joined from the check's own list (a dozen rows, not one copy per finding).
+///
+/// A whole-scope run writes only what is new or changed: a mismatch it finds again unchanged is left as
+/// it is — its sighting is counted on read (`ops.reconciliation_mismatch_seen`: every completed whole run
+/// since its last write found it, or that run would have resolved it) — except once an hour
+/// ([`SEEN_CHECKPOINT`]), so a read never counts more than an hour of runs. Incremental runs and re-checks
+/// write every finding (they look at few). A write moves the counters (absorbing the runs counted on read);
+/// the history gets a line when a mismatch opens and when what the check observed changed (`SEEN`, with the
+/// new observation) — a run that finds the same thing again adds nothing to read.
 async fn record(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scope: &Scope, examined: &Examined, who: &str) -> Result<RunSummary> {
     let info = checks::info(one.check);
-    let findings: Vec<serde_json::Value> = examined
-        .findings
+    let kinds: Vec<serde_json::Value> = info
+        .kinds
         .iter()
-        .map(|f| {
-            let kind = info.kind(&f.kind).expect("examine refuses undescribed kinds");
+        .map(|kind| {
             json!({
-                "entity_type": f.entity_type, "entity_id": f.entity_id, "tenant_id": f.tenant_id, "kind": f.kind,
-                "expected": f.expected, "observed": f.observed, "likely_cause": kind.likely_cause,
-                "suggested_action": kind.suggested_action, "safety": kind.safety, "auto_repair": kind.auto_repair,
-                "suggested_repair": kind.repair.map(|r| r.name()),
+                "kind": kind.name, "likely_cause": kind.likely_cause, "suggested_action": kind.suggested_action,
+                "safety": kind.safety, "auto_repair": kind.auto_repair, "suggested_repair": kind.repair.map(|r| r.name()),
             })
         })
         .collect();
+    let findings = serde_json::to_string(&examined.findings).map_err(|e| Error::Internal(format!("findings do not encode: {e}")))?;
+    let kinds = serde_json::Value::Array(kinds).to_string();
+    let whole = scope.entities.is_none() && scope.since.is_none();
+    let found: Vec<Uuid> = examined.findings.iter().map(|f| f.entity_id).collect();
     let mut tx = db.begin().await?;
     let (opened, seen): (i64, i64) = sqlx::query_as(&format!(
         "with f as (
-           select * from jsonb_to_recordset($1) as f(entity_type text, entity_id uuid, tenant_id uuid, kind text,
-             expected jsonb, observed jsonb, likely_cause text, suggested_action text, safety text, auto_repair boolean,
-             suggested_repair text)
+           select * from json_to_recordset($1::json) as f(entity_type text, entity_id uuid, tenant_id uuid, kind text,
+             expected jsonb, observed jsonb)
+         ), k as (
+           select * from json_to_recordset($6::json) as k(kind text, likely_cause text, suggested_action text, safety text,
+             auto_repair boolean, suggested_repair text)
+         ), prev as (
+           select m.entity_id, m.mismatch_type, m.expected_state, m.observed_state, m.last_seen_at
+           from ops.reconciliation_mismatch m
+           where m.check_name = $3 and m.status in {OPEN} and m.entity_id in (select entity_id from f)
+         ), found as (
+           select f.*, k.likely_cause, k.suggested_action, k.safety, k.auto_repair, k.suggested_repair,
+                  p.entity_id is not null as existed, p.last_seen_at as written_at,
+                  p.entity_id is null
+                    or (p.mismatch_type, p.expected_state, p.observed_state) is distinct from (f.kind, f.expected, f.observed)
+                    as changed
+           from f join k using (kind) left join prev p using (entity_id)
+         ), todo as (
+           select * from found
+           where not $7 or changed or written_at < $4 - make_interval(secs => $8)
          ), up as (
            insert into ops.reconciliation_mismatch as m
              (mismatch_id, run_id, tenant_id, entity_type, entity_id, mismatch_type, expected_state, observed_state,
               likely_cause, suggested_action, safety_level, auto_repair_allowed, status, check_name, first_seen_at,
               last_seen_at, times_seen, last_run_id, suggested_repair)
-           select gen_random_uuid(), $2, f.tenant_id, f.entity_type, f.entity_id, f.kind, f.expected, f.observed,
-                  f.likely_cause, f.suggested_action, f.safety, f.auto_repair, 'OPEN', $3, $4, $4, 1, $2, f.suggested_repair
-           from f
+           select gen_random_uuid(), $2, t.tenant_id, t.entity_type, t.entity_id, t.kind, t.expected, t.observed,
+                  t.likely_cause, t.suggested_action, t.safety, t.auto_repair, 'OPEN', $3, $4, $4, 1, $2, t.suggested_repair
+           from todo t
            on conflict (check_name, entity_id) where status in {OPEN} do update
-             set last_seen_at = excluded.last_seen_at, times_seen = m.times_seen + 1, last_run_id = excluded.last_run_id,
+             set last_seen_at = excluded.last_seen_at,
+                 times_seen = m.times_seen + (ops.mismatch_sightings(m.check_name, m.tenant_id, m.last_seen_at, null, null)).runs + 1,
+                 last_run_id = excluded.last_run_id,
                  mismatch_type = excluded.mismatch_type, expected_state = excluded.expected_state,
                  observed_state = excluded.observed_state, likely_cause = excluded.likely_cause,
                  suggested_action = excluded.suggested_action, safety_level = excluded.safety_level,
                  auto_repair_allowed = excluded.auto_repair_allowed, suggested_repair = excluded.suggested_repair,
                  updated_at = now()
-           returning m.mismatch_id, m.status, m.observed_state, (m.xmax = 0) as opened
+           returning m.mismatch_id, m.entity_id, m.status, m.observed_state, (m.xmax = 0) as opened
          ), ev as (
            insert into ops.reconciliation_mismatch_event (event_id, mismatch_id, run_id, event, status, actor, detail)
-           select gen_random_uuid(), mismatch_id, $2, case when opened then 'OPENED' else 'SEEN' end, status, $5,
-                  jsonb_build_object('observed', observed_state)
-           from up
-           returning event
+           select gen_random_uuid(), up.mismatch_id, $2, case when up.opened then 'OPENED' else 'SEEN' end, up.status, $5,
+                  jsonb_build_object('observed', up.observed_state)
+           from up join todo t using (entity_id)
+           where up.opened or t.changed
          )
-         select count(*) filter (where event = 'OPENED'), count(*) filter (where event = 'SEEN') from ev"
+         select (select count(*) from up where opened), (select count(*) from found where existed)"
     ))
-    .bind(serde_json::Value::Array(findings))
+    .bind(findings)
     .bind(run_id)
     .bind(one.check.name())
     .bind(scope.as_of)
     .bind(who)
+    .bind(kinds)
+    .bind(whole)
+    .bind(SEEN_CHECKPOINT.as_secs_f64())
     .fetch_one(&mut *tx)
     .await?;
 
@@ -322,7 +359,8 @@ async fn record(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scope: &Scope
                   set status = 'RESOLVED', resolved_at = now(), resolved_by = $5, resolved_run_id = $1, updated_at = now(),
                       resolution = jsonb_build_object('run_id', $1, 'origin', $6::text, 'as_of', $4,
                                                       'why', 'the check no longer finds it')
-                where m.check_name = $2 and m.status in {OPEN} and m.last_run_id is distinct from $1
+                where m.check_name = $2 and m.status in {OPEN}
+                  and not exists (select 1 from unnest($8::uuid[]) as e(id) where e.id = m.entity_id)
                   and m.first_seen_at <= $4
                   and ($3::uuid is null or m.tenant_id = $3) and ($7::uuid[] is null or m.entity_id = any($7))
                returning m.mismatch_id
@@ -342,6 +380,7 @@ async fn record(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scope: &Scope
         .bind(who)
         .bind(one.origin.name())
         .bind(scope.entities.clone())
+        .bind(&found)
         .fetch_one(&mut *tx)
         .await?
     } else {

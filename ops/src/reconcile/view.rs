@@ -11,7 +11,7 @@ use serde_json::Value;
 use sqlx::{FromRow, PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::mismatch::{self, Mismatch, COLUMNS};
+use super::mismatch::{self, Mismatch, COLUMNS, SEEN};
 use super::model::{CheckName, MismatchStatus};
 use crate::command::{read, Action, Envelope};
 use crate::error::{Error, Result};
@@ -95,13 +95,29 @@ pub async fn run_detail(pool: &PgPool, actor: &Actor, run_id: Uuid, limit: i64) 
         if let Some(tenant) = run.tenant_id {
             cx.require_visible(&[TenantId::from_uuid(tenant)])?;
         }
+        // What the run found: what it opened, wrote or resolved — and, for a completed whole-scope run,
+        // every mismatch of its check and tenants open at its window's end (such a run finds every open
+        // mismatch again or resolves it; it writes only the changed ones).
+        let whole = run.status == "COMPLETED" && run.entity_id.is_none() && !run.incremental;
         let sql = format!(
-            "select {COLUMNS} from ops.reconciliation_mismatch m
-              where (m.last_run_id = $1 or m.run_id = $1 or m.resolved_run_id = $1)
+            "select {COLUMNS} from {SEEN} m
+              where m.check_name = $4
+                and (m.run_id = $1 or m.resolved_run_id = $1 or m.last_written_run_id = $1
+                     or ($5 and m.first_seen_at <= $6 and (m.resolved_at is null or m.resolved_at > $6)
+                         and ($7::uuid is null or m.tenant_id = $7)))
                 and ($2::uuid[] is null or m.tenant_id = any($2))
               order by m.first_seen_at desc, m.mismatch_id desc limit $3"
         );
-        let found = sqlx::query_as(&sql).bind(run_id).bind(scope(actor)).bind(limit.clamp(1, 1000)).fetch_all(cx.db()).await?;
+        let found = sqlx::query_as(&sql)
+            .bind(run_id)
+            .bind(scope(actor))
+            .bind(limit.clamp(1, 1000))
+            .bind(&run.reconciliation_type)
+            .bind(whole)
+            .bind(run.window_end)
+            .bind(run.tenant_id)
+            .fetch_all(cx.db())
+            .await?;
         Ok((run, found))
     })
     .await
@@ -203,7 +219,7 @@ async fn list(db: &mut PgConnection, actor: &Actor, filter: &MismatchFilter, lim
         None => MismatchStatus::ALL.iter().filter(|s| s.is_open()).map(|s| s.name()).collect(),
     };
     let sql = format!(
-        "select {COLUMNS} from ops.reconciliation_mismatch
+        "select {COLUMNS} from {SEEN}
           where status = any($1)
             and ($2::text is null or check_name = $2)
             and ($3::uuid is null or tenant_id = $3)
@@ -259,7 +275,7 @@ pub async fn mismatch_detail(pool: &PgPool, actor: &Actor, mismatch_id: Uuid) ->
         .fetch_all(cx.db())
         .await?;
         let sql = format!(
-            "select {COLUMNS} from ops.reconciliation_mismatch
+            "select {COLUMNS} from {SEEN}
               where check_name = $1 and entity_id = $2 and mismatch_id <> $3 order by first_seen_at desc limit 50"
         );
         let earlier =

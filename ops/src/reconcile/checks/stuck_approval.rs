@@ -1,5 +1,6 @@
 //! Stuck approvals (lesson §10.2): an open approval request past its due time on a quote still pending
 //! approval. Over `ix_approval_request_open_due`; always whole (a request gets overdue by not changing).
+//! The observation holds the due time, not how overdue (see stuck_order's note).
 
 use crate::reconcile::model::{CheckInfo, CheckName, Kind, Safety};
 use crate::repair::RepairType;
@@ -36,6 +37,6 @@ select count(*),
            'expected', json_build_object('decided_by', due_at),
            'observed', json_build_object('status', status, 'quote_id', quote_id, 'assignee', assignee,
                                           'escalation_level', escalation_level, 'policy_version', policy_version,
-                                          'due_at', due_at, 'overdue_minutes', floor(extract(epoch from $4 - due_at) / 60))))
+                                          'due_at', due_at)))
          filter (where quote_status = 'PENDING_APPROVAL' and due_at < $4), '[]'::json)
 from c";

@@ -1,5 +1,7 @@
 //! Stuck orders (lesson §8.2): an active order untouched for 30 minutes. Over
-//! `ix_sales_order_active_updated`; always whole (an order gets stuck by not changing).
+//! `ix_sales_order_active_updated`; always whole (an order gets stuck by not changing). The observation
+//! holds when the order last changed, not how long ago: it stays the same while the order stays stuck, so
+//! a later run that finds it again writes no history (the console shows the age).
 
 use crate::reconcile::model::{CheckInfo, CheckName, Kind, Safety};
 use crate::repair::RepairType;
@@ -38,7 +40,6 @@ select count(*),
            'kind', 'STUCK_ORDER',
            'expected', json_build_object('progress_within_minutes', 30),
            'observed', json_build_object('status', status, 'version', version, 'updated_at', updated_at,
-                                          'minutes_since_update', floor(extract(epoch from $4 - updated_at) / 60),
                                           'orchestration_start', start_status, 'start_reason', start_reason)))
          filter (where stuck), '[]'::json)
 from c";
