@@ -1,6 +1,8 @@
 //! Quote ↔ approval (lesson §17.1): a quote pending approval has an open approval request for its current
 //! version, and no open request belongs to a quote that left PENDING_APPROVAL. Both sides come from partial
 //! indexes (`ix_quote_pending_approval`, `ix_approval_request_open_due`), so the check is always whole.
+//! The two sides are matched in one hash join (quotes pending ⟗ open requests); only a request left
+//! without a pending quote looks its quote up (by key), instead of every open request probing its quote.
 
 use crate::reconcile::model::{CheckInfo, CheckName, Kind, Safety};
 
@@ -40,36 +42,45 @@ pub const INFO: CheckInfo = CheckInfo {
 };
 
 pub const SQL: &str = "
-with pending as (
-  select q.quote_id, q.tenant_id, q.current_version, ar.approval_request_id, ar.quote_version
+with pq as (
+  select q.quote_id, q.tenant_id, q.current_version, q.updated_at
   from cpq.quote q
-  left join cpq.approval_request ar on ar.quote_id = q.quote_id and ar.status in ('PENDING', 'ESCALATED')
   where q.status = 'PENDING_APPROVAL'
-    and q.updated_at < $4 - make_interval(secs => $5)
     and ($1::uuid is null or q.tenant_id = $1) and ($2::uuid[] is null or q.quote_id = any($2))
-), decided as (
-  select ar.approval_request_id, ar.quote_id, ar.tenant_id, ar.status, q.status as quote_status
+), ar as (
+  select ar.approval_request_id, ar.quote_id, ar.tenant_id, ar.status, ar.quote_version
   from cpq.approval_request ar
-  join cpq.quote q on q.quote_id = ar.quote_id
-  where ar.status in ('PENDING', 'ESCALATED') and q.status <> 'PENDING_APPROVAL'
-    and q.updated_at < $4 - make_interval(secs => $5)
-    and ($1::uuid is null or q.tenant_id = $1) and ($2::uuid[] is null or q.quote_id = any($2))
-), p as (
-  select count(*) as n,
-         coalesce(jsonb_agg(jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
-           'kind', case when approval_request_id is null then 'QUOTE_PENDING_WITHOUT_APPROVAL'
-                        else 'APPROVAL_FOR_STALE_QUOTE_VERSION' end,
-           'expected', jsonb_build_object('open_approval_request_for_version', current_version),
-           'observed', jsonb_build_object('approval_request_id', approval_request_id, 'request_for_version', quote_version)))
-           filter (where approval_request_id is null or quote_version <> current_version), '[]'::jsonb) as x
-  from pending
-), d as (
-  select count(*) as n,
-         coalesce(jsonb_agg(jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
-           'kind', 'OPEN_APPROVAL_ON_DECIDED_QUOTE',
-           'expected', jsonb_build_object('quote_status', 'PENDING_APPROVAL'),
-           'observed', jsonb_build_object('quote_status', quote_status, 'approval_request_id', approval_request_id,
-                                          'request_status', status))), '[]'::jsonb) as x
-  from decided
+  where ar.status in ('PENDING', 'ESCALATED')
+    and ($1::uuid is null or ar.tenant_id = $1) and ($2::uuid[] is null or ar.quote_id = any($2))
+), j as (
+  select coalesce(pq.quote_id, ar.quote_id) as quote_id, coalesce(pq.tenant_id, ar.tenant_id) as tenant_id,
+         pq.quote_id is not null as pending, pq.current_version, pq.updated_at,
+         ar.approval_request_id, ar.quote_version, ar.status as request_status
+  from pq full join ar on ar.quote_id = pq.quote_id
+), looked as (
+  -- Only an open request whose quote is not pending looks its quote up, by key (a subquery in a case:
+  -- never turned into a join over every quote).
+  select j.*,
+         case when not j.pending then
+           (select q.status from cpq.quote q where q.quote_id = j.quote_id and q.updated_at < $4 - make_interval(secs => $5))
+         end as quote_status
+  from j
+), judged as (
+  select * from looked
+  where (pending and updated_at < $4 - make_interval(secs => $5)) or (not pending and quote_status is not null)
 )
-select p.n + d.n, p.x || d.x from p, d";
+select count(*),
+       coalesce(json_agg(case
+           when not pending then json_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
+             'kind', 'OPEN_APPROVAL_ON_DECIDED_QUOTE',
+             'expected', json_build_object('quote_status', 'PENDING_APPROVAL'),
+             'observed', json_build_object('quote_status', quote_status, 'approval_request_id', approval_request_id,
+                                            'request_status', request_status))
+           else json_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
+             'kind', case when approval_request_id is null then 'QUOTE_PENDING_WITHOUT_APPROVAL'
+                          else 'APPROVAL_FOR_STALE_QUOTE_VERSION' end,
+             'expected', json_build_object('open_approval_request_for_version', current_version),
+             'observed', json_build_object('approval_request_id', approval_request_id, 'request_for_version', quote_version))
+           end)
+         filter (where not pending or approval_request_id is null or quote_version <> current_version), '[]'::json)
+from judged";
