@@ -8,8 +8,9 @@
 -- Completed whole-scope runs of `check` over `tenant` that saw a mismatch since it was last written at
 -- `last_seen` (and, once it closed at `closed_at`, before that; never the run that resolved it).
 create function ops.mismatch_sightings(
-  check_name text, tenant_id uuid, last_seen timestamptz, closed_at timestamptz, resolved_run uuid,
-  out runs bigint, out last_at timestamptz, out last_run uuid)
+  check_name text, tenant_id uuid, last_seen timestamptz, closed_at timestamptz, resolved_run uuid)
+returns table (runs bigint, last_at timestamptz, last_run uuid)
+-- A one-SELECT SQL table function: the planner inlines it into the query that calls it (no call per row).
 language sql stable as $$
   select count(*), max(r.window_end), (array_agg(r.run_id order by r.window_end desc))[1]
   from ops.reconciliation_run r

@@ -321,7 +321,8 @@ async fn record(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scope: &Scope
            from todo t
            on conflict (check_name, entity_id) where status in {OPEN} do update
              set last_seen_at = excluded.last_seen_at,
-                 times_seen = m.times_seen + (ops.mismatch_sightings(m.check_name, m.tenant_id, m.last_seen_at, null, null)).runs + 1,
+                 times_seen = m.times_seen
+                   + (select s.runs from ops.mismatch_sightings(m.check_name, m.tenant_id, m.last_seen_at, null, null) s) + 1,
                  last_run_id = excluded.last_run_id,
                  mismatch_type = excluded.mismatch_type, expected_state = excluded.expected_state,
                  observed_state = excluded.observed_state, likely_cause = excluded.likely_cause,
