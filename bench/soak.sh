@@ -86,12 +86,13 @@ for minute in $(seq 1 "$minutes"); do
   export BENCH_API_TOKEN
   # RSS every 5 s while the minute's load runs: its low is what the server keeps, its high what a burst
   # of work (a scheduled reconciliation run recording ten thousand findings) borrows for a while.
-  ( while sleep 5; do rss_mb "$console_pid"; echo; done ) >"$work/rss-$minute.txt" &
+  ( while sleep 5; do echo "$(rss_mb "$console_pid")"; done ) >"$work/rss-$minute.txt" &
   sampler=$!
   out=$(wrk -t 2 -c "$sessions" -d 60s --timeout 10s -s bench/lib/signed-in.lua "$console" -- \
     "$work/cookies.txt" "$work/targets.txt" | tail -n 1)
   kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
-  rss_mb "$console_pid" >>"$work/rss-$minute.txt"; echo >>"$work/rss-$minute.txt"
+  # (On a line of its own: the sampler may have been stopped in the middle of one.)
+  printf '\n%s\n' "$(rss_mb "$console_pid")" >>"$work/rss-$minute.txt"
   low=$(awk 'NF { if (min == "" || $1 < min) min = $1 } END { print min }' "$work/rss-$minute.txt")
   high=$(awk 'NF { if ($1 > max) max = $1 } END { print max }' "$work/rss-$minute.txt")
   rss="$low / $high"
