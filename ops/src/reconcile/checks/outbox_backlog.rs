@@ -34,10 +34,18 @@ pub const INFO: CheckInfo = CheckInfo {
 
 pub const SQL: &str = "
 with c as (
+  -- Two parts, each matching its partial index's predicate (one `status in` of all three matches neither,
+  -- and read the whole table: 3.2 s at 1M orders instead of tens of milliseconds).
   select outbox_event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version, event_type, status,
          claimed_by, claimed_at, created_at, attempts, last_error
   from messaging.outbox_event
-  where status in ('PENDING', 'FAILED', 'PROCESSING')
+  where status in ('PENDING', 'FAILED')
+    and ($1::uuid is null or tenant_id = $1) and ($2::uuid[] is null or outbox_event_id = any($2))
+  union all
+  select outbox_event_id, tenant_id, aggregate_type, aggregate_id, aggregate_version, event_type, status,
+         claimed_by, claimed_at, created_at, attempts, last_error
+  from messaging.outbox_event
+  where status = 'PROCESSING'
     and ($1::uuid is null or tenant_id = $1) and ($2::uuid[] is null or outbox_event_id = any($2))
 )
 select count(*),
