@@ -12,32 +12,29 @@ fn counts(seen: &[detectors::TenantDetectors], slug: &str) -> (i64, i64, i64) {
     (d.accepted_quotes_without_one_order, d.approvals_unassigned, d.reconciliation_runs_failed)
 }
 
+/// An acme quote accepted `ago` (an interval) whose order never came, as a crash between the two would
+/// leave it.
+async fn accepted_without_order(pool: &PgPool, number: &str, ago: &str) {
+    let quote = approved_quote(pool, ACME, number).await;
+    sqlx::query("update cpq.quote set status = 'ACCEPTED', accepted_at = now() - $2::interval where quote_id = $1")
+        .bind(quote)
+        .bind(ago)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn an_accepted_quote_without_an_order_and_a_failed_reconciliation_run_are_counted_for_their_tenant(pool: PgPool) {
     // A healthy acceptance: one order. Not counted.
     captured_order(&pool, ACME, "Q-DET-1").await;
-    // An acceptance whose order never came (as a crash between the two would leave it), 10 minutes ago.
-    let orphan = approved_quote(&pool, ACME, "Q-DET-2").await;
-    sqlx::query("update cpq.quote set status = 'ACCEPTED', accepted_at = now() - interval '10 minutes' where quote_id = $1")
-        .bind(orphan)
-        .execute(&pool)
-        .await
-        .unwrap();
+    // An acceptance whose order never came, 10 minutes ago.
+    accepted_without_order(&pool, "Q-DET-2", "10 minutes").await;
     // One just accepted the same way is still within its grace.
-    let fresh = approved_quote(&pool, ACME, "Q-DET-3").await;
-    sqlx::query("update cpq.quote set status = 'ACCEPTED', accepted_at = now() where quote_id = $1")
-        .bind(fresh)
-        .execute(&pool)
-        .await
-        .unwrap();
+    accepted_without_order(&pool, "Q-DET-3", "0 minutes").await;
     // One accepted two days ago without its order is past the window: the quote ↔ order check's, not
     // this live count's.
-    let old = approved_quote(&pool, ACME, "Q-DET-4").await;
-    sqlx::query("update cpq.quote set status = 'ACCEPTED', accepted_at = now() - interval '2 days' where quote_id = $1")
-        .bind(old)
-        .execute(&pool)
-        .await
-        .unwrap();
+    accepted_without_order(&pool, "Q-DET-4", "2 days").await;
     sqlx::query(
         "insert into ops.reconciliation_run (run_id, reconciliation_type, tenant_id, window_start, window_end, started_at,
                                              finished_at, status, error, created_by)

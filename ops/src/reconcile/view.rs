@@ -45,6 +45,12 @@ pub struct RunRow {
 }
 
 impl RunRow {
+    /// A completed whole-scope run: it found again every mismatch of its check and tenants open at its
+    /// window's end, or resolved it (the runs `ops.mismatch_sightings` counts, written or not).
+    pub fn saw_every_open_mismatch(&self) -> bool {
+        self.status == "COMPLETED" && self.entity_id.is_none() && !self.incremental
+    }
+
     /// How long it took (or has been working).
     pub fn duration(&self, now: DateTime<Utc>) -> TimeDelta {
         self.finished_at.unwrap_or(now) - self.started_at
@@ -98,7 +104,7 @@ pub async fn run_detail(pool: &PgPool, actor: &Actor, run_id: Uuid, limit: i64) 
         // What the run found: what it opened, wrote or resolved — and, for a completed whole-scope run,
         // every mismatch of its check and tenants open at its window's end (such a run finds every open
         // mismatch again or resolves it; it writes only the changed ones).
-        let whole = run.status == "COMPLETED" && run.entity_id.is_none() && !run.incremental;
+        let whole = run.saw_every_open_mismatch();
         let sql = format!(
             "select {COLUMNS} from {SEEN} m
               where m.check_name = $4
