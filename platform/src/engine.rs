@@ -142,6 +142,11 @@ pub struct EngineClient {
 }
 
 impl EngineClient {
+    /// The REST root this client asks.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// `base` is the REST root, e.g. `http://127.0.0.1:58080/engine-rest`.
     pub fn new(base: impl Into<String>) -> Self {
         Self::with_request_timeout(base, DEFAULT_REQUEST_TIMEOUT)

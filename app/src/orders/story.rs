@@ -96,6 +96,8 @@ fn steps(rows: &[StepRow]) -> AnyView {
 /// The engine's side: each process instance under the business key, its activities, incidents and tasks.
 pub fn engine_panel(seen: &Order360) -> AnyView {
     let key = seen.detail.order.business_key();
+    // Views of one order within a second share the engine's answer: say when it was read.
+    let read_at = format!("· read from the engine at {}", instant(&seen.engine_read_at));
     let body = match &seen.engine {
         EngineView::Unavailable(why) => view! {
             <p class="notice notice-warn">"The process engine is unavailable (" {why.clone()} "): the rest of the page is current; "
@@ -142,7 +144,7 @@ pub fn engine_panel(seen: &Order360) -> AnyView {
     view! {
         <section class="panel" aria-labelledby="engine-heading">
             <h2 id="engine-heading">"Process engine"</h2>
-            <p class="hint">"Business key " <span class="mono">{key}</span></p>
+            <p class="hint">"Business key " <span class="mono">{key}</span> {read_at}</p>
             {body}
         </section>
     }

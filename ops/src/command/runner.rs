@@ -189,6 +189,10 @@ async fn execute<T>(
     }
     .instrument(span.clone())
     .await;
+    if !read_only {
+        // What a command changed may be the engine's state too: Order 360 asks the engine afresh.
+        crate::order360::engine_cache::forget_all();
+    }
 
     let outcome = match &result {
         Ok(_) if recorded_failure => "FAILED",

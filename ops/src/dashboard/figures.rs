@@ -99,10 +99,12 @@ pub const FIGURES: &[Figure] = &[
     // customer took to decide.
     Figure { name: "quote_to_order_seconds", board: Board::Executive, title: "Acceptance-to-order latency (median, last hour)", unit: "s",
         total: Total::Max, alarm: Alarm::Above(300.0), link: None, runbook: Some("stuck-order"),
+        // ix_sales_order_updated: an order made in the last hour was also updated in it.
         sql: "select o.tenant_id, '' as facet,
                      percentile_cont(0.5) within group (order by greatest(0, extract(epoch from o.created_at - q.accepted_at)))::float8 as value
               from oms.sales_order o join cpq.quote q on q.quote_id = o.source_quote_id
-              where o.created_at > now() - interval '1 hour' and q.accepted_at is not null group by o.tenant_id" },
+              where o.updated_at > now() - interval '1 hour' and o.created_at > now() - interval '1 hour'
+                and q.accepted_at is not null group by o.tenant_id" },
     Figure { name: "orders_stuck", board: Board::Executive, title: "Stuck orders (active, untouched 30 min)", unit: "",
         total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/reconciliation?check=stuck-order"), runbook: Some("stuck-order"),
         // ix_sales_order_active_updated
@@ -120,19 +122,27 @@ pub const FIGURES: &[Figure] = &[
         // ix_approval_request_open_due
         sql: "select tenant_id, '' as facet, count(*)::float8 as value from cpq.approval_request
               where status in ('PENDING', 'ESCALATED') and due_at < now() group by tenant_id" },
-    Figure { name: "pricing_errors", board: Board::Executive, title: "Quotes whose total disagrees with their lines (last day)", unit: "",
+    // The quotes priced in the last hour, each against its lines: a live signal. Older ones are the
+    // price-snapshot check's mismatches (reconciliation_mismatches_open).
+    Figure { name: "pricing_errors", board: Board::Executive, title: "Quotes whose total disagrees with their lines (last hour)", unit: "",
         total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/reconciliation?check=price-snapshot"), runbook: Some("reconciliation-mismatch"),
+        // ix_quote_updated
         sql: "select q.tenant_id, '' as facet, count(*)::float8 as value from cpq.quote q
-              where q.updated_at > now() - interval '1 day'
+              where q.updated_at > now() - interval '1 hour'
                 and q.total_minor <> (select coalesce(sum(l.net_minor), 0) from cpq.quote_line l
                                       where l.quote_id = q.quote_id)
               group by q.tenant_id" },
     Figure { name: "duplicate_orders", board: Board::Executive, title: "Quotes with more than one order", unit: "",
         total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/reconciliation?check=duplicate-order"), runbook: Some("duplicate-order"),
-        // ix_sales_order_source_quote
-        sql: "select tenant_id, '' as facet, count(*)::float8 as value from (
-                select tenant_id from oms.sales_order where source_quote_id is not null
-                group by tenant_id, source_quote_id having count(*) > 1) d group by tenant_id" },
+        // Every such quote has an imported order (two PLATFORM orders of a quote are refused by
+        // uq_order_source_quote): the imported orders (ix_sales_order_imported), each probing its quote's
+        // orders (ix_sales_order_source_quote).
+        sql: "select d.tenant_id, '' as facet, count(*)::float8 as value from (
+                select distinct i.tenant_id, i.source_quote_id from oms.sales_order i
+                where i.origin <> 'PLATFORM' and i.source_quote_id is not null) d
+              where (select count(*) from oms.sales_order o
+                     where o.tenant_id = d.tenant_id and o.source_quote_id = d.source_quote_id) > 1
+              group by d.tenant_id" },
     Figure { name: "reconciliation_mismatches_open", board: Board::Executive, title: "Reconciliation mismatches unresolved", unit: "",
         total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/reconciliation"), runbook: Some("reconciliation-mismatch"),
         // ix_mismatch_open
@@ -154,17 +164,25 @@ pub const FIGURES: &[Figure] = &[
               where datname = current_database() and wait_event_type = 'Lock'" },
     Figure { name: "outbox_pending_age_seconds", board: Board::ServiceOwner, title: "Oldest unpublished outbox event", unit: "s",
         total: Total::Max, alarm: Alarm::Above(300.0), link: Some("/diagnostics#outbox"), runbook: Some("outbox-stuck"),
-        // ix_outbox_pending, ix_outbox_processing_claimed
-        sql: "select tenant_id, '' as facet, extract(epoch from now() - min(created_at))::float8 as value
-              from messaging.outbox_event where status in ('PENDING', 'PROCESSING', 'FAILED') group by tenant_id" },
-    Figure { name: "projection_orders_behind", board: Board::ServiceOwner, title: "Orders the read model has not caught up with", unit: "",
+        // In two parts, one per partial index (ix_outbox_pending, ix_outbox_processing_claimed): one
+        // `status in` of all three matches neither and reads the whole outbox.
+        sql: "select tenant_id, '' as facet, extract(epoch from now() - min(created_at))::float8 as value from (
+                select tenant_id, created_at from messaging.outbox_event where status in ('PENDING', 'FAILED')
+                union all
+                select tenant_id, created_at from messaging.outbox_event where status = 'PROCESSING') e
+              group by tenant_id" },
+    // The orders changed in the last day (a minute's grace), each against its projection row: what the
+    // consumer is behind on now. An order left behind for longer is the kafka-projection check's mismatch.
+    Figure { name: "projection_orders_behind", board: Board::ServiceOwner, title: "Orders the read model has not caught up with (changed in the last day)", unit: "",
         total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/diagnostics#kafka"), runbook: Some("kafka-consumer-lag"),
+        // ix_sales_order_updated, then order_projection_pkey per order
         sql: "select o.tenant_id, '' as facet, count(*)::float8 as value from oms.sales_order o
-              left join oms.order_projection p on p.order_id = o.order_id
-              where o.updated_at < now() - interval '1 minute'
-                and (p.order_id is null or p.aggregate_version < o.version) group by o.tenant_id" },
+              where o.updated_at > now() - interval '1 day' and o.updated_at < now() - interval '1 minute'
+                and coalesce((select p.aggregate_version from oms.order_projection p where p.order_id = o.order_id), 0) < o.version
+              group by o.tenant_id" },
     Figure { name: "worker_failures_per_minute", board: Board::ServiceOwner, title: "Vendor calls failed per minute", unit: "/min",
         total: Total::Sum, alarm: Alarm::Above(1.0), link: Some("/diagnostics#engine"), runbook: Some("engine-incident"),
+        // ix_fulfillment_request_failed
         sql: "select o.tenant_id, '' as facet, count(*)::float8 / 5 as value from oms.fulfillment_request f
               join oms.sales_order o on o.order_id = f.order_id
               where f.status = 'FAILED' and f.updated_at > now() - interval '5 minutes' group by o.tenant_id" },

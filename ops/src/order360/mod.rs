@@ -5,8 +5,10 @@
 //! verdict of where the chain stopped and the repairs that fit.
 //!
 //! The database part is one read (one snapshot); the engine is asked afterwards with a short timeout, and
-//! when it cannot answer the page says so and shows the rest.
+//! when it cannot answer the page says so and shows the rest. Views of one order within a second share the
+//! engine's answer ([`engine_cache`]), and the page says when the engine was read.
 
+pub mod engine_cache;
 mod verdict;
 
 use std::time::Duration;
@@ -91,6 +93,8 @@ pub struct Order360 {
     pub controls: Vec<SwitchView>,
     pub verdict: Verdict,
     pub observed_at: DateTime<Utc>,
+    /// When the engine's part was read (at most [`engine_cache::FRESH`] before `observed_at`).
+    pub engine_read_at: DateTime<Utc>,
 }
 
 /// Order 360 of the order `lookup` names in `tenant`, if the actor may read that tenant (refused and
@@ -136,17 +140,24 @@ pub async fn order_360(
     let Some((detail, quote, incidents, mismatches)) = loaded else {
         return Ok(None);
     };
-    let repairs = crate::repair::repairs_of_entity(pool, actor, detail.order.order_id.as_uuid()).await?;
-    let controls: Vec<SwitchView> = crate::control::switches(pool, actor, true)
-        .await?
-        .into_iter()
-        .filter(|s| s.tenant_id.is_none_or(|t| t == tenant))
-        .collect();
-    let engine = engine_view(engine, &detail).await;
+    // The engine is asked (or its shared answer awaited) while the repairs and the switches are read.
+    let order_id = detail.order.order_id.as_uuid();
+    let ours = async {
+        let repairs = crate::repair::repairs_of_entity(pool, actor, order_id).await?;
+        let controls: Vec<SwitchView> = crate::control::switches(pool, actor, true)
+            .await?
+            .into_iter()
+            .filter(|s| s.tenant_id.is_none_or(|t| t == tenant))
+            .collect();
+        Ok::<_, crate::error::Error>((repairs, controls))
+    };
+    let theirs = engine_cache::ENGINE_VIEWS.shared(engine.base(), order_id, async || engine_view(engine, &detail).await);
+    let (ours, (engine, engine_read_at)) = tokio::join!(ours, theirs);
+    let (repairs, controls) = ours?;
     let now = Utc::now();
     let orders_of_quote = quote.as_ref().map(|q| q.orders.len()).unwrap_or(1);
     let verdict = judge(&Evidence { detail: &detail, orders_of_quote, engine: &engine, controls: &controls, now });
-    Ok(Some(Order360 { detail, quote, engine, incidents, repairs, mismatches, controls, verdict, observed_at: now }))
+    Ok(Some(Order360 { detail, quote, engine, incidents, repairs, mismatches, controls, verdict, observed_at: now, engine_read_at }))
 }
 
 /// The order's process instances, each with its activities, incidents and external tasks.
