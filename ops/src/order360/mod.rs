@@ -130,10 +130,7 @@ pub async fn order_360(
         .bind(&ids)
         .fetch_all(cx.db())
         .await?;
-        let mut mismatches = Vec::new();
-        for id in &ids {
-            mismatches.extend(crate::reconcile::mismatch::open_for_entity(cx.db(), *id).await?);
-        }
+        let mismatches = crate::reconcile::mismatch::open_for_entities(cx.db(), &ids).await?;
         Ok(Some((detail, quote, incidents, mismatches)))
     })
     .await?;

@@ -306,13 +306,13 @@ pub(crate) async fn start_repair(
     history(db, mismatch_id, None, "REPAIR_REQUESTED", to, who, json!({ "repair_id": repair_id, "incident_id": incident })).await
 }
 
-/// The mismatches of one entity still open (for the Order 360 and repair pages).
-pub async fn open_for_entity(db: &mut PgConnection, entity_id: Uuid) -> Result<Vec<Mismatch>> {
+/// The mismatches still open of any of `entities` (for the Order 360 page: the order's and its quote's).
+pub async fn open_for_entities(db: &mut PgConnection, entities: &[Uuid]) -> Result<Vec<Mismatch>> {
     let sql = format!(
         "select {COLUMNS} from {SEEN}
-          where entity_id = $1 and status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING') order by first_seen_at"
+          where entity_id = any($1) and status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING') order by first_seen_at"
     );
-    Ok(sqlx::query_as(&sql).bind(entity_id).fetch_all(db).await?)
+    Ok(sqlx::query_as(&sql).bind(entities).fetch_all(db).await?)
 }
 
 crate::form! {

@@ -6,7 +6,8 @@ use crate::repair::RepairType;
 pub const INFO: CheckInfo = CheckInfo {
     name: CheckName::DuplicateOrder,
     title: "Duplicate orders",
-    compares: "orders grouped by the quote they came from: one each",
+    compares: "each quote an imported order came from, with all its orders: one each (two platform orders of a quote \
+               are refused by uq_order_source_quote)",
     lesson: "§9.2",
     kinds: &[Kind {
         name: "DUPLICATE_ORDER",
@@ -21,15 +22,23 @@ pub const INFO: CheckInfo = CheckInfo {
     grace_secs: 0,
 };
 
+/// Only an imported order can share its quote: two PLATFORM orders of one quote are refused by
+/// `uq_order_source_quote`, so every group of more than one order holds an imported one. The check takes the
+/// quotes of the imported orders (`ix_sales_order_imported`: a few rows, not every order) and counts each
+/// one's orders (`ix_sales_order_source_quote`), instead of grouping every order of the platform by quote.
+/// What it checked is those quotes.
 pub const SQL: &str = "
-with c as (
-  select tenant_id, source_quote_id, count(*) as order_count,
-         array_agg(order_id order by created_at) as order_ids, array_agg(origin order by created_at) as origins,
-         min(created_at) as first_created_at, max(created_at) as last_created_at
+with q as (
+  select distinct tenant_id, source_quote_id
   from oms.sales_order
-  where source_quote_id is not null
+  where origin <> 'PLATFORM' and source_quote_id is not null
     and ($1::uuid is null or tenant_id = $1) and ($2::uuid[] is null or source_quote_id = any($2))
-  group by tenant_id, source_quote_id
+), c as (
+  select q.tenant_id, q.source_quote_id, count(*) as order_count,
+         array_agg(o.order_id order by o.created_at) as order_ids, array_agg(o.origin order by o.created_at) as origins,
+         min(o.created_at) as first_created_at, max(o.created_at) as last_created_at
+  from q join oms.sales_order o on o.tenant_id = q.tenant_id and o.source_quote_id = q.source_quote_id
+  group by q.tenant_id, q.source_quote_id
 )
 select count(*),
        coalesce(json_agg(json_build_object('entity_type', 'QUOTE', 'entity_id', source_quote_id, 'tenant_id', tenant_id,
