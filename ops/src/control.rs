@@ -402,7 +402,12 @@ struct SwitchRow {
 /// Every switch the actor may see (its tenant's, and the platform-wide ones), on or off, with the open
 /// consumer pauses. `only_on` keeps the switches that are on: what the banner shows.
 pub async fn switches(pool: &PgPool, actor: &Actor, only_on: bool) -> Result<Vec<SwitchView>> {
-    read(pool, Envelope::new(actor, Action::ControlList), async |cx| {
+    read(pool, Envelope::new(actor, Action::ControlList), async |cx| switches_in(cx.db(), actor, only_on).await).await
+}
+
+/// [`switches`] inside a read the caller has authorised (with the same permission as `ControlList`).
+pub(crate) async fn switches_in(db: &mut sqlx::PgConnection, actor: &Actor, only_on: bool) -> Result<Vec<SwitchView>> {
+    {
         let rows = sqlx::query_as::<_, SwitchRow>(
             "select c.control_key, c.control_type, c.tenant_id, c.target, c.enabled, c.reason, c.changed_by, c.changed_at,
                     c.version, last.incident_id
@@ -413,14 +418,14 @@ pub async fn switches(pool: &PgPool, actor: &Actor, only_on: bool) -> Result<Vec
              order by c.enabled desc, c.changed_at desc",
         )
         .bind(only_on)
-        .fetch_all(cx.db())
+        .fetch_all(&mut *db)
         .await?;
         let pauses = sqlx::query_as::<_, ConsumerPause>(
             "select pause_id, consumer_group, topic, partitions, reason, owner, expected_resume_condition, customer_impact,
                     incident_id, started_at, resumed_at, resumed_by
              from ops.consumer_pause where resumed_at is null",
         )
-        .fetch_all(cx.db())
+        .fetch_all(&mut *db)
         .await?;
         Ok(rows
             .into_iter()
@@ -444,8 +449,7 @@ pub async fn switches(pool: &PgPool, actor: &Actor, only_on: bool) -> Result<Vec
                 view(state, r.incident_id, pause)
             })
             .collect())
-    })
-    .await
+    }
 }
 
 /// The consumer pauses, newest first (open and resumed): the §11.4 register.

@@ -131,26 +131,22 @@ pub async fn order_360(
         .fetch_all(cx.db())
         .await?;
         let mismatches = crate::reconcile::mismatch::open_for_entities(cx.db(), &ids).await?;
-        Ok(Some((detail, quote, incidents, mismatches)))
-    })
-    .await?;
-    let Some((detail, quote, incidents, mismatches)) = loaded else {
-        return Ok(None);
-    };
-    // The engine is asked (or its shared answer awaited) while the repairs and the switches are read.
-    let order_id = detail.order.order_id.as_uuid();
-    let ours = async {
-        let repairs = crate::repair::repairs_of_entity(pool, actor, order_id).await?;
-        let controls: Vec<SwitchView> = crate::control::switches(pool, actor, true)
+        // Repairs and switches are read with the same permission as the order (Read), in the same snapshot.
+        let repairs = crate::repair::view::repairs_of_entity_in(cx.db(), actor, detail.order.order_id.as_uuid()).await?;
+        let controls: Vec<SwitchView> = crate::control::switches_in(cx.db(), actor, true)
             .await?
             .into_iter()
             .filter(|s| s.tenant_id.is_none_or(|t| t == tenant))
             .collect();
-        Ok::<_, crate::error::Error>((repairs, controls))
+        Ok(Some((detail, quote, incidents, mismatches, repairs, controls)))
+    })
+    .await?;
+    let Some((detail, quote, incidents, mismatches, repairs, controls)) = loaded else {
+        return Ok(None);
     };
-    let theirs = engine_cache::ENGINE_VIEWS.shared(engine.base(), order_id, async || engine_view(engine, &detail).await);
-    let (ours, (engine, engine_read_at)) = tokio::join!(ours, theirs);
-    let (repairs, controls) = ours?;
+    let order_id = detail.order.order_id.as_uuid();
+    let (engine, engine_read_at) =
+        engine_cache::ENGINE_VIEWS.shared(engine.base(), order_id, async || engine_view(engine, &detail).await).await;
     let now = Utc::now();
     let orders_of_quote = quote.as_ref().map(|q| q.orders.len()).unwrap_or(1);
     let verdict = judge(&Evidence { detail: &detail, orders_of_quote, engine: &engine, controls: &controls, now });
@@ -199,5 +195,18 @@ async fn engine_view(engine: &EngineClient, detail: &OrderDetail) -> EngineView 
         Ok(Ok(instances)) => EngineView::Instances(instances),
         Ok(Err(error)) => EngineView::Unavailable(error.to_string()),
         Err(_) => EngineView::Unavailable(format!("no answer within {} s", ENGINE_TIMEOUT.as_secs())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::command::Action;
+
+    /// Order 360 reads the order's repairs and the switches inside its own read (one snapshot, one
+    /// transaction): sound only while reading them needs no more than reading the order.
+    #[test]
+    fn the_repairs_and_switches_order_360_shows_need_no_more_than_the_order_read() {
+        assert_eq!(Action::RepairRead.permission(), Action::OrderRead.permission());
+        assert_eq!(Action::ControlList.permission(), Action::OrderRead.permission());
     }
 }

@@ -59,10 +59,12 @@ pub async fn repairs_of_incident(pool: &PgPool, actor: &Actor, incident: Inciden
 
 /// Repairs of one entity (an order, an outbox event, …), newest first.
 pub async fn repairs_of_entity(pool: &PgPool, actor: &Actor, entity: Uuid) -> Result<Vec<Repair>> {
-    read(pool, Envelope::new(actor, Action::RepairRead), async |cx| {
-        record::list(cx.db(), ListBy::Entity(entity), scope(actor).as_deref(), 200).await
-    })
-    .await
+    read(pool, Envelope::new(actor, Action::RepairRead), async |cx| repairs_of_entity_in(cx.db(), actor, entity).await).await
+}
+
+/// [`repairs_of_entity`] inside a read the caller has authorised (with the same permission as `RepairRead`).
+pub(crate) async fn repairs_of_entity_in(db: &mut sqlx::PgConnection, actor: &Actor, entity: Uuid) -> Result<Vec<Repair>> {
+    record::list(db, ListBy::Entity(entity), scope(actor).as_deref(), 200).await
 }
 
 /// The most recent repairs the actor may see, newest first.
