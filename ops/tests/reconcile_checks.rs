@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use ops::reconcile::checks;
-use ops::reconcile::{CheckName, Examined, Scope};
+use ops::reconcile::{self as reconcile, CheckName, Examined, RunOrigin, RunRequest, RunStatus, Scope};
 use platform::engine::EngineClient;
 use platform::machine::Named;
 use platform::seed::{self, SeedParams};
@@ -102,6 +102,24 @@ async fn assert_exactly_the_injected(pool: &PgPool, check: CheckName) {
     // One finding per entity: a mismatch is one (check, entity).
     let entities: BTreeSet<Uuid> = examined.findings.iter().map(|f| f.entity_id).collect();
     assert_eq!(entities.len(), examined.findings.len(), "{check}: an entity reported twice");
+
+    // A whole run (for an SQL check, examined and recorded in one statement) records exactly these, as
+    // open mismatches of the check with their kinds.
+    let oscar = ops::testing::demo_user("oscar.operator");
+    let run = reconcile::run(pool, Some(&engine()), &oscar, &RunRequest::one(check, RunOrigin::Console)).await.unwrap().remove(0);
+    assert_eq!(run.status, RunStatus::Completed, "{check}: {run:?}");
+    assert_eq!((run.checked, run.mismatches, run.opened), (examined.checked, entities.len() as i64, entities.len() as i64), "{check}");
+    let open: BTreeSet<(Uuid, String)> = sqlx::query_as(
+        "select entity_id, mismatch_type from ops.reconciliation_mismatch where check_name = $1 and status = 'OPEN'",
+    )
+    .bind(check.name())
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    let found: BTreeSet<(Uuid, String)> = examined.findings.iter().map(|f| (f.entity_id, f.kind.clone())).collect();
+    assert_eq!(open, found, "{check}: the run recorded what the check found");
 }
 
 macro_rules! finds_exactly_the_injected {
