@@ -29,6 +29,7 @@ declare -A paths=(
 
 # RSS every half second while loaded; the maximum is the figure.
 rss_log="$results/rss.log"
+: >"$rss_log" # a kept results folder holds an earlier run's samples
 ( while kill -0 "$console_pid" 2>/dev/null; do rss_mb "$console_pid" >>"$rss_log"; echo >>"$rss_log"; sleep 0.5; done ) &
 sampler=$!
 
