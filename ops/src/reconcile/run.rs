@@ -270,8 +270,6 @@ async fn run_locked(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor,
 /// A whole-scope run writes a mismatch it finds again unchanged at least this often (see [`record`]).
 pub const SEEN_CHECKPOINT: Duration = Duration::from_secs(60 * 60);
 
-/// The open mismatches statuses (`uq_mismatch_open_entity`).
-const OPEN: &str = "('OPEN', 'ACKNOWLEDGED', 'REPAIRING')";
 
 /// The kinds of a check as JSON rows (kind, likely cause, suggested action, safety, automatic repair,
 /// suggested repair): joined to the findings in SQL rather than copied into each.
@@ -289,19 +287,29 @@ fn kinds_json(check: CheckName) -> String {
     serde_json::Value::Array(kinds).to_string()
 }
 
-/// Step 3's upsert, as the common-table expressions `f` (the findings), `k` (the kinds), `prev`, `found`,
-/// `todo`, `up` (the mismatches written) and `ev` (their history lines). `{findings}` is a `json` array;
-/// the other markers name the parameters (see [`fill`]).
-const UPSERT: &str = "f as (
-           select * from json_to_recordset({findings}) as f(entity_type text, entity_id uuid, tenant_id uuid, kind text,
+/// Step 3 (see the module doc) as one statement over the findings as JSON text (`$1`), without their kinds'
+/// descriptions (joined from the check's own list, `$6`: a dozen rows, not one copy per finding):
+///
+/// - `f`, `k`, `prev`, `found`, `todo`, `up`, `ev`: every new or changed finding upserted as the one open
+///   mismatch of its (check, entity), with a history line when it opens or what it observes changed;
+/// - `gone`, `gone_ev`: when the run looked (`$12`), the open mismatches of its scope it did not find,
+///   resolved with the run as evidence.
+///
+/// A whole-scope run (`$7`) writes only what is new or changed: a mismatch it finds again unchanged is left
+/// as it is — its sighting is counted on read (`ops.reconciliation_mismatch_seen`: every completed whole run
+/// since its last write found it, or that run would have resolved it) — except once an hour (`$8`,
+/// [`SEEN_CHECKPOINT`]), so a read never counts more than an hour of runs. Incremental runs and re-checks
+/// write every finding (they look at few). A write moves the counters (absorbing the runs counted on read).
+const RECORD: &str = "with f as (
+           select * from json_to_recordset($1::json) as f(entity_type text, entity_id uuid, tenant_id uuid, kind text,
              expected jsonb, observed jsonb)
          ), k as (
-           select * from json_to_recordset({kinds}::json) as k(kind text, likely_cause text, suggested_action text, safety text,
+           select * from json_to_recordset($6::json) as k(kind text, likely_cause text, suggested_action text, safety text,
              auto_repair boolean, suggested_repair text)
          ), prev as (
            select m.entity_id, m.mismatch_type, m.expected_state, m.observed_state, m.last_seen_at
            from ops.reconciliation_mismatch m
-           where m.check_name = {check} and m.status in {OPEN} and m.entity_id in (select entity_id from f)
+           where m.check_name = $3 and m.status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING') and m.entity_id in (select entity_id from f)
          ), found as (
            select f.*, k.likely_cause, k.suggested_action, k.safety, k.auto_repair, k.suggested_repair,
                   p.entity_id is not null as existed, p.last_seen_at as written_at,
@@ -311,17 +319,17 @@ const UPSERT: &str = "f as (
            from f join k using (kind) left join prev p using (entity_id)
          ), todo as (
            select * from found
-           where not {whole} or changed or written_at < {as_of} - make_interval(secs => {checkpoint})
+           where not $7 or changed or written_at < $4 - make_interval(secs => $8)
          ), up as (
            insert into ops.reconciliation_mismatch as m
              (mismatch_id, run_id, tenant_id, entity_type, entity_id, mismatch_type, expected_state, observed_state,
               likely_cause, suggested_action, safety_level, auto_repair_allowed, status, check_name, first_seen_at,
               last_seen_at, times_seen, last_run_id, suggested_repair)
-           select gen_random_uuid(), {run}, t.tenant_id, t.entity_type, t.entity_id, t.kind, t.expected, t.observed,
-                  t.likely_cause, t.suggested_action, t.safety, t.auto_repair, 'OPEN', {check}, {as_of}, {as_of}, 1, {run},
+           select gen_random_uuid(), $2, t.tenant_id, t.entity_type, t.entity_id, t.kind, t.expected, t.observed,
+                  t.likely_cause, t.suggested_action, t.safety, t.auto_repair, 'OPEN', $3, $4, $4, 1, $2,
                   t.suggested_repair
            from todo t
-           on conflict (check_name, entity_id) where status in {OPEN} do update
+           on conflict (check_name, entity_id) where status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING') do update
              set last_seen_at = excluded.last_seen_at,
                  times_seen = m.times_seen
                    + (select s.runs from ops.mismatch_sightings(m.check_name, m.tenant_id, m.last_seen_at, null, null) s) + 1,
@@ -334,106 +342,40 @@ const UPSERT: &str = "f as (
            returning m.mismatch_id, m.entity_id, m.status, m.observed_state, (m.xmax = 0) as opened
          ), ev as (
            insert into ops.reconciliation_mismatch_event (event_id, mismatch_id, run_id, event, status, actor, detail)
-           select gen_random_uuid(), up.mismatch_id, {run}, case when up.opened then 'OPENED' else 'SEEN' end, up.status, {who},
+           select gen_random_uuid(), up.mismatch_id, $2, case when up.opened then 'OPENED' else 'SEEN' end, up.status, $5,
                   jsonb_build_object('observed', up.observed_state)
            from up join todo t using (entity_id)
            where up.opened or t.changed
-         )";
-
-/// Step 3's resolution, as the common-table expressions `gone` (the open mismatches of the scope the run
-/// did not find, resolved) and `gone_ev` (their history lines). `{not_found}` says that `m` was not found.
-const RESOLVE: &str = "gone as (
+         ), gone as (
            update ops.reconciliation_mismatch m
-              set status = 'RESOLVED', resolved_at = now(), resolved_by = {who}, resolved_run_id = {run}, updated_at = now(),
-                  resolution = jsonb_build_object('run_id', {run}, 'origin', {origin}::text, 'as_of', {as_of},
+              set status = 'RESOLVED', resolved_at = now(), resolved_by = $5, resolved_run_id = $2, updated_at = now(),
+                  resolution = jsonb_build_object('run_id', $2, 'origin', $10::text, 'as_of', $4,
                                                   'why', 'the check no longer finds it')
-            where m.check_name = {check} and m.status in {OPEN}
-              and {not_found}
-              and m.first_seen_at <= {as_of}
-              and ({tenant}::uuid is null or m.tenant_id = {tenant}) and ({entities}::uuid[] is null or m.entity_id = any({entities}))
+            where m.check_name = $3 and m.status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING')
+              and $12 and not exists (select 1 from f where f.entity_id = m.entity_id)
+              and m.first_seen_at <= $4
+              and ($9::uuid is null or m.tenant_id = $9) and ($11::uuid[] is null or m.entity_id = any($11))
            returning m.mismatch_id
          ), gone_ev as (
            insert into ops.reconciliation_mismatch_event (event_id, mismatch_id, run_id, event, status, actor, detail)
-           select gen_random_uuid(), mismatch_id, {run}, 'RESOLVED', 'RESOLVED', {who},
-                  jsonb_build_object('why', 'the check no longer finds it', 'origin', {origin}::text)
+           select gen_random_uuid(), mismatch_id, $2, 'RESOLVED', 'RESOLVED', $5,
+                  jsonb_build_object('why', 'the check no longer finds it', 'origin', $10::text)
            from gone
            returning 1
-         )";
+         )
+         select (select count(*) from up where opened), (select count(*) from found where existed),
+                (select count(*) from gone_ev), (select min(f.kind) from f where f.kind not in (select kind from k))";
 
-/// `template` with each `{marker}` replaced (and `{OPEN}`, the open statuses).
-fn fill(template: &str, markers: &[(&str, &str)]) -> String {
-    markers.iter().fold(template.replace("{OPEN}", OPEN), |sql, (marker, value)| sql.replace(marker, value))
-}
-
-/// Step 3 (see the module doc), in one transaction, for findings examined apart (order ↔ engine, re-checks,
-/// incremental runs).
-///
-/// The findings travel as JSON text (parsed once, by PostgreSQL), without their kinds' descriptions: those
-/// are joined from the check's own list (a dozen rows, not one copy per finding).
-///
-/// A whole-scope run writes only what is new or changed: a mismatch it finds again unchanged is left as
-/// it is — its sighting is counted on read (`ops.reconciliation_mismatch_seen`: every completed whole run
-/// since its last write found it, or that run would have resolved it) — except once an hour
-/// ([`SEEN_CHECKPOINT`]), so a read never counts more than an hour of runs. Incremental runs and re-checks
-/// write every finding (they look at few). A write moves the counters (absorbing the runs counted on read);
-/// the history gets a line when a mismatch opens and when what the check observed changed (`SEEN`, with the
-/// new observation) — a run that finds the same thing again adds nothing to read.
+/// Step 3 for findings built in the console (order ↔ engine, re-checks, incremental runs).
 async fn record(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scope: &Scope, examined: &Examined, who: &str) -> Result<RunSummary> {
     let findings = serde_json::to_string(&examined.findings).map_err(|e| Error::Internal(format!("findings do not encode: {e}")))?;
-    let whole = scope.entities.is_none() && scope.since.is_none();
-    let found: Vec<Uuid> = examined.findings.iter().map(|f| f.entity_id).collect();
-    let mut tx = db.begin().await?;
-    let upsert = fill(UPSERT, &[
-        ("{findings}", "$1::json"), ("{run}", "$2"), ("{check}", "$3"), ("{as_of}", "$4"), ("{who}", "$5"),
-        ("{kinds}", "$6"), ("{whole}", "$7"), ("{checkpoint}", "$8"),
-    ]);
-    let (opened, seen): (i64, i64) =
-        sqlx::query_as(&format!("with {upsert} select (select count(*) from up where opened), (select count(*) from found where existed)"))
-            .bind(findings)
-            .bind(run_id)
-            .bind(one.check.name())
-            .bind(scope.as_of)
-            .bind(who)
-            .bind(kinds_json(one.check))
-            .bind(whole)
-            .bind(SEEN_CHECKPOINT.as_secs_f64())
-            .fetch_one(&mut *tx)
-            .await?;
-
-    // What the run no longer finds is resolved by it — when it looked: not an incremental run (it saw only
-    // what changed); not a re-check of an entity the check could not judge yet (changed within the grace).
-    let looked = since_is_none(scope) && (scope.entities.is_none() || examined.checked > 0 || checks::grace(one.check, scope) == 0);
-    let resolved: i64 = if looked {
-        let resolve = fill(RESOLVE, &[
-            ("{run}", "$1"), ("{check}", "$2"), ("{tenant}", "$3"), ("{as_of}", "$4"), ("{who}", "$5"), ("{origin}", "$6"),
-            ("{entities}", "$7"), ("{not_found}", "not exists (select 1 from unnest($8::uuid[]) as e(id) where e.id = m.entity_id)"),
-        ]);
-        sqlx::query_scalar(&format!("with {resolve} select count(*) from gone_ev"))
-            .bind(run_id)
-            .bind(one.check.name())
-            .bind(scope.tenant)
-            .bind(scope.as_of)
-            .bind(who)
-            .bind(one.origin.name())
-            .bind(scope.entities.clone())
-            .bind(&found)
-            .fetch_one(&mut *tx)
-            .await?
-    } else {
-        0
-    };
-    complete(&mut tx, run_id, examined.checked, opened, seen, resolved).await?;
-    tx.commit().await?;
-    Ok(summary(run_id, one.check, scope, examined.checked, opened, seen, resolved))
+    record_findings(db, run_id, one, scope, examined.checked, findings, who).await
 }
 
 /// Steps 2 and 3 for a whole-scope run of an SQL check, with its findings kept as the text PostgreSQL made:
 /// the check's statement runs on its own (so it keeps its parallel plan, which a statement that also writes
-/// cannot have) and answers its findings as JSON text; the console sends that text back as it came, into
-/// one statement that upserts the findings, resolves the open mismatches of the check they do not name,
-/// refuses a kind the check does not describe, and answers four counts. Nothing is parsed or built in the
-/// console: sending ten thousand findings through `serde` and back cost about 65 µs each at 1M orders
-/// (4 s for 59 000 outbox events found again).
+/// cannot have) and answers its findings as JSON text, which goes back as it came into [`RECORD`]. Nothing
+/// is parsed or built in the console.
 async fn examine_and_record(
     db: &mut PgConnection,
     run_id: Uuid,
@@ -453,32 +395,39 @@ async fn examine_and_record(
             .fetch_one(&mut *db)
             .await?;
     set_progress(db, run_id, &format!("recording the findings of {checked} examined")).await?;
-    let upsert = fill(UPSERT, &[
-        ("{findings}", "$1::json"), ("{run}", "$2"), ("{check}", "$3"), ("{as_of}", "$4"), ("{who}", "$5"),
-        ("{kinds}", "$6"), ("{whole}", "true"), ("{checkpoint}", "$7"),
-    ]);
-    let resolve = fill(RESOLVE, &[
-        ("{run}", "$2"), ("{check}", "$3"), ("{tenant}", "$8"), ("{as_of}", "$4"), ("{who}", "$5"), ("{origin}", "$9"),
-        ("{entities}", "$10"), ("{not_found}", "not exists (select 1 from f where f.entity_id = m.entity_id)"),
-    ]);
+    record_findings(db, run_id, one, scope, checked, findings, who).await
+}
+
+/// [`RECORD`] and the run COMPLETED, in one transaction.
+async fn record_findings(
+    db: &mut PgConnection,
+    run_id: Uuid,
+    one: &OneRun,
+    scope: &Scope,
+    checked: i64,
+    findings: String,
+    who: &str,
+) -> Result<RunSummary> {
+    let whole = scope.entities.is_none() && scope.since.is_none();
+    // What the run no longer finds is resolved by it — when it looked: not an incremental run (it saw only
+    // what changed); not a re-check of an entity the check could not judge yet (changed within the grace).
+    let looked = since_is_none(scope) && (scope.entities.is_none() || checked > 0 || checks::grace(one.check, scope) == 0);
     let mut tx = db.begin().await?;
-    let (opened, seen, resolved, undescribed): (i64, i64, i64, Option<String>) = sqlx::query_as(&format!(
-        "with {upsert}, {resolve}
-         select (select count(*) from up where opened), (select count(*) from found where existed),
-                (select count(*) from gone_ev), (select min(f.kind) from f where f.kind not in (select kind from k))"
-    ))
-    .bind(findings)
-    .bind(run_id)
-    .bind(one.check.name())
-    .bind(scope.as_of)
-    .bind(who)
-    .bind(kinds_json(one.check))
-    .bind(SEEN_CHECKPOINT.as_secs_f64())
-    .bind(scope.tenant.map(Uuid::from))
-    .bind(one.origin.name())
-    .bind(scope.entities.clone())
-    .fetch_one(&mut *tx)
-    .await?;
+    let (opened, seen, resolved, undescribed): (i64, i64, i64, Option<String>) = sqlx::query_as(RECORD)
+        .bind(findings)
+        .bind(run_id)
+        .bind(one.check.name())
+        .bind(scope.as_of)
+        .bind(who)
+        .bind(kinds_json(one.check))
+        .bind(whole)
+        .bind(SEEN_CHECKPOINT.as_secs_f64())
+        .bind(scope.tenant.map(Uuid::from))
+        .bind(one.origin.name())
+        .bind(scope.entities.clone())
+        .bind(looked)
+        .fetch_one(&mut *tx)
+        .await?;
     // A kind the SQL names but the module does not describe is a bug here, not a mismatch out there: nothing
     // of the run is kept (the transaction is dropped).
     if let Some(kind) = undescribed {
