@@ -169,6 +169,17 @@ async fn a_mismatch_found_again_changed_gets_a_history_line_and_an_unchanged_one
     assert_eq!(observed["last_error"], "broker unavailable");
     assert_eq!(history(&pool, opened[1].0).await, ["OPENED"]);
     assert!(open_mismatches(&pool, CheckName::OutboxBacklog).await.iter().all(|m| m.2 == 2), "each seen twice");
+    // Only the changed one was written again (its finding's digest differed); the unchanged one's row is
+    // still the first run's, its second sighting counted on read.
+    let last_runs: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "select mismatch_id, last_run_id from ops.reconciliation_mismatch where mismatch_id = any($1) order by mismatch_id = $2 desc",
+    )
+    .bind(vec![changed, opened[1].0])
+    .bind(changed)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(last_runs, [(changed, second.run_id), (opened[1].0, first.run_id)]);
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]

@@ -7,13 +7,15 @@
 //!    window (from the watermark when incremental), origin and worker;
 //! 2. **examine** — the check's one set-based statement (order ↔ engine: the engine's instances first),
 //!    while a heartbeat task keeps `heartbeat_at` fresh and `progress` says what it is doing;
-//! 3. **record** — in one transaction: every new or changed finding upserted as the one open mismatch of
-//!    its (check, entity) — OPENED or SEEN — (one found again unchanged is counted on read, see
-//!    [`record`]), every open mismatch of the scope the run no longer finds RESOLVED with the run as
-//!    evidence, and the run COMPLETED with its counts. A failure marks the run FAILED with why.
+//! 3. **record** — first, read-only, the findings against the open mismatches of the scope
+//!    ([`compare_sql`]: what is new or changed, what is found again unchanged — counted on read, not
+//!    rewritten —, what is no longer found); then in one transaction: every new or changed finding upserted
+//!    as the one open mismatch of its (check, entity) — OPENED or SEEN —, every open mismatch of the scope the
+//!    run no longer finds RESOLVED with the run as evidence, and the run COMPLETED with its counts. A
+//!    failure marks the run FAILED with why.
 //!
-//! A whole run of an SQL check keeps its findings as the JSON text its statement made and records them in
-//! one statement ([`examine_and_record`]): the console neither parses nor builds them.
+//! A whole run of an SQL check runs the check's statement inside the comparison ([`examine_and_record`]):
+//! only what is new or changed is built as JSON, and the console neither parses nor builds it.
 //!
 //! A run over the whole scope of a check holds the check's advisory lock, so two replicas never run the
 //! same check at once; a RUNNING run found while holding the lock, or one whose heartbeat stopped, died
@@ -267,9 +269,8 @@ async fn run_locked(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor,
     }
 }
 
-/// A whole-scope run writes a mismatch it finds again unchanged at least this often (see [`record`]).
+/// A whole-scope run writes a mismatch it finds again unchanged at least this often (see [`compare_sql`]).
 pub const SEEN_CHECKPOINT: Duration = Duration::from_secs(60 * 60);
-
 
 /// The kinds of a check as JSON rows (kind, likely cause, suggested action, safety, automatic repair,
 /// suggested repair): joined to the findings in SQL rather than copied into each.
@@ -287,48 +288,80 @@ fn kinds_json(check: CheckName) -> String {
     serde_json::Value::Array(kinds).to_string()
 }
 
-/// Step 3 (see the module doc) as one statement over the findings as JSON text (`$1`), without their kinds'
-/// descriptions (joined from the check's own list, `$6`: a dozen rows, not one copy per finding):
+/// Findings given as JSON (built in the console) as a check's rows (see [`checks`]): `$10`.
+const JSON_FINDINGS: &str = "select 0::bigint, (e->>'entity_id')::uuid, e from json_array_elements($10::json) as e";
+
+/// Step 3's first half, read-only: a check's rows (`source`, see [`checks`]; `$1`–`$5` its parameters)
+/// against the open mismatches of the run's scope, in one pass, answering
 ///
-/// - `f`, `k`, `prev`, `found`, `todo`, `up`, `ev`: every new or changed finding upserted as the one open
-///   mismatch of its (check, entity), with a history line when it opens or what it observes changed;
-/// - `gone`, `gone_ev`: when the run looked (`$12`), the open mismatches of its scope it did not find,
-///   resolved with the run as evidence.
+/// - how many entities the rows examined;
+/// - the findings to write, as JSON text: every one that is new, or whose finding differs from the one its
+///   open mismatch last wrote (`finding_digest`, the MD5 of the finding's JSON text) — or every one,
+///   unless the run is whole (`$7`) — and once an hour (`$8`, [`SEEN_CHECKPOINT`]) the ones found again
+///   unchanged, so a read never counts more than an hour of runs;
+/// - how many were found again unchanged (left as they are: their sighting is counted on read,
+///   `ops.reconciliation_mismatch_seen` — every completed whole run since the last write found it, or that
+///   run would have resolved it);
+/// - when the run looked (`$9`), the open mismatches it no longer finds.
 ///
-/// A whole-scope run (`$7`) writes only what is new or changed: a mismatch it finds again unchanged is left
-/// as it is — its sighting is counted on read (`ops.reconciliation_mismatch_seen`: every completed whole run
-/// since its last write found it, or that run would have resolved it) — except once an hour (`$8`,
-/// [`SEEN_CHECKPOINT`]), so a read never counts more than an hour of runs. Incremental runs and re-checks
-/// write every finding (they look at few). A write moves the counters (absorbing the runs counted on read).
+/// Only what is new or changed is built into JSON at all: a detector that finds tens of thousands again
+/// costs a digest of each, not a parse. Read-only, the statement keeps the check's parallel plan (one that
+/// also writes cannot have one); the `offset 0` keeps each row's state computed once.
+fn compare_sql(source: &str) -> String {
+    format!(
+        "select coalesce(sum(examined), 0)::bigint, coalesce(json_agg(finding) filter (where state = 'WRITE'), '[]'::json)::text,
+                count(*) filter (where state = 'SAME'), coalesce(array_agg(mismatch_id) filter (where state = 'GONE'), '{{}}')
+         from (
+           select x.examined, x.finding, m.mismatch_id,
+                  case when x.finding is null then case when m.mismatch_id is not null and $9 then 'GONE' end
+                       when m.mismatch_id is null or not $7 or m.last_seen_at < $4 - make_interval(secs => $8)
+                            or m.finding_digest is distinct from md5(x.finding::text) then 'WRITE'
+                       else 'SAME' end as state
+           from ({source}) as x(examined, entity_id, finding)
+           full join (select mismatch_id, entity_id, finding_digest, last_seen_at from ops.reconciliation_mismatch
+                      where check_name = $6 and status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING') and ($7 or $9)
+                        and first_seen_at <= $4
+                        and ($1::uuid is null or tenant_id = $1) and ($2::uuid[] is null or entity_id = any($2))) m
+             on m.entity_id = x.entity_id
+           offset 0
+         ) j"
+    )
+}
+
+/// Step 3's second half, in the run's transaction: the findings to write (`$1`, from [`compare_sql`])
+/// upserted as the one open mismatch of their (check, entity) with a history line when it opens or what
+/// it observes changed (`f`, `k`, `prev`, `found`, `up`, `ev`; the kinds' descriptions joined from the
+/// check's own list, `$6`: a dozen rows, not one copy per finding), and the mismatches it no longer finds
+/// (`$7`) resolved with the run as evidence (`gone`, `gone_ev`) — those still open. A write moves the
+/// counters (absorbing the runs counted on read) and keeps the finding's digest.
 const RECORD: &str = "with f as (
-           select * from json_to_recordset($1::json) as f(entity_type text, entity_id uuid, tenant_id uuid, kind text,
-             expected jsonb, observed jsonb)
+           select md5(e::text) as digest, r.*
+           from json_array_elements($1::json) as e,
+                json_to_record(e) as r(entity_type text, entity_id uuid, tenant_id uuid, kind text, expected jsonb,
+                                       observed jsonb)
          ), k as (
            select * from json_to_recordset($6::json) as k(kind text, likely_cause text, suggested_action text, safety text,
              auto_repair boolean, suggested_repair text)
          ), prev as (
-           select m.entity_id, m.mismatch_type, m.expected_state, m.observed_state, m.last_seen_at
+           select m.entity_id, m.mismatch_type, m.expected_state, m.observed_state
            from ops.reconciliation_mismatch m
            where m.check_name = $3 and m.status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING') and m.entity_id in (select entity_id from f)
          ), found as (
            select f.*, k.likely_cause, k.suggested_action, k.safety, k.auto_repair, k.suggested_repair,
-                  p.entity_id is not null as existed, p.last_seen_at as written_at,
+                  p.entity_id is not null as existed,
                   p.entity_id is null
                     or (p.mismatch_type, p.expected_state, p.observed_state) is distinct from (f.kind, f.expected, f.observed)
                     as changed
            from f join k using (kind) left join prev p using (entity_id)
-         ), todo as (
-           select * from found
-           where not $7 or changed or written_at < $4 - make_interval(secs => $8)
          ), up as (
            insert into ops.reconciliation_mismatch as m
              (mismatch_id, run_id, tenant_id, entity_type, entity_id, mismatch_type, expected_state, observed_state,
               likely_cause, suggested_action, safety_level, auto_repair_allowed, status, check_name, first_seen_at,
-              last_seen_at, times_seen, last_run_id, suggested_repair)
+              last_seen_at, times_seen, last_run_id, suggested_repair, finding_digest)
            select gen_random_uuid(), $2, t.tenant_id, t.entity_type, t.entity_id, t.kind, t.expected, t.observed,
                   t.likely_cause, t.suggested_action, t.safety, t.auto_repair, 'OPEN', $3, $4, $4, 1, $2,
-                  t.suggested_repair
-           from todo t
+                  t.suggested_repair, t.digest
+           from found t
            on conflict (check_name, entity_id) where status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING') do update
              set last_seen_at = excluded.last_seen_at,
                  times_seen = m.times_seen
@@ -338,44 +371,48 @@ const RECORD: &str = "with f as (
                  observed_state = excluded.observed_state, likely_cause = excluded.likely_cause,
                  suggested_action = excluded.suggested_action, safety_level = excluded.safety_level,
                  auto_repair_allowed = excluded.auto_repair_allowed, suggested_repair = excluded.suggested_repair,
-                 updated_at = now()
+                 finding_digest = excluded.finding_digest, updated_at = now()
            returning m.mismatch_id, m.entity_id, m.status, m.observed_state, (m.xmax = 0) as opened
          ), ev as (
            insert into ops.reconciliation_mismatch_event (event_id, mismatch_id, run_id, event, status, actor, detail)
            select gen_random_uuid(), up.mismatch_id, $2, case when up.opened then 'OPENED' else 'SEEN' end, up.status, $5,
                   jsonb_build_object('observed', up.observed_state)
-           from up join todo t using (entity_id)
+           from up join found t using (entity_id)
            where up.opened or t.changed
          ), gone as (
            update ops.reconciliation_mismatch m
               set status = 'RESOLVED', resolved_at = now(), resolved_by = $5, resolved_run_id = $2, updated_at = now(),
-                  resolution = jsonb_build_object('run_id', $2, 'origin', $10::text, 'as_of', $4,
+                  resolution = jsonb_build_object('run_id', $2, 'origin', $8::text, 'as_of', $4,
                                                   'why', 'the check no longer finds it')
-            where m.check_name = $3 and m.status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING')
-              and $12 and not exists (select 1 from f where f.entity_id = m.entity_id)
-              and m.first_seen_at <= $4
-              and ($9::uuid is null or m.tenant_id = $9) and ($11::uuid[] is null or m.entity_id = any($11))
+            where m.mismatch_id = any($7) and m.status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING')
            returning m.mismatch_id
          ), gone_ev as (
            insert into ops.reconciliation_mismatch_event (event_id, mismatch_id, run_id, event, status, actor, detail)
            select gen_random_uuid(), mismatch_id, $2, 'RESOLVED', 'RESOLVED', $5,
-                  jsonb_build_object('why', 'the check no longer finds it', 'origin', $10::text)
+                  jsonb_build_object('why', 'the check no longer finds it', 'origin', $8::text)
            from gone
            returning 1
          )
          select (select count(*) from up where opened), (select count(*) from found where existed),
                 (select count(*) from gone_ev), (select min(f.kind) from f where f.kind not in (select kind from k))";
 
+/// Where a run's findings come from.
+enum Found<'a> {
+    /// A whole run of an SQL check: its statement, run inside [`compare_sql`].
+    Sql(&'a str),
+    /// Findings built in the console (order ↔ engine, re-checks, incremental runs), with how many examined.
+    Json { checked: i64, findings: String },
+}
+
 /// Step 3 for findings built in the console (order ↔ engine, re-checks, incremental runs).
 async fn record(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scope: &Scope, examined: &Examined, who: &str) -> Result<RunSummary> {
     let findings = serde_json::to_string(&examined.findings).map_err(|e| Error::Internal(format!("findings do not encode: {e}")))?;
-    record_findings(db, run_id, one, scope, examined.checked, findings, who).await
+    record_findings(db, run_id, one, scope, Found::Json { checked: examined.checked, findings }, who).await
 }
 
-/// Steps 2 and 3 for a whole-scope run of an SQL check, with its findings kept as the text PostgreSQL made:
-/// the check's statement runs on its own (so it keeps its parallel plan, which a statement that also writes
-/// cannot have) and answers its findings as JSON text, which goes back as it came into [`RECORD`]. Nothing
-/// is parsed or built in the console.
+/// Steps 2 and 3 for a whole-scope run of an SQL check: its statement runs inside [`compare_sql`], so only
+/// what is new or changed comes back, as the JSON text PostgreSQL made, and goes as it came into [`RECORD`].
+/// Nothing is parsed or built in the console.
 async fn examine_and_record(
     db: &mut PgConnection,
     run_id: Uuid,
@@ -384,48 +421,46 @@ async fn examine_and_record(
     check_sql: &str,
     who: &str,
 ) -> Result<RunSummary> {
-    let grace = checks::grace(one.check, scope);
-    let (checked, findings): (i64, String) =
-        sqlx::query_as(&format!("select checked, findings::text from ({check_sql}) as x(checked, findings)"))
-            .bind(scope.tenant.map(Uuid::from))
-            .bind(scope.entities.clone())
-            .bind(scope.since)
-            .bind(scope.as_of)
-            .bind(grace as f64)
-            .fetch_one(&mut *db)
-            .await?;
-    set_progress(db, run_id, &format!("recording the findings of {checked} examined")).await?;
-    record_findings(db, run_id, one, scope, checked, findings, who).await
+    record_findings(db, run_id, one, scope, Found::Sql(check_sql), who).await
 }
 
-/// [`RECORD`] and the run COMPLETED, in one transaction.
-async fn record_findings(
-    db: &mut PgConnection,
-    run_id: Uuid,
-    one: &OneRun,
-    scope: &Scope,
-    checked: i64,
-    findings: String,
-    who: &str,
-) -> Result<RunSummary> {
+/// [`compare_sql`], then [`RECORD`] and the run COMPLETED in one transaction.
+async fn record_findings(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scope: &Scope, found: Found<'_>, who: &str) -> Result<RunSummary> {
     let whole = scope.entities.is_none() && scope.since.is_none();
+    let grace = checks::grace(one.check, scope);
     // What the run no longer finds is resolved by it — when it looked: not an incremental run (it saw only
     // what changed); not a re-check of an entity the check could not judge yet (changed within the grace).
-    let looked = since_is_none(scope) && (scope.entities.is_none() || checked > 0 || checks::grace(one.check, scope) == 0);
+    let looked = |checked: i64| since_is_none(scope) && (scope.entities.is_none() || checked > 0 || grace == 0);
+    let (sql, console) = match &found {
+        Found::Sql(statement) => (compare_sql(statement), None),
+        Found::Json { checked, findings } => (compare_sql(JSON_FINDINGS), Some((*checked, findings.clone()))),
+    };
+    let mut query = sqlx::query_as::<_, (i64, String, i64, Vec<Uuid>)>(&sql)
+        .bind(scope.tenant.map(Uuid::from))
+        .bind(scope.entities.clone())
+        .bind(scope.since)
+        .bind(scope.as_of)
+        .bind(grace as f64)
+        .bind(one.check.name())
+        .bind(whole)
+        .bind(SEEN_CHECKPOINT.as_secs_f64())
+        .bind(looked(console.as_ref().map_or(0, |c| c.0)));
+    if let Some((_, findings)) = &console {
+        query = query.bind(findings.as_str());
+    }
+    let (examined, to_write, same, gone) = query.fetch_one(&mut *db).await?;
+    let checked = console.map_or(examined, |c| c.0);
+    set_progress(db, run_id, &format!("recording the findings of {checked} examined ({same} found again unchanged)")).await?;
     let mut tx = db.begin().await?;
     let (opened, seen, resolved, undescribed): (i64, i64, i64, Option<String>) = sqlx::query_as(RECORD)
-        .bind(findings)
+        .bind(to_write)
         .bind(run_id)
         .bind(one.check.name())
         .bind(scope.as_of)
         .bind(who)
         .bind(kinds_json(one.check))
-        .bind(whole)
-        .bind(SEEN_CHECKPOINT.as_secs_f64())
-        .bind(scope.tenant.map(Uuid::from))
+        .bind(gone)
         .bind(one.origin.name())
-        .bind(scope.entities.clone())
-        .bind(looked)
         .fetch_one(&mut *tx)
         .await?;
     // A kind the SQL names but the module does not describe is a bug here, not a mismatch out there: nothing
@@ -433,6 +468,7 @@ async fn record_findings(
     if let Some(kind) = undescribed {
         return Err(Error::Internal(format!("the {} check reported an undescribed kind {kind}", one.check.name())));
     }
+    let seen = seen + same;
     complete(&mut tx, run_id, checked, opened, seen, resolved).await?;
     tx.commit().await?;
     Ok(summary(run_id, one.check, scope, checked, opened, seen, resolved))

@@ -54,24 +54,21 @@ with orders as (
   where q.updated_at < $4 - make_interval(secs => $5)
     and ($3::timestamptz is null or q.updated_at >= $3)
     and ($1::uuid is null or q.tenant_id = $1) and ($2::uuid[] is null or q.quote_id = any($2))
-), o as (
-  select count(*) as n,
-         coalesce(jsonb_agg(jsonb_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
-           'kind', case when bad_repairs <> '[]'::jsonb and last_version is not distinct from version
-                             and last_status is not distinct from status
-                        then 'REPAIR_TRANSITION_WITHOUT_EXECUTED_REPAIR' else 'STATE_WITHOUT_TRANSITION' end,
-           'expected', jsonb_build_object('version', last_version, 'status', last_status),
-           'observed', jsonb_build_object('version', version, 'status', status, 'unexecuted_repair_ids', bad_repairs)))
-           filter (where last_version is distinct from version or last_status is distinct from status
-                      or bad_repairs <> '[]'::jsonb), '[]'::jsonb) as x
-  from orders
-), q as (
-  select count(*) as n,
-         coalesce(jsonb_agg(jsonb_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
-           'kind', 'STATE_WITHOUT_TRANSITION',
-           'expected', jsonb_build_object('version', last_version, 'status', last_status),
-           'observed', jsonb_build_object('version', version, 'status', status)))
-           filter (where last_version is distinct from version or last_status is distinct from status), '[]'::jsonb) as x
-  from quotes
 )
-select o.n + q.n, o.x || q.x from o, q";
+select 1::bigint, order_id,
+       case when last_version is distinct from version or last_status is distinct from status or bad_repairs <> '[]'::jsonb
+       then json_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
+         'kind', case when bad_repairs <> '[]'::jsonb and last_version is not distinct from version
+                           and last_status is not distinct from status
+                      then 'REPAIR_TRANSITION_WITHOUT_EXECUTED_REPAIR' else 'STATE_WITHOUT_TRANSITION' end,
+         'expected', json_build_object('version', last_version, 'status', last_status),
+         'observed', json_build_object('version', version, 'status', status, 'unexecuted_repair_ids', bad_repairs)) end
+from orders
+union all
+select 1::bigint, quote_id,
+       case when last_version is distinct from version or last_status is distinct from status
+       then json_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
+         'kind', 'STATE_WITHOUT_TRANSITION',
+         'expected', json_build_object('version', last_version, 'status', last_status),
+         'observed', json_build_object('version', version, 'status', status)) end
+from quotes";

@@ -40,11 +40,11 @@ with q as (
   from q join oms.sales_order o on o.tenant_id = q.tenant_id and o.source_quote_id = q.source_quote_id
   group by q.tenant_id, q.source_quote_id
 )
-select count(*),
-       coalesce(json_agg(json_build_object('entity_type', 'QUOTE', 'entity_id', source_quote_id, 'tenant_id', tenant_id,
+select 1::bigint, source_quote_id,
+       case when order_count > 1
+       then json_build_object('entity_type', 'QUOTE', 'entity_id', source_quote_id, 'tenant_id', tenant_id,
            'kind', 'DUPLICATE_ORDER',
            'expected', json_build_object('orders', 1),
            'observed', json_build_object('orders', order_count, 'order_ids', order_ids, 'origins', origins,
-                                          'first_created_at', first_created_at, 'last_created_at', last_created_at)))
-         filter (where order_count > 1), '[]'::json)
+                                          'first_created_at', first_created_at, 'last_created_at', last_created_at)) end
 from c";

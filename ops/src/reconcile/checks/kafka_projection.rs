@@ -57,15 +57,15 @@ with c as (
     and ($3::timestamptz is null or o.updated_at >= $3)
     and ($1::uuid is null or o.tenant_id = $1) and ($2::uuid[] is null or o.order_id = any($2))
 )
-select count(*),
-       coalesce(json_agg(json_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
+select 1::bigint, order_id,
+       case when projected is null or aggregate_version <> version or projected_status <> status
+                    or projected_total_minor <> total_minor
+       then json_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
            'kind', case when projected is null then 'PROJECTION_MISSING'
                         when aggregate_version < version then 'STALE_PROJECTION'
                         when aggregate_version > version then 'PROJECTION_AHEAD'
                         else 'PROJECTION_DIVERGED' end,
            'expected', json_build_object('version', version, 'status', status, 'total_minor', total_minor),
            'observed', json_build_object('version', aggregate_version, 'status', projected_status,
-                                          'total_minor', projected_total_minor)))
-         filter (where projected is null or aggregate_version <> version or projected_status <> status
-                    or projected_total_minor <> total_minor), '[]'::json)
+                                          'total_minor', projected_total_minor)) end
 from c";

@@ -83,7 +83,7 @@ with inst as (
   select i.order_id, i.tenant_id, count(*) as n, array_agg(i.instance_id order by i.instance_id) as ids
   from unnest($6::uuid[], $7::uuid[], $8::text[]) as i(order_id, tenant_id, instance_id)
   group by i.order_id, i.tenant_id
-), c as materialized (
+), c as (
   select o.order_id, o.tenant_id, o.status, s.status as start_status, coalesce(inst.n, 0) as instances,
          coalesce(inst.ids, '{}') as instance_ids
   from oms.sales_order o
@@ -101,22 +101,21 @@ with inst as (
   where o.status not in ('CAPTURED', 'ORCHESTRATING', 'IN_PROGRESS', 'PARTIALLY_FULFILLED')
     and o.updated_at < $4 - make_interval(secs => $5)
     and ($1::uuid is null or o.tenant_id = $1) and ($2::uuid[] is null or o.order_id = any($2))
-), f as (
-  select jsonb_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
+)
+select 1::bigint, order_id,
+       case when instances > 1
+              or (instances >= 1 and status in ('FULFILLED', 'CANCELLED', 'FAILED'))
+              or (instances = 0 and start_status in ('STARTED', 'GAVE_UP'))
+       then json_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
            'kind', case when instances > 1 then 'DUPLICATE_PROCESS'
                         when instances >= 1 then 'PROCESS_FOR_TERMINAL_ORDER'
                         when start_status = 'GAVE_UP' then 'ORCHESTRATION_START_GAVE_UP'
                         else 'ORDER_WITHOUT_PROCESS' end,
-           'expected', jsonb_build_object('active_instances',
+           'expected', json_build_object('active_instances',
                          case when status in ('FULFILLED', 'CANCELLED', 'FAILED') then 0 else 1 end),
-           'observed', jsonb_build_object('active_instances', instances, 'instance_ids', instance_ids,
-                                          'order_status', status, 'orchestration_start', start_status)) as x
-  from c
-  where instances > 1
-     or (instances >= 1 and status in ('FULFILLED', 'CANCELLED', 'FAILED'))
-     or (instances = 0 and start_status in ('STARTED', 'GAVE_UP'))
-)
-select (select count(*) from c), coalesce((select jsonb_agg(x) from f), '[]'::jsonb)";
+           'observed', json_build_object('active_instances', instances, 'instance_ids', instance_ids,
+                                          'order_status', status, 'orchestration_start', start_status)) end
+from c";
 
 fn engine_error(error: platform::engine::EngineError) -> Error {
     crate::repair::catalogue::engine_error(error)

@@ -37,14 +37,17 @@ with missing as (
   from missing
   group by order_id, tenant_id
 )
--- Counted apart from the anti-join (a count is an index-only scan; folding it into one pass would turn the
+-- Counted apart from the anti-join (a row of its own, with no entity) (a count is an index-only scan; folding it into one pass would turn the
 -- anti-join into a probe per transition).
 select (select count(*) from oms.order_transition t
          where t.occurred_at < $4 - make_interval(secs => $5)
            and ($3::timestamptz is null or t.occurred_at >= $3)
            and ($1::uuid is null or t.tenant_id = $1) and ($2::uuid[] is null or t.order_id = any($2))),
-       coalesce((select json_agg(json_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
-                   'kind', 'TRANSITION_WITHOUT_OUTBOX_EVENT',
-                   'expected', json_build_object('outbox_event_per_transition', true),
-                   'observed', json_build_object('transitions_without_event', transitions)))
-                 from per_order), '[]'::json)";
+       null::uuid, null::json
+union all
+select 0, order_id,
+       json_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
+         'kind', 'TRANSITION_WITHOUT_OUTBOX_EVENT',
+         'expected', json_build_object('outbox_event_per_transition', true),
+         'observed', json_build_object('transitions_without_event', transitions))
+from per_order";

@@ -48,15 +48,15 @@ with c as (
   where status = 'PROCESSING'
     and ($1::uuid is null or tenant_id = $1) and ($2::uuid[] is null or outbox_event_id = any($2))
 )
-select count(*),
-       coalesce(json_agg(json_build_object('entity_type', 'OUTBOX_EVENT', 'entity_id', outbox_event_id, 'tenant_id', tenant_id,
+select 1::bigint, outbox_event_id,
+       case when (status = 'PROCESSING' and claimed_at < $4 - interval '10 minutes')
+                    or (status in ('PENDING', 'FAILED') and created_at < $4 - make_interval(secs => $5))
+       then json_build_object('entity_type', 'OUTBOX_EVENT', 'entity_id', outbox_event_id, 'tenant_id', tenant_id,
            'kind', case when status = 'PROCESSING' then 'STALE_OUTBOX_CLAIM' else 'OUTBOX_EVENT_UNPUBLISHED' end,
            'expected', case when status = 'PROCESSING' then json_build_object('claim_released_within_minutes', 10)
                             else json_build_object('published_within_seconds', $5) end,
            'observed', json_build_object('status', status, 'claimed_by', claimed_by, 'claimed_at', claimed_at,
                                           'created_at', created_at, 'attempts', attempts, 'last_error', last_error,
                                           'aggregate_type', aggregate_type, 'aggregate_id', aggregate_id,
-                                          'aggregate_version', aggregate_version, 'event_type', event_type)))
-         filter (where (status = 'PROCESSING' and claimed_at < $4 - interval '10 minutes')
-                    or (status in ('PENDING', 'FAILED') and created_at < $4 - make_interval(secs => $5))), '[]'::json)
+                                          'aggregate_version', aggregate_version, 'event_type', event_type)) end
 from c";

@@ -41,11 +41,11 @@ with c as (
     and ($1::uuid is null or q.tenant_id = $1) and ($2::uuid[] is null or q.quote_id = any($2))
   group by q.quote_id
 )
-select count(*),
-       coalesce(json_agg(json_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
+select 1::bigint, quote_id,
+       case when total_minor <> lines_total_minor
+       then json_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
            'kind', case when status = 'ACCEPTED' then 'ACCEPTED_PRICE_SNAPSHOT_MISMATCH' else 'PRICE_SNAPSHOT_MISMATCH' end,
            'expected', json_build_object('total_minor', lines_total_minor, 'currency', currency),
            'observed', json_build_object('total_minor', total_minor, 'difference_minor', total_minor - lines_total_minor,
-                                          'lines', lines, 'status', status)))
-         filter (where total_minor <> lines_total_minor), '[]'::json)
+                                          'lines', lines, 'status', status)) end
 from c";

@@ -69,8 +69,9 @@ with pq as (
   select * from looked
   where (pending and updated_at < $4 - make_interval(secs => $5)) or (not pending and quote_status is not null)
 )
-select count(*),
-       coalesce(json_agg(case
+select 1::bigint, quote_id,
+       case when not pending or approval_request_id is null or quote_version <> current_version
+       then case
            when not pending then json_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
              'kind', 'OPEN_APPROVAL_ON_DECIDED_QUOTE',
              'expected', json_build_object('quote_status', 'PENDING_APPROVAL'),
@@ -81,6 +82,5 @@ select count(*),
                           else 'APPROVAL_FOR_STALE_QUOTE_VERSION' end,
              'expected', json_build_object('open_approval_request_for_version', current_version),
              'observed', json_build_object('approval_request_id', approval_request_id, 'request_for_version', quote_version))
-           end)
-         filter (where not pending or approval_request_id is null or quote_version <> current_version), '[]'::json)
+           end end
 from judged";

@@ -45,10 +45,10 @@ with c as (
     and ($1::uuid is null or q.tenant_id = $1) and ($2::uuid[] is null or q.quote_id = any($2))
   group by q.tenant_id, q.quote_id, q.accepted_at
 )
-select count(*),
-       coalesce(json_agg(json_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
+select 1::bigint, quote_id,
+       case when order_count <> 1
+       then json_build_object('entity_type', 'QUOTE', 'entity_id', quote_id, 'tenant_id', tenant_id,
            'kind', case when order_count = 0 then 'ACCEPTED_QUOTE_WITHOUT_ORDER' else 'DUPLICATE_ORDER' end,
            'expected', json_build_object('orders', 1),
-           'observed', json_build_object('orders', order_count, 'order_ids', order_ids, 'accepted_at', accepted_at)))
-         filter (where order_count <> 1), '[]'::json)
+           'observed', json_build_object('orders', order_count, 'order_ids', order_ids, 'accepted_at', accepted_at)) end
 from c";

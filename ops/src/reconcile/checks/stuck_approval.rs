@@ -32,13 +32,13 @@ with c as (
 )
 -- The quote is probed only for the requests past their due time (its primary key), not joined: a join
 -- hashes every quote to describe a few hundred.
-select count(*),
-       coalesce(json_agg(json_build_object('entity_type', 'APPROVAL', 'entity_id', approval_request_id, 'tenant_id', tenant_id,
+select 1::bigint, approval_request_id,
+       case when due_at < $4
+                   and (select q.status from cpq.quote q where q.quote_id = c.quote_id) = 'PENDING_APPROVAL'
+       then json_build_object('entity_type', 'APPROVAL', 'entity_id', approval_request_id, 'tenant_id', tenant_id,
            'kind', 'OVERDUE_APPROVAL',
            'expected', json_build_object('decided_by', due_at),
            'observed', json_build_object('status', status, 'quote_id', quote_id, 'assignee', assignee,
                                           'escalation_level', escalation_level, 'policy_version', policy_version,
-                                          'due_at', due_at)))
-         filter (where due_at < $4
-                   and (select q.status from cpq.quote q where q.quote_id = c.quote_id) = 'PENDING_APPROVAL'), '[]'::json)
+                                          'due_at', due_at)) end
 from c";

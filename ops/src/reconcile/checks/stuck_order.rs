@@ -35,11 +35,11 @@ with c as (
   where o.status in ('CAPTURED', 'ORCHESTRATING', 'IN_PROGRESS', 'PARTIALLY_FULFILLED')
     and ($1::uuid is null or o.tenant_id = $1) and ($2::uuid[] is null or o.order_id = any($2))
 )
-select count(*),
-       coalesce(json_agg(json_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
+select 1::bigint, order_id,
+       case when stuck
+       then json_build_object('entity_type', 'ORDER', 'entity_id', order_id, 'tenant_id', tenant_id,
            'kind', 'STUCK_ORDER',
            'expected', json_build_object('progress_within_minutes', 30),
            'observed', json_build_object('status', status, 'version', version, 'updated_at', updated_at,
-                                          'orchestration_start', start_status, 'start_reason', start_reason)))
-         filter (where stuck), '[]'::json)
+                                          'orchestration_start', start_status, 'start_reason', start_reason)) end
 from c";
