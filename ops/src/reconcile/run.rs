@@ -14,7 +14,7 @@
 //!    run no longer finds RESOLVED with the run as evidence, and the run COMPLETED with its counts. A
 //!    failure marks the run FAILED with why.
 //!
-//! A whole run of an SQL check runs the check's statement inside the comparison ([`examine_and_record`]):
+//! A run of an SQL check over a scope runs the check's statement inside the comparison ([`examine_and_record`]):
 //! only what is new or changed is built as JSON, and the console neither parses nor builds it.
 //!
 //! A run over the whole scope of a check holds the check's advisory lock, so two replicas never run the
@@ -222,8 +222,8 @@ async fn run_locked(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor,
     let outcome = async {
         let mut db = pool.acquire().await?;
         match checks::sql(one.check) {
-            // A whole run of an SQL check keeps its findings as PostgreSQL's text.
-            Some(statement) if scope.entities.is_none() && scope.since.is_none() => {
+            // A run of an SQL check over a scope (whole or incremental) is compared in its own statement.
+            Some(statement) if scope.entities.is_none() => {
                 examine_and_record(&mut db, run_id, one, &scope, statement, &actor.display()).await
             }
             _ => {
@@ -400,17 +400,18 @@ const RECORD: &str = "with f as (
 enum Found<'a> {
     /// A whole run of an SQL check: its statement, run inside [`compare_sql`].
     Sql(&'a str),
-    /// Findings built in the console (order ↔ engine, re-checks, incremental runs), with how many examined.
+    /// Findings built in the console (order ↔ engine, re-checks), with how many examined.
     Json { checked: i64, findings: String },
 }
 
-/// Step 3 for findings built in the console (order ↔ engine, re-checks, incremental runs).
+/// Step 3 for findings built in the console (order ↔ engine, re-checks).
 async fn record(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scope: &Scope, examined: &Examined, who: &str) -> Result<RunSummary> {
     let findings = serde_json::to_string(&examined.findings).map_err(|e| Error::Internal(format!("findings do not encode: {e}")))?;
     record_findings(db, run_id, one, scope, Found::Json { checked: examined.checked, findings }, who).await
 }
 
-/// Steps 2 and 3 for a whole-scope run of an SQL check: its statement runs inside [`compare_sql`], so only
+/// Steps 2 and 3 for a run of an SQL check over a scope (whole or incremental): its statement runs inside
+/// [`compare_sql`], so only
 /// what is new or changed comes back, as the JSON text PostgreSQL made, and goes as it came into [`RECORD`].
 /// Nothing is parsed or built in the console.
 async fn examine_and_record(
@@ -431,25 +432,31 @@ async fn record_findings(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scop
     // What the run no longer finds is resolved by it — when it looked: not an incremental run (it saw only
     // what changed); not a re-check of an entity the check could not judge yet (changed within the grace).
     let looked = |checked: i64| since_is_none(scope) && (scope.entities.is_none() || checked > 0 || grace == 0);
-    let (sql, console) = match &found {
+    let (sql, console) = match found {
         Found::Sql(statement) => (compare_sql(statement), None),
-        Found::Json { checked, findings } => (compare_sql(JSON_FINDINGS), Some((*checked, findings.clone()))),
+        Found::Json { checked, findings } => (compare_sql(JSON_FINDINGS), Some((checked, findings))),
     };
-    let mut query = sqlx::query_as::<_, (i64, String, i64, Vec<Uuid>)>(&sql)
-        .bind(scope.tenant.map(Uuid::from))
-        .bind(scope.entities.clone())
-        .bind(scope.since)
-        .bind(scope.as_of)
-        .bind(grace as f64)
-        .bind(one.check.name())
-        .bind(whole)
-        .bind(SEEN_CHECKPOINT.as_secs_f64())
-        .bind(looked(console.as_ref().map_or(0, |c| c.0)));
-    if let Some((_, findings)) = &console {
-        query = query.bind(findings.as_str());
-    }
-    let (examined, to_write, same, gone) = query.fetch_one(&mut *db).await?;
-    let checked = console.map_or(examined, |c| c.0);
+    let (checked, to_write, same, gone) = match console {
+        // Nothing to compare with (a re-check that could not judge): every finding is written, none resolved.
+        Some((checked, findings)) if !whole && !looked(checked) => (checked, findings, 0, Vec::new()),
+        console => {
+            let mut query = sqlx::query_as::<_, (i64, String, i64, Vec<Uuid>)>(&sql)
+                .bind(scope.tenant.map(Uuid::from))
+                .bind(scope.entities.clone())
+                .bind(scope.since)
+                .bind(scope.as_of)
+                .bind(grace as f64)
+                .bind(one.check.name())
+                .bind(whole)
+                .bind(SEEN_CHECKPOINT.as_secs_f64())
+                .bind(looked(console.as_ref().map_or(0, |c| c.0)));
+            if let Some((_, findings)) = &console {
+                query = query.bind(findings.as_str());
+            }
+            let (examined, to_write, same, gone) = query.fetch_one(&mut *db).await?;
+            (console.map_or(examined, |c| c.0), to_write, same, gone)
+        }
+    };
     set_progress(db, run_id, &format!("recording the findings of {checked} examined ({same} found again unchanged)")).await?;
     let mut tx = db.begin().await?;
     let (opened, seen, resolved, undescribed): (i64, i64, i64, Option<String>) = sqlx::query_as(RECORD)
