@@ -125,9 +125,7 @@ pub(crate) async fn run_sql(
         .bind(scope.since)
         .bind(scope.as_of)
         .bind(grace_secs as f64);
-    let mut read = super::run::without_jit(db).await?;
-    let row = more(query).fetch_one(&mut *read).await?;
-    read.commit().await?;
+    let row = more(query).fetch_one(db).await?;
     let checked: i64 = row.try_get(0)?;
     let findings: serde_json::Value = row.try_get(1)?;
     let findings: Vec<Finding> =
