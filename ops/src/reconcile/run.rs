@@ -14,7 +14,7 @@
 //!    run no longer finds RESOLVED with the run as evidence, and the run COMPLETED with its counts. A
 //!    failure marks the run FAILED with why.
 //!
-//! A run of an SQL check over a scope runs the check's statement inside the comparison ([`examine_and_record`]):
+//! A run of an SQL check over a scope runs the check's statement inside the comparison ([`compare_sql`]):
 //! only what is new or changed is built as JSON, and the console neither parses nor builds it.
 //!
 //! A run over the whole scope of a check holds the check's advisory lock, so two replicas never run the
@@ -224,7 +224,9 @@ async fn run_locked(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor,
         match checks::sql(one.check) {
             // A run of an SQL check over a scope (whole or incremental) is compared in its own statement.
             Some(statement) if scope.entities.is_none() => {
-                examine_and_record(&mut db, run_id, one, &scope, statement, &actor.display()).await
+                // Steps 2 and 3 at once: only what is new or changed comes back, as the JSON text PostgreSQL
+                // made, and goes as it came into RECORD.
+                record_findings(&mut db, run_id, one, &scope, Found::Sql(statement), &actor.display()).await
             }
             _ => {
                 let examined = checks::examine(one.check, &mut db, engine, &scope).await?;
@@ -408,21 +410,6 @@ enum Found<'a> {
 async fn record(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scope: &Scope, examined: &Examined, who: &str) -> Result<RunSummary> {
     let findings = serde_json::to_string(&examined.findings).map_err(|e| Error::Internal(format!("findings do not encode: {e}")))?;
     record_findings(db, run_id, one, scope, Found::Json { checked: examined.checked, findings }, who).await
-}
-
-/// Steps 2 and 3 for a run of an SQL check over a scope (whole or incremental): its statement runs inside
-/// [`compare_sql`], so only
-/// what is new or changed comes back, as the JSON text PostgreSQL made, and goes as it came into [`RECORD`].
-/// Nothing is parsed or built in the console.
-async fn examine_and_record(
-    db: &mut PgConnection,
-    run_id: Uuid,
-    one: &OneRun,
-    scope: &Scope,
-    check_sql: &str,
-    who: &str,
-) -> Result<RunSummary> {
-    record_findings(db, run_id, one, scope, Found::Sql(check_sql), who).await
 }
 
 /// [`compare_sql`], then [`RECORD`] and the run COMPLETED in one transaction.
