@@ -19,10 +19,12 @@ use uuid::Uuid;
 use crate::command::{read, run, Action, Cx, Envelope};
 use crate::error::{Error, Result};
 use crate::form::{parse, FieldErrors};
-use crate::identity::Actor;
+use crate::identity::{Actor, ActorKind};
 use crate::ids::IncidentId;
 use crate::incident::timeline::{self, NewEvent};
 use crate::incident::{EventKind, require_active_incident};
+
+pub mod banner;
 
 named_enum!(/// The kinds of switch the console offers.
 Switch {
@@ -400,13 +402,42 @@ struct SwitchRow {
 }
 
 /// Every switch the actor may see (its tenant's, and the platform-wide ones), on or off, with the open
-/// consumer pauses. `only_on` keeps the switches that are on: what the banner shows.
+/// consumer pauses. `only_on` keeps the switches that are on: what the banner shows, on every page, so
+/// a person's banner is served from [`banner`] (at most [`banner::FRESH`] old, emptied by every command).
 pub async fn switches(pool: &PgPool, actor: &Actor, only_on: bool) -> Result<Vec<SwitchView>> {
-    read(pool, Envelope::new(actor, Action::ControlList), async |cx| switches_in(cx.db(), actor, only_on).await).await
+    // Only what a person may read anyway, and whose read would not be audited (a service's reads are).
+    let shared = only_on
+        && actor.kind == ActorKind::User
+        && actor.may(Action::ControlList.permission());
+    if !shared {
+        return read(pool, Envelope::new(actor, Action::ControlList), async |cx| switches_in(cx.db(), actor, only_on).await)
+            .await;
+    }
+    let database = banner::database_of(pool);
+    let on = match banner::SWITCHES_ON.fresh(&database) {
+        Some(on) => on,
+        None => {
+            let changes = banner::SWITCHES_ON.changes();
+            let on = read(pool, Envelope::new(actor, Action::ControlList), async |cx| every_switch_in(cx.db(), true).await)
+                .await?;
+            banner::SWITCHES_ON.keep(&database, changes, &on);
+            on
+        }
+    };
+    Ok(on.into_iter().filter(|s| visible_to(actor, s)).collect())
+}
+
+fn visible_to(actor: &Actor, switch: &SwitchView) -> bool {
+    switch.tenant_id.is_none_or(|t| actor.can_see_tenant(t))
 }
 
 /// [`switches`] inside a read the caller has authorised (with the same permission as `ControlList`).
 pub(crate) async fn switches_in(db: &mut sqlx::PgConnection, actor: &Actor, only_on: bool) -> Result<Vec<SwitchView>> {
+    Ok(every_switch_in(db, only_on).await?.into_iter().filter(|s| visible_to(actor, s)).collect())
+}
+
+/// Every tenant's switches: for [`switches_in`] to narrow to what an actor may see.
+async fn every_switch_in(db: &mut sqlx::PgConnection, only_on: bool) -> Result<Vec<SwitchView>> {
     {
         let rows = sqlx::query_as::<_, SwitchRow>(
             "select c.control_key, c.control_type, c.tenant_id, c.target, c.enabled, c.reason, c.changed_by, c.changed_at,
@@ -429,10 +460,6 @@ pub(crate) async fn switches_in(db: &mut sqlx::PgConnection, actor: &Actor, only
         .await?;
         Ok(rows
             .into_iter()
-            .filter(|r| match r.tenant_id {
-                Some(t) => actor.can_see_tenant(t),
-                None => true,
-            })
             .map(|r| {
                 let pause = pauses.iter().find(|p| Some(&p.consumer_group) == r.target.as_ref() && r.enabled).cloned();
                 let state = ControlState {

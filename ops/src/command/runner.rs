@@ -192,6 +192,8 @@ async fn execute<T>(
     if !read_only {
         // What a command changed may be the engine's state too: Order 360 asks the engine afresh.
         crate::order360::engine_cache::forget_all();
+        // A switch may have changed: every page's banner reads the switches afresh.
+        crate::control::banner::forget_all();
     }
 
     let outcome = match &result {

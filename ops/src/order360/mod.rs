@@ -4,7 +4,8 @@
 //! tasks), fulfillment requests, and the repairs, incidents and controls that concern it — with a one-line
 //! verdict of where the chain stopped and the repairs that fit.
 //!
-//! The database part is one read (one snapshot); the engine is asked afterwards with a short timeout, and
+//! The database part is one read (one snapshot), and the switches that are on are those every page's banner
+//! shows ([`crate::control::banner`]); the engine is asked afterwards with a short timeout, and
 //! when it cannot answer the page says so and shows the rest. Views of one order within a second share the
 //! engine's answer ([`engine_cache`]), and the page says when the engine was read.
 
@@ -131,19 +132,21 @@ pub async fn order_360(
         .fetch_all(cx.db())
         .await?;
         let mismatches = crate::reconcile::mismatch::open_for_entities(cx.db(), &ids).await?;
-        // Repairs and switches are read with the same permission as the order (Read), in the same snapshot.
+        // Repairs are read with the same permission as the order (Read), in the same snapshot.
         let repairs = crate::repair::view::repairs_of_entity_in(cx.db(), actor, detail.order.order_id.as_uuid()).await?;
-        let controls: Vec<SwitchView> = crate::control::switches_in(cx.db(), actor, true)
-            .await?
-            .into_iter()
-            .filter(|s| s.tenant_id.is_none_or(|t| t == tenant))
-            .collect();
-        Ok(Some((detail, quote, incidents, mismatches, repairs, controls)))
+        Ok(Some((detail, quote, incidents, mismatches, repairs)))
     })
     .await?;
-    let Some((detail, quote, incidents, mismatches, repairs, controls)) = loaded else {
+    let Some((detail, quote, incidents, mismatches, repairs)) = loaded else {
         return Ok(None);
     };
+    // The switches that are on, as every page's banner shows them (at most a second old, read afresh
+    // after any command): those of the order's tenant and the platform-wide ones.
+    let controls: Vec<SwitchView> = crate::control::switches(pool, actor, true)
+        .await?
+        .into_iter()
+        .filter(|s| s.tenant_id.is_none_or(|t| t == tenant))
+        .collect();
     let order_id = detail.order.order_id.as_uuid();
     let (engine, engine_read_at) =
         engine_cache::ENGINE_VIEWS.shared(engine.base(), order_id, async || engine_view(engine, &detail).await).await;
@@ -202,8 +205,8 @@ async fn engine_view(engine: &EngineClient, detail: &OrderDetail) -> EngineView 
 mod tests {
     use crate::command::Action;
 
-    /// Order 360 reads the order's repairs and the switches inside its own read (one snapshot, one
-    /// transaction): sound only while reading them needs no more than reading the order.
+    /// Order 360 reads the order's repairs inside its own read (one snapshot, one transaction), and the
+    /// switches as the banner does: sound only while reading them needs no more than reading the order.
     #[test]
     fn the_repairs_and_switches_order_360_shows_need_no_more_than_the_order_read() {
         assert_eq!(Action::RepairRead.permission(), Action::OrderRead.permission());
