@@ -462,3 +462,28 @@ async fn automatic_repair_is_off_by_default_and_once_an_admin_allows_it_repairs_
     let incident: String = sqlx::query_scalar("select detected_by from ops.operational_incident").fetch_one(&pool).await.unwrap();
     assert_eq!(incident, "RECONCILIATION", "the repair is filed under an incident the run declared");
 }
+
+/// A check whose statement runs without JIT (its `CheckInfo::jit`) turns it off for that statement only:
+/// the pooled connections keep the server's setting for whatever uses them next.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_check_run_without_jit_leaves_its_connections_as_they_were(pool: PgPool) {
+    seeded(&pool).await;
+    assert!(!reconcile::checks::info(CheckName::QuoteApproval).jit, "the check this test runs compiles nothing");
+    const CONNECTIONS: u32 = 3;
+    let few = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(CONNECTIONS)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let done = run(&few, CheckName::QuoteApproval).await;
+    assert!(done.checked > 0, "{done:?}");
+    // Every connection the run could have used, held at once so each is asked.
+    let mut held = Vec::new();
+    for _ in 0..CONNECTIONS {
+        held.push(few.acquire().await.unwrap());
+    }
+    for connection in &mut held {
+        let jit: String = sqlx::query_scalar("show jit").fetch_one(&mut **connection).await.unwrap();
+        assert_eq!(jit, "on", "the server's default, as before the run");
+    }
+}

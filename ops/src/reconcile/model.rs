@@ -110,6 +110,11 @@ pub struct CheckInfo {
     /// Entities younger than this are in flight (a capture whose events are still on their way): not
     /// judged yet. Also how far an incremental run looks back before its watermark.
     pub grace_secs: i64,
+    /// Whether PostgreSQL may compile the check's statement (JIT) when its estimates cross
+    /// `jit_above_cost`. Compiling pays off for a scan of millions of rows through expressions, and costs
+    /// more than it saves on a statement of index probes whose estimates merely look large: measured per
+    /// check at 1M orders (BENCHMARKS.md), off where it cost (quote ↔ approval: 45 ms of 130 ms).
+    pub jit: bool,
 }
 
 impl CheckInfo {

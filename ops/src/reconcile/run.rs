@@ -440,7 +440,16 @@ async fn record_findings(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scop
             if let Some((_, findings)) = &console {
                 query = query.bind(findings.as_str());
             }
-            let (examined, to_write, same, gone) = query.fetch_one(&mut *db).await?;
+            let (examined, to_write, same, gone) = if checks::info(one.check).jit {
+                query.fetch_one(&mut *db).await?
+            } else {
+                // `set local` lasts the transaction: the pooled connection keeps its settings.
+                let mut read = db.begin().await?;
+                sqlx::query("set local jit = off").execute(&mut *read).await?;
+                let answer = query.fetch_one(&mut *read).await?;
+                read.commit().await?;
+                answer
+            };
             (console.map_or(examined, |c| c.0), to_write, same, gone)
         }
     };

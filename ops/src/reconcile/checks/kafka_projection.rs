@@ -45,6 +45,7 @@ pub const INFO: CheckInfo = CheckInfo {
     ],
     incremental: true,
     grace_secs: 300,
+    jit: true,
 };
 
 pub const SQL: &str = "

@@ -67,6 +67,7 @@ pub const INFO: CheckInfo = CheckInfo {
     ],
     incremental: false,
     grace_secs: 120,
+    jit: false,
 };
 
 /// Instances read in the first request: all of them at once when they fit (a consistent snapshot).

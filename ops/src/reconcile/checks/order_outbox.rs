@@ -19,6 +19,7 @@ pub const INFO: CheckInfo = CheckInfo {
     }],
     incremental: true,
     grace_secs: 60,
+    jit: false,
 };
 
 pub const SQL: &str = "

@@ -30,6 +30,7 @@ pub const INFO: CheckInfo = CheckInfo {
     ],
     incremental: false,
     grace_secs: 300,
+    jit: true,
 };
 
 pub const SQL: &str = "

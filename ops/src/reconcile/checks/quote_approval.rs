@@ -39,6 +39,7 @@ pub const INFO: CheckInfo = CheckInfo {
     ],
     incremental: false,
     grace_secs: 60,
+    jit: false,
 };
 
 pub const SQL: &str = "

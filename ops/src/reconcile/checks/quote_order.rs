@@ -31,6 +31,7 @@ pub const INFO: CheckInfo = CheckInfo {
     ],
     incremental: true,
     grace_secs: 300,
+    jit: true,
 };
 
 pub const SQL: &str = "

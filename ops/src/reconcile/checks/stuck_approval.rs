@@ -20,6 +20,7 @@ pub const INFO: CheckInfo = CheckInfo {
     }],
     incremental: false,
     grace_secs: 0,
+    jit: false,
 };
 
 pub const SQL: &str = "

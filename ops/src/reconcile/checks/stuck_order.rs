@@ -23,6 +23,7 @@ pub const INFO: CheckInfo = CheckInfo {
     }],
     incremental: false,
     grace_secs: 0,
+    jit: true,
 };
 
 pub const SQL: &str = "
