@@ -432,8 +432,8 @@ async fn automatic_repair_is_off_by_default_and_once_an_admin_allows_it_repairs_
     let second = reconcile::run(&pool, Some(&engine()), &oscar, &request).await.unwrap().remove(0);
     assert_eq!(second.auto_repairs, 1, "the cap per run");
     // The claim was released by the system actor through the governed repair (LOW risk); its re-check
-    // honestly finds the event waiting to be published (no relay runs here), so the mismatch goes back to
-    // people with what it is now.
+    // finds the event no longer claimed, so the mismatch resolved itself. (The event now waits to be
+    // published — no relay runs here — which is its stream's backlog, judged per stream, not this claim.)
     let repaired: Vec<(String, String, String, String, String)> = sqlx::query_as(
         "select r.requested_by_subject, r.risk, r.status, m.status, m.mismatch_type from ops.repair_command_log r
          join ops.reconciliation_mismatch m on m.mismatch_id = r.mismatch_id",
@@ -447,8 +447,8 @@ async fn automatic_repair_is_off_by_default_and_once_an_admin_allows_it_repairs_
             "system:auto-repair".to_string(),
             "LOW".to_string(),
             "EXECUTED".to_string(),
-            "ACKNOWLEDGED".to_string(),
-            "OUTBOX_EVENT_UNPUBLISHED".to_string()
+            "RESOLVED".to_string(),
+            "STALE_OUTBOX_CLAIM".to_string()
         )]
     );
     let open_in_tenant: i64 = sqlx::query_scalar(
@@ -486,4 +486,80 @@ async fn a_check_run_without_jit_leaves_its_connections_as_they_were(pool: PgPoo
         let jit: String = sqlx::query_scalar("show jit").fetch_one(&mut **connection).await.unwrap();
         assert_eq!(jit, "on", "the server's default, as before the run");
     }
+}
+
+/// A stalled outbox is judged per stream (tenant, aggregate type, event type), the lesson's grain: one
+/// mismatch per stream saying how many events wait, since when, and which is the oldest; re-checked by the
+/// stream's id; resolved once the stream is published.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_stalled_outbox_is_one_mismatch_per_stream_with_its_count_and_oldest_event(pool: PgPool) {
+    seeded(&pool).await;
+    // The seed's backlog is fresh (within the grace); the relay stalled an hour ago.
+    sqlx::query("update messaging.outbox_event set created_at = created_at - interval '1 hour' where status in ('PENDING', 'FAILED')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let streams: Vec<(Uuid, String, String, i64, Uuid)> = sqlx::query_as(
+        "select tenant_id, aggregate_type, event_type, count(*),
+                (array_agg(outbox_event_id order by created_at, outbox_event_id))[1]
+         from messaging.outbox_event where status in ('PENDING', 'FAILED') group by 1, 2, 3 order by 1, 2, 3",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(streams.len() > 1 && streams.iter().any(|s| s.3 > 1), "the seed leaves several streams waiting: {streams:?}");
+
+    let first = run(&pool, CheckName::OutboxBacklog).await;
+    let backlog: Vec<(Uuid, Uuid, Uuid, serde_json::Value)> = sqlx::query_as(
+        "select mismatch_id, entity_id, tenant_id, observed_state from ops.reconciliation_mismatch
+         where check_name = 'OUTBOX_BACKLOG' and mismatch_type = 'OUTBOX_STREAM_BACKLOG' and status = 'OPEN'
+         order by tenant_id, observed_state->>'aggregate_type', observed_state->>'event_type'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let seen: Vec<(Uuid, String, String, i64, Uuid)> = backlog
+        .iter()
+        .map(|(_, _, tenant, o)| {
+            let text = |k: &str| o[k].as_str().unwrap().to_string();
+            (*tenant, text("aggregate_type"), text("event_type"), o["waiting"].as_i64().unwrap(), text("oldest_event_id").parse().unwrap())
+        })
+        .collect();
+    assert_eq!(seen, streams, "one mismatch per stream, with its count and oldest event");
+    let claims: i64 = sqlx::query_scalar(
+        "select count(*) from ops.reconciliation_mismatch where check_name = 'OUTBOX_BACKLOG' and mismatch_type = 'STALE_OUTBOX_CLAIM'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(first.mismatches, streams.len() as i64 + claims, "{first:?}");
+
+    // A re-check names the stream by its id.
+    let (mismatch, stream, tenant, observed) = backlog[0].clone();
+    let scope = reconcile::Scope { entities: Some(vec![stream]), as_of: chrono::Utc::now(), ..reconcile::Scope::default() };
+    let mut db = pool.acquire().await.unwrap();
+    let rechecked = reconcile::checks::examine(CheckName::OutboxBacklog, &mut db, None, &scope).await.unwrap();
+    drop(db);
+    assert_eq!((rechecked.checked, rechecked.findings.len()), (1, 1), "{rechecked:?}");
+    assert_eq!(rechecked.findings[0].entity_id, stream);
+
+    // The relay publishes the stream: the next run resolves its mismatch, and only its.
+    sqlx::query(
+        "update messaging.outbox_event set status = 'PUBLISHED', published_at = now(), claimed_by = null, claimed_at = null
+         where tenant_id = $1 and aggregate_type = $2 and event_type = $3 and status in ('PENDING', 'FAILED')",
+    )
+    .bind(tenant)
+    .bind(observed["aggregate_type"].as_str().unwrap())
+    .bind(observed["event_type"].as_str().unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let second = run(&pool, CheckName::OutboxBacklog).await;
+    assert_eq!((second.resolved, second.mismatches), (1, first.mismatches - 1), "{second:?}");
+    let status: String = sqlx::query_scalar("select status from ops.reconciliation_mismatch where mismatch_id = $1")
+        .bind(mismatch)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "RESOLVED");
 }

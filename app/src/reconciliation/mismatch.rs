@@ -54,6 +54,12 @@ fn entity_link(m: &Mismatch) -> AnyView {
     match (m.entity_type.as_str(), m.tenant_id) {
         ("ORDER", Some(tenant)) => view! { <a href=format!("/orders/{tenant}/{id}")>"order " <span class="mono">{id.clone()}</span></a> }.into_any(),
         ("QUOTE", Some(tenant)) => view! { <a href=format!("/orders?tenant={tenant}&q={id}")>"quote " <span class="mono">{id.clone()}</span></a> }.into_any(),
+        // A stream of the outbox (tenant, aggregate type, event type): its backlog on the diagnostics page.
+        ("OUTBOX_STREAM", Some(tenant)) => {
+            let name = |k: &str| m.observed_state[k].as_str().unwrap_or("?").to_string();
+            let stream = format!("{} / {}", name("aggregate_type"), name("event_type"));
+            view! { <a href=format!("/diagnostics?tenant={tenant}#outbox")>"outbox stream " <span class="mono">{stream}</span></a> }.into_any()
+        }
         (kind, _) => view! { <span>{kind.to_lowercase().replace('_', " ")} " " <span class="mono">{id.clone()}</span></span> }.into_any(),
     }
 }
