@@ -563,3 +563,38 @@ async fn a_stalled_outbox_is_one_mismatch_per_stream_with_its_count_and_oldest_e
         .unwrap();
     assert_eq!(status, "RESOLVED");
 }
+
+/// A whole run holds its check's advisory lock on a pooled connection and gives it back released and
+/// open: no lock is left behind, and the pool's connections (warm, with their caches) are the same ones
+/// after a run as before it.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_run_gives_its_lock_connection_back_to_the_pool_released_and_open(pool: PgPool) {
+    seeded(&pool).await;
+    const CONNECTIONS: u32 = 3;
+    let few = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(CONNECTIONS)
+        .min_connections(CONNECTIONS)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let backends = async || {
+        let mut held = Vec::new();
+        for _ in 0..CONNECTIONS {
+            held.push(few.acquire().await.unwrap());
+        }
+        let mut pids = std::collections::BTreeSet::new();
+        for connection in &mut held {
+            pids.insert(sqlx::query_scalar::<_, i32>("select pg_backend_pid()").fetch_one(&mut **connection).await.unwrap());
+        }
+        pids
+    };
+    let before = backends().await;
+    run(&few, CheckName::QuoteApproval).await;
+    run(&few, CheckName::StuckOrder).await;
+    assert_eq!(backends().await, before, "the same connections, none closed and reopened");
+    let locks: i64 = sqlx::query_scalar("select count(*) from pg_locks where locktype = 'advisory' and database = (select oid from pg_database where datname = current_database())")
+        .fetch_one(&few)
+        .await
+        .unwrap();
+    assert_eq!(locks, 0, "no check's lock is left held");
+}
