@@ -36,6 +36,9 @@ enum Command {
         sql_dir: PathBuf,
         #[arg(long, default_value_t = 10_000)]
         changes: u64,
+        /// Only these checks (comma-separated slugs), for trying one change; default: every check.
+        #[arg(long, value_delimiter = ',')]
+        checks: Vec<String>,
     },
     /// Tops the incident register up to `--count` incidents, declared through the domain's own command.
     Incidents {
@@ -84,7 +87,7 @@ async fn run(command: Command) -> Result<()> {
             print!("{}", report::render(&results, &notes)?);
             return Ok(());
         }
-        Command::Reconcile { sql_dir, changes } => reconcile::run(&pool().await?, &engine(), &sql_dir, changes).await?,
+        Command::Reconcile { sql_dir, changes, checks } => reconcile::run(&pool().await?, &engine(), &sql_dir, changes, &checks).await?,
         Command::Incidents { count } => incidents::top_up(&pool().await?, count).await?,
         Command::PageData { order, iterations } => pages::data_calls(&pool().await?, &engine(), &order, iterations).await?,
         Command::Repairs { count } => repairs::run(&pool().await?, &engine(), count).await?,
