@@ -476,9 +476,7 @@ async fn record_findings(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scop
             let (examined, to_write, same, gone) = if checks::info(one.check).jit {
                 query.fetch_one(&mut *db).await?
             } else {
-                // `set local` lasts the transaction: the pooled connection keeps its settings.
-                let mut read = db.begin().await?;
-                sqlx::query("set local jit = off").execute(&mut *read).await?;
+                let mut read = checks::without_jit(db).await?;
                 let answer = query.fetch_one(&mut *read).await?;
                 read.commit().await?;
                 answer

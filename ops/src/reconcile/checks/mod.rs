@@ -92,7 +92,7 @@ pub fn grace(check: CheckName, scope: &Scope) -> i64 {
 pub async fn examine(check: CheckName, db: &mut PgConnection, engine: Option<&EngineClient>, scope: &Scope) -> Result<Examined> {
     let grace = grace(check, scope);
     let examined = match sql(check) {
-        Some(statement) => run_sql(db, statement, scope, grace, |q| q).await?,
+        Some(statement) => run_sql(db, info(check).jit, statement, scope, grace, |q| q).await?,
         None => order_engine::examine(db, engine, scope, grace).await?,
     };
     // A kind the SQL names but the module does not describe is a bug here, not a mismatch out there.
@@ -110,9 +110,11 @@ pub(crate) fn as_findings(statement: &str) -> String {
     )
 }
 
-/// Runs a check's statement with the common parameters (and the check's own after them, by `more`).
+/// Runs a check's statement with the common parameters (and the check's own after them, by `more`),
+/// JIT-compiled or not as the check says (`jit`, see [`CheckInfo::jit`]).
 pub(crate) async fn run_sql(
     db: &mut PgConnection,
+    jit: bool,
     statement: &str,
     scope: &Scope,
     grace_secs: i64,
@@ -125,10 +127,26 @@ pub(crate) async fn run_sql(
         .bind(scope.since)
         .bind(scope.as_of)
         .bind(grace_secs as f64);
-    let row = more(query).fetch_one(db).await?;
+    let query = more(query);
+    let row = if jit {
+        query.fetch_one(db).await?
+    } else {
+        let mut read = without_jit(db).await?;
+        let row = query.fetch_one(&mut *read).await?;
+        read.commit().await?;
+        row
+    };
     let checked: i64 = row.try_get(0)?;
     let findings: serde_json::Value = row.try_get(1)?;
     let findings: Vec<Finding> =
         serde_json::from_value(findings).map_err(|e| Error::Internal(format!("a check's findings do not decode: {e}")))?;
     Ok(Examined { checked, findings })
+}
+
+/// A transaction whose statements PostgreSQL does not JIT-compile (`set local`: the pooled connection keeps
+/// its own setting), for a check whose `CheckInfo::jit` is false.
+pub(crate) async fn without_jit(db: &mut PgConnection) -> Result<sqlx::Transaction<'_, Postgres>> {
+    let mut read = sqlx::Connection::begin(db).await?;
+    sqlx::query("set local jit = off").execute(&mut *read).await?;
+    Ok(read)
 }

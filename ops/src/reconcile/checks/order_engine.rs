@@ -197,7 +197,7 @@ pub async fn examine_with_snapshot(
     let orders: Vec<Uuid> = found.iter().map(|f| f.0).collect();
     let tenants: Vec<Uuid> = found.iter().map(|f| f.1).collect();
     let ids: Vec<String> = found.iter().map(|f| f.2.clone()).collect();
-    let mut examined = super::run_sql(db, SQL, scope, grace_secs, |q| q.bind(orders).bind(tenants).bind(ids)).await?;
+    let mut examined = super::run_sql(db, INFO.jit, SQL, scope, grace_secs, |q| q.bind(orders).bind(tenants).bind(ids)).await?;
     // Read in pages, a missing instance is confirmed by its key: paging may have missed one that moved
     // between pages. The engine answers one key per request, so the confirmations go [`CONFIRMING`] at a time.
     if !consistent {
