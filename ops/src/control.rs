@@ -432,7 +432,7 @@ fn visible_to(actor: &Actor, switch: &SwitchView) -> bool {
 }
 
 /// [`switches`] inside a read the caller has authorised (with the same permission as `ControlList`).
-pub(crate) async fn switches_in(db: &mut sqlx::PgConnection, actor: &Actor, only_on: bool) -> Result<Vec<SwitchView>> {
+async fn switches_in(db: &mut sqlx::PgConnection, actor: &Actor, only_on: bool) -> Result<Vec<SwitchView>> {
     Ok(every_switch_in(db, only_on).await?.into_iter().filter(|s| visible_to(actor, s)).collect())
 }
 
