@@ -473,14 +473,9 @@ async fn record_findings(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scop
             if let Some((_, findings)) = &console {
                 query = query.bind(findings.as_str());
             }
-            let (examined, to_write, same, gone) = if checks::info(one.check).jit {
-                query.fetch_one(&mut *db).await?
-            } else {
-                let mut read = checks::without_jit(db).await?;
-                let answer = query.fetch_one(&mut *read).await?;
-                read.commit().await?;
-                answer
-            };
+            let mut read = checks::statement_tx(db, checks::info(one.check).jit).await?;
+            let (examined, to_write, same, gone) = query.fetch_one(&mut *read).await?;
+            read.commit().await?;
             (console.map_or(examined, |c| c.0), to_write, same, gone)
         }
     };

@@ -127,15 +127,9 @@ pub(crate) async fn run_sql(
         .bind(scope.since)
         .bind(scope.as_of)
         .bind(grace_secs as f64);
-    let query = more(query);
-    let row = if jit {
-        query.fetch_one(db).await?
-    } else {
-        let mut read = without_jit(db).await?;
-        let row = query.fetch_one(&mut *read).await?;
-        read.commit().await?;
-        row
-    };
+    let mut read = statement_tx(db, jit).await?;
+    let row = more(query).fetch_one(&mut *read).await?;
+    read.commit().await?;
     let checked: i64 = row.try_get(0)?;
     let findings: serde_json::Value = row.try_get(1)?;
     let findings: Vec<Finding> =
@@ -143,10 +137,12 @@ pub(crate) async fn run_sql(
     Ok(Examined { checked, findings })
 }
 
-/// A transaction whose statements PostgreSQL does not JIT-compile (`set local`: the pooled connection keeps
-/// its own setting), for a check whose `CheckInfo::jit` is false.
-pub(crate) async fn without_jit(db: &mut PgConnection) -> Result<sqlx::Transaction<'_, Postgres>> {
+/// The transaction a check's statement runs in: without JIT compilation unless the check allows it
+/// (`CheckInfo::jit`; `set local`, so the pooled connection keeps its own setting).
+pub(crate) async fn statement_tx(db: &mut PgConnection, jit: bool) -> Result<sqlx::Transaction<'_, Postgres>> {
     let mut read = sqlx::Connection::begin(db).await?;
-    sqlx::query("set local jit = off").execute(&mut *read).await?;
+    if !jit {
+        sqlx::query("set local jit = off").execute(&mut *read).await?;
+    }
     Ok(read)
 }
