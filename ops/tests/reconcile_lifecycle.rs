@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ops::identity::{Role, TenantScope};
@@ -469,21 +470,10 @@ async fn automatic_repair_is_off_by_default_and_once_an_admin_allows_it_repairs_
 async fn a_check_run_without_jit_leaves_its_connections_as_they_were(pool: PgPool) {
     seeded(&pool).await;
     assert!(!reconcile::checks::info(CheckName::QuoteApproval).jit, "the check this test runs compiles nothing");
-    const CONNECTIONS: u32 = 3;
-    let few = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(CONNECTIONS)
-        .connect_with((*pool.connect_options()).clone())
-        .await
-        .unwrap();
+    let few = few_connections(&pool).await;
     let done = run(&few, CheckName::QuoteApproval).await;
     assert!(done.checked > 0, "{done:?}");
-    // Every connection the run could have used, held at once so each is asked.
-    let mut held = Vec::new();
-    for _ in 0..CONNECTIONS {
-        held.push(few.acquire().await.unwrap());
-    }
-    for connection in &mut held {
-        let jit: String = sqlx::query_scalar("show jit").fetch_one(&mut **connection).await.unwrap();
+    for jit in on_each_connection::<String>(&few, "show jit").await {
         assert_eq!(jit, "on", "the server's default, as before the run");
     }
 }
@@ -570,24 +560,8 @@ async fn a_stalled_outbox_is_one_mismatch_per_stream_with_its_count_and_oldest_e
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_run_gives_its_lock_connection_back_to_the_pool_released_and_open(pool: PgPool) {
     seeded(&pool).await;
-    const CONNECTIONS: u32 = 3;
-    let few = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(CONNECTIONS)
-        .min_connections(CONNECTIONS)
-        .connect_with((*pool.connect_options()).clone())
-        .await
-        .unwrap();
-    let backends = async || {
-        let mut held = Vec::new();
-        for _ in 0..CONNECTIONS {
-            held.push(few.acquire().await.unwrap());
-        }
-        let mut pids = std::collections::BTreeSet::new();
-        for connection in &mut held {
-            pids.insert(sqlx::query_scalar::<_, i32>("select pg_backend_pid()").fetch_one(&mut **connection).await.unwrap());
-        }
-        pids
-    };
+    let few = few_connections(&pool).await;
+    let backends = async || on_each_connection::<i32>(&few, "select pg_backend_pid()").await.into_iter().collect::<BTreeSet<_>>();
     let before = backends().await;
     run(&few, CheckName::QuoteApproval).await;
     run(&few, CheckName::StuckOrder).await;
@@ -597,4 +571,32 @@ async fn a_run_gives_its_lock_connection_back_to_the_pool_released_and_open(pool
         .await
         .unwrap();
     assert_eq!(locks, 0, "no check's lock is left held");
+}
+
+const FEW: u32 = 3;
+
+/// A pool of [`FEW`] connections to the test's database, all open from the start.
+async fn few_connections(pool: &PgPool) -> PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(FEW)
+        .min_connections(FEW)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap()
+}
+
+/// `sql`'s one value on each of the pool's connections (held at once, so every one is asked).
+async fn on_each_connection<T>(few: &PgPool, sql: &'static str) -> Vec<T>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+{
+    let mut held = Vec::new();
+    for _ in 0..FEW {
+        held.push(few.acquire().await.unwrap());
+    }
+    let mut values = Vec::new();
+    for connection in &mut held {
+        values.push(sqlx::query_scalar::<_, T>(sql).fetch_one(&mut **connection).await.unwrap());
+    }
+    values
 }
