@@ -126,17 +126,20 @@ async fn prepared_repair(pool: &PgPool, world: &World, incident: IncidentId, sta
     execute_repair(pool, &services(), &requester, repair.repair_id, None).await.unwrap().repair
 }
 
-/// An open reconciliation mismatch of acme: a stale claim found by the outbox check, run by the console.
+/// An open reconciliation mismatch of acme: a dead relay's stale claim found by the outbox check, run by the console.
 async fn acme_mismatch(pool: &PgPool, world: &World) -> uuid::Uuid {
     use ops::reconcile::{CheckName, RunOrigin, RunRequest};
     let event = stale_claim(pool, world).await;
     let request = RunRequest { tenant: Some(ACME), ..RunRequest::one(CheckName::OutboxBacklog, RunOrigin::Schedule) };
     ops::reconcile::run(pool, None, &Actor::system("matrix-reconcile"), &request).await.unwrap();
-    sqlx::query_scalar("select mismatch_id from ops.reconciliation_mismatch where entity_id = $1 and status = 'OPEN'")
-        .bind(event)
-        .fetch_one(pool)
-        .await
-        .expect("the run found the stale claim")
+    sqlx::query_scalar(
+        "select mismatch_id from ops.reconciliation_mismatch
+          where observed_state->>'oldest_event_id' = $1::text and mismatch_type = 'STALE_OUTBOX_CLAIMS' and status = 'OPEN'",
+    )
+    .bind(event)
+    .fetch_one(pool)
+    .await
+    .expect("the run found the dead relay's stale claim")
 }
 
 /// release-stale-claims is HIGH risk for acme, so approvals apply to it.

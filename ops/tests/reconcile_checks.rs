@@ -43,9 +43,24 @@ async fn injected(pool: &PgPool, types: &[&str]) -> BTreeSet<Uuid> {
 }
 
 /// The injected entities a check must find: all of the anomaly type's, except for order ↔ engine, which
-/// sees (at once) only the stuck orders still CAPTURED — the seed gave up their orchestration start.
+/// sees (at once) only the stuck orders still CAPTURED — the seed gave up their orchestration start —, and
+/// for the outbox backlog, which judges stale claims per relay and tenant: the seed's stale events name
+/// the (tenant, relay) entities it must find.
 async fn injected_for(pool: &PgPool, check: CheckName, anomaly: &str) -> BTreeSet<Uuid> {
     let all = injected(pool, &[anomaly]).await;
+    if check == CheckName::OutboxBacklog {
+        let events: Vec<Uuid> = all.into_iter().collect();
+        return sqlx::query_scalar(
+            "select distinct md5('claims/' || tenant_id::text || '/' || claimed_by)::uuid from messaging.outbox_event
+             where outbox_event_id = any($1)",
+        )
+        .bind(&events)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    }
     if check != CheckName::OrderEngine {
         return all;
     }
@@ -72,7 +87,7 @@ fn expected(check: CheckName) -> &'static [(&'static str, &'static str)] {
         CheckName::StuckOrder => &[("STUCK_ORDER", "STUCK_ORDER")],
         CheckName::KafkaProjection => &[("STALE_PROJECTION", "STALE_PROJECTION")],
         CheckName::StuckApproval => &[("OVERDUE_APPROVAL", "OVERDUE_APPROVAL")],
-        CheckName::OutboxBacklog => &[("STALE_OUTBOX_CLAIM", "STALE_OUTBOX_CLAIM")],
+        CheckName::OutboxBacklog => &[("STALE_OUTBOX_CLAIMS", "STALE_OUTBOX_CLAIM")],
         CheckName::PriceSnapshot => &[("PRICE_SNAPSHOT_MISMATCH", "PRICE_SNAPSHOT_MISMATCH")],
         // The seed injects nothing these checks look for: any finding is a false alarm.
         // The stuck CAPTURED orders are those whose start the starter gave up (see `injected_for`).

@@ -151,10 +151,14 @@ async fn a_mismatch_found_again_changed_gets_a_history_line_and_an_unchanged_one
     let first = run(&pool, CheckName::OutboxBacklog).await;
     assert!(first.mismatches > 1, "{first:?}");
     let opened = open_mismatches(&pool, CheckName::OutboxBacklog).await;
-    // One stale claim's relay tried again and failed (as the relay records it), still holding the claim.
-    let (changed, event) = (opened[0].0, opened[0].1);
-    sqlx::query("update messaging.outbox_event set attempts = attempts + 1, last_error = 'broker unavailable' where outbox_event_id = $1")
-        .bind(event)
+    // A relay tried one of its stale claims again and failed (as the relay records it), still holding it.
+    let changed = opened[0].0;
+    sqlx::query(
+        "update messaging.outbox_event set attempts = 99, last_error = 'broker unavailable'
+          where outbox_event_id = (select (observed_state->>'oldest_event_id')::uuid from ops.reconciliation_mismatch
+                                    where mismatch_id = $1)",
+    )
+    .bind(changed)
         .execute(&pool)
         .await
         .unwrap();
@@ -167,7 +171,7 @@ async fn a_mismatch_found_again_changed_gets_a_history_line_and_an_unchanged_one
             .fetch_one(&pool)
             .await
             .unwrap();
-    assert_eq!(observed["last_error"], "broker unavailable");
+    assert_eq!(observed["max_attempts"], 99);
     assert_eq!(history(&pool, opened[1].0).await, ["OPENED"]);
     assert!(open_mismatches(&pool, CheckName::OutboxBacklog).await.iter().all(|m| m.2 == 2), "each seen twice");
     // Only the changed one was written again (its finding's digest differed); the unchanged one's row is
@@ -410,13 +414,16 @@ async fn automatic_repair_is_off_by_default_and_once_an_admin_allows_it_repairs_
     let first = reconcile::run(&pool, Some(&engine()), &oscar, &request).await.unwrap().remove(0);
     assert!(first.mismatches >= 2, "{first:?}");
     assert_eq!(first.auto_repairs, 0, "off by default");
+    // The tenant whose claims most dead relays hold: one mismatch per relay.
     let (tenant, claims): (Uuid, i64) = sqlx::query_as(
-        "select tenant_id, count(*) from ops.reconciliation_mismatch where check_name = 'OUTBOX_BACKLOG' and status = 'OPEN'
+        "select tenant_id, count(*) from ops.reconciliation_mismatch
+          where check_name = 'OUTBOX_BACKLOG' and mismatch_type = 'STALE_OUTBOX_CLAIMS' and status = 'OPEN'
          group by tenant_id order by count(*) desc, tenant_id limit 1",
     )
     .fetch_one(&pool)
     .await
     .unwrap();
+    assert!(claims >= 2, "the seed's dead relays hold claims of the tenant: {claims}");
 
     let admin = demo_user("adam.admin");
     let form = reconcile::AutoRepairForm {
@@ -432,9 +439,9 @@ async fn automatic_repair_is_off_by_default_and_once_an_admin_allows_it_repairs_
 
     let second = reconcile::run(&pool, Some(&engine()), &oscar, &request).await.unwrap().remove(0);
     assert_eq!(second.auto_repairs, 1, "the cap per run");
-    // The claim was released by the system actor through the governed repair (LOW risk); its re-check
-    // finds the event no longer claimed, so the mismatch resolved itself. (The event now waits to be
-    // published — no relay runs here — which is its stream's backlog, judged per stream, not this claim.)
+    // The relay's claims in the tenant were released by the system actor through the governed repair (LOW
+    // risk); its re-check finds the relay holding none there, so the mismatch resolved itself. (The events
+    // now wait to be published — no relay runs here — which is their streams' backlog, not these claims.)
     let repaired: Vec<(String, String, String, String, String)> = sqlx::query_as(
         "select r.requested_by_subject, r.risk, r.status, m.status, m.mismatch_type from ops.repair_command_log r
          join ops.reconciliation_mismatch m on m.mismatch_id = r.mismatch_id",
@@ -449,11 +456,12 @@ async fn automatic_repair_is_off_by_default_and_once_an_admin_allows_it_repairs_
             "LOW".to_string(),
             "EXECUTED".to_string(),
             "RESOLVED".to_string(),
-            "STALE_OUTBOX_CLAIM".to_string()
+            "STALE_OUTBOX_CLAIMS".to_string()
         )]
     );
     let open_in_tenant: i64 = sqlx::query_scalar(
-        "select count(*) from ops.reconciliation_mismatch where check_name = 'OUTBOX_BACKLOG' and status = 'OPEN' and tenant_id = $1",
+        "select count(*) from ops.reconciliation_mismatch
+          where check_name = 'OUTBOX_BACKLOG' and mismatch_type = 'STALE_OUTBOX_CLAIMS' and status = 'OPEN' and tenant_id = $1",
     )
     .bind(tenant)
     .fetch_one(&pool)
@@ -517,7 +525,7 @@ async fn a_stalled_outbox_is_one_mismatch_per_stream_with_its_count_and_oldest_e
         .collect();
     assert_eq!(seen, streams, "one mismatch per stream, with its count and oldest event");
     let claims: i64 = sqlx::query_scalar(
-        "select count(*) from ops.reconciliation_mismatch where check_name = 'OUTBOX_BACKLOG' and mismatch_type = 'STALE_OUTBOX_CLAIM'",
+        "select count(*) from ops.reconciliation_mismatch where check_name = 'OUTBOX_BACKLOG' and mismatch_type = 'STALE_OUTBOX_CLAIMS'",
     )
     .fetch_one(&pool)
     .await
@@ -552,6 +560,84 @@ async fn a_stalled_outbox_is_one_mismatch_per_stream_with_its_count_and_oldest_e
         .await
         .unwrap();
     assert_eq!(status, "RESOLVED");
+}
+
+/// Stale claims are judged per relay and tenant, the grain of their repair: one mismatch says how many the
+/// relay holds past the lease there, since when, and names the oldest. Taken to its suggested repair, the
+/// form filled from the mismatch (the oldest event), the repair releases that relay's claims in that
+/// tenant only — another tenant's are another repair's — and the re-check resolves the mismatch.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn stale_claims_are_one_mismatch_per_relay_and_tenant_and_their_repair_releases_that_tenants_only(pool: PgPool) {
+    seeded(&pool).await;
+    let stale_sql = "select tenant_id, claimed_by, count(*), min(claimed_at),
+                            (array_agg(outbox_event_id order by claimed_at, outbox_event_id))[1]
+                       from messaging.outbox_event where status = 'PROCESSING' and claimed_at < now() - interval '10 minutes'
+                      group by 1, 2 order by 1, 2";
+    let stale: Vec<(Uuid, String, i64, chrono::DateTime<chrono::Utc>, Uuid)> =
+        sqlx::query_as(stale_sql).fetch_all(&pool).await.unwrap();
+    let run = run(&pool, CheckName::OutboxBacklog).await;
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "select mismatch_id from ops.reconciliation_mismatch where mismatch_type = 'STALE_OUTBOX_CLAIMS' and status = 'OPEN'
+          order by tenant_id, observed_state->>'relay'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut found = Vec::new();
+    for id in ids {
+        found.push(reconcile::mismatch_detail(&pool, &demo_user("oscar.operator"), id).await.unwrap().mismatch);
+    }
+    let seen: Vec<(Uuid, String, i64, chrono::DateTime<chrono::Utc>, Uuid)> = found
+        .iter()
+        .map(|m| {
+            let o = &m.observed_state;
+            let at = serde_json::from_value(o["oldest_claimed_at"].clone()).unwrap();
+            (m.tenant_id.unwrap(), o["relay"].as_str().unwrap().into(), o["stale"].as_i64().unwrap(), at, o["oldest_event_id"].as_str().unwrap().parse().unwrap())
+        })
+        .collect();
+    assert_eq!(seen, stale, "one mismatch per relay and tenant, with its count, oldest claim and event");
+    assert!(run.checked < stale.iter().map(|s| s.2).sum::<i64>(), "relays and streams examined, not events: {run:?}");
+
+    // A relay whose claims span tenants: repaired in one of them.
+    let (tenant, relay) = stale
+        .iter()
+        .find(|s| stale.iter().any(|o| o.1 == s.1 && o.0 != s.0))
+        .map(|s| (s.0, s.1.clone()))
+        .expect("a dead relay of the seed claimed events of several tenants");
+    let mismatch = found.iter().find(|m| m.tenant_id == Some(tenant) && m.observed_state["relay"] == relay.as_str()).unwrap();
+    assert_eq!(mismatch.suggested_repair.as_deref(), Some("release-stale-claims"));
+    let entity = mismatch.repair_entity().expect("the repair is named by the oldest event");
+    let oscar = demo_user("oscar.operator");
+    let incident = declare(&pool, &oscar, "SEV3", &[TenantId::from_uuid(tenant)], &[]).await.incident_id;
+    let services = Services::new(engine());
+    let form = RepairRequestForm {
+        repair_type: "release-stale-claims".into(),
+        tenant: tenant.to_string(),
+        entity_id: entity.to_string(),
+        incident_id: incident.to_string(),
+        reason: "reconciliation found a dead relay's claims".into(),
+        idempotency_key: format!("recon-{}", mismatch.mismatch_id),
+        mismatch_id: mismatch.mismatch_id.to_string(),
+        ..Default::default()
+    };
+    let requested = request_repair(&pool, &services, &oscar, &RepairForRequest::parse(&form, true).unwrap()).await.unwrap().repair;
+    let executed = execute_repair(&pool, &services, &oscar, requested.repair_id, Some(&requested.proposed_change_hash)).await.unwrap();
+    assert_eq!(executed.repair.status, RepairStatus::Executed);
+
+    let held: Vec<(Uuid, i64)> = sqlx::query_as(
+        "select tenant_id, count(*) from messaging.outbox_event where status = 'PROCESSING' and claimed_by = $1 group by 1 order by 1",
+    )
+    .bind(&relay)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let before: Vec<(Uuid, i64)> = stale.iter().filter(|s| s.1 == relay && s.0 != tenant).map(|s| (s.0, s.2)).collect();
+    assert_eq!(held, before, "released in the repair's tenant, kept in the others");
+    assert_eq!(status(&pool, mismatch.mismatch_id).await, "RESOLVED", "the re-check found no claim of the relay left there");
+    let others_open = found.iter().filter(|m| m.mismatch_id != mismatch.mismatch_id);
+    for other in others_open {
+        assert_eq!(status(&pool, other.mismatch_id).await, "OPEN", "{other:?}");
+    }
 }
 
 /// A whole run holds its check's advisory lock on a pooled connection and gives it back released and

@@ -60,6 +60,11 @@ fn entity_link(m: &Mismatch) -> AnyView {
             let stream = format!("{} / {}", name("aggregate_type"), name("event_type"));
             view! { <a href=format!("/diagnostics?tenant={tenant}#outbox")>"outbox stream " <span class="mono">{stream}</span></a> }.into_any()
         }
+        // A relay's claims in a tenant: the outbox panel lists each claimer with its heartbeat.
+        ("OUTBOX_CLAIMS", Some(tenant)) => {
+            let relay = m.observed_state["relay"].as_str().unwrap_or("?").to_string();
+            view! { <a href=format!("/diagnostics?tenant={tenant}#outbox")>"claims of relay " <span class="mono">{relay}</span></a> }.into_any()
+        }
         (kind, _) => view! { <span>{kind.to_lowercase().replace('_', " ")} " " <span class="mono">{id.clone()}</span></span> }.into_any(),
     }
 }
@@ -68,11 +73,8 @@ fn entity_link(m: &Mismatch) -> AnyView {
 pub fn repair_request_path(m: &Mismatch) -> Option<String> {
     let repair = m.suggested_repair.as_deref()?;
     let tenant = m.tenant_id?;
-    // A duplicate order is found on its quote; the repair acts on the non-canonical (newest) order.
-    let entity = match (m.entity_type.as_str(), m.observed_state["order_ids"].as_array()) {
-        ("QUOTE", Some(orders)) if repair == "resolve-duplicate-order" => orders.last()?.as_str()?.to_string(),
-        _ => m.entity_id.to_string(),
-    };
+    // A duplicate order is found on its quote, a relay's stale claims together: the entity acted on.
+    let entity = m.repair_entity()?;
     let incident = m.incident_id.map(|i| i.to_string()).unwrap_or_default();
     Some(format!("/repairs/new?type={repair}&tenant={tenant}&entity={entity}&incident={incident}&mismatch={}", m.mismatch_id))
 }

@@ -28,14 +28,16 @@ pub struct AutoRepaired {
 }
 
 /// The run's open mismatches that qualify, per allowed tenant, up to its cap.
-async fn candidates(pool: &PgPool, run_id: Uuid, check: CheckName, tenant: Option<TenantId>) -> Result<Vec<(Uuid, Uuid, Uuid, String, i32)>> {
+/// Each with the entity its repair acts on ([`super::mismatch::repair_entity`]).
+async fn candidates(pool: &PgPool, run_id: Uuid, check: CheckName, tenant: Option<TenantId>) -> Result<Vec<(Uuid, Uuid, Uuid, String)>> {
     let kinds: Vec<&str> =
         checks::info(check).kinds.iter().filter(|k| k.auto_repair && k.repair.is_some()).map(|k| k.name).collect();
-    Ok(sqlx::query_as(
-        "select m.mismatch_id, m.tenant_id, m.entity_id, m.suggested_repair, p.max_per_run
+    let rows: Vec<(Uuid, Uuid, String, Uuid, String, serde_json::Value)> = sqlx::query_as(
+        "select m.mismatch_id, m.tenant_id, m.entity_type, m.entity_id, m.suggested_repair, m.observed_state
            from ops.reconciliation_auto_repair p
            cross join lateral (
-             select mismatch_id, tenant_id, entity_id, suggested_repair from ops.reconciliation_mismatch_seen m
+             select mismatch_id, tenant_id, entity_type, entity_id, suggested_repair, observed_state
+               from ops.reconciliation_mismatch_seen m
               where m.check_name = p.check_name and m.tenant_id = p.tenant_id and m.last_run_id = $2
                 and m.status = 'OPEN' and m.repair_id is null and m.mismatch_type = any($3)
                 and m.suggested_repair is not null
@@ -49,7 +51,14 @@ async fn candidates(pool: &PgPool, run_id: Uuid, check: CheckName, tenant: Optio
     .bind(&kinds)
     .bind(tenant)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(mismatch, tenant, entity_type, entity, repair, observed)| {
+            let acted_on = super::mismatch::repair_entity(&entity_type, entity, Some(&repair), &observed)?;
+            Some((mismatch, tenant, acted_on, repair))
+        })
+        .collect())
 }
 
 /// Repairs what the run found where allowed (see the module doc). Never fails the run: a repair that
@@ -63,7 +72,7 @@ pub(crate) async fn after_run(pool: &PgPool, engine: &EngineClient, run_id: Uuid
     let actor = Actor::system("auto-repair");
     let services = Services::new(engine.clone());
     let mut incidents: Vec<(Uuid, crate::ids::IncidentId)> = Vec::new();
-    for (mismatch, tenant, entity, repair_type, _) in found {
+    for (mismatch, tenant, entity, repair_type) in found {
         let incident = match incidents.iter().find(|i| i.0 == tenant) {
             Some((_, incident)) => *incident,
             None => {

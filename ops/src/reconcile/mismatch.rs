@@ -79,6 +79,24 @@ impl Mismatch {
     fn tenants(&self) -> Vec<TenantId> {
         self.tenant().into_iter().collect()
     }
+
+    /// The entity its suggested repair acts on (see [`repair_entity`]).
+    pub fn repair_entity(&self) -> Option<Uuid> {
+        repair_entity(&self.entity_type, self.entity_id, self.suggested_repair.as_deref(), &self.observed_state)
+    }
+}
+
+/// The entity a mismatch's suggested repair acts on: the mismatch's own, or one its observation names —
+/// a duplicated quote's newest order (the repair acts on the non-canonical order), a relay's oldest stale
+/// claim (the repair is named by one event and releases every stale claim of that relay in the tenant).
+/// `None` when there is no repair, or the observation names no entity.
+pub(crate) fn repair_entity(entity_type: &str, entity_id: Uuid, repair: Option<&str>, observed: &Value) -> Option<Uuid> {
+    let named = |v: &Value| v.as_str()?.parse().ok();
+    match (entity_type, repair?) {
+        ("QUOTE", "resolve-duplicate-order") => named(observed["order_ids"].as_array()?.last()?),
+        (crate::reconcile::checks::outbox_backlog::CLAIMS_ENTITY, _) => named(&observed["oldest_event_id"]),
+        _ => Some(entity_id),
+    }
 }
 
 pub(crate) const COLUMNS: &str = "mismatch_id, check_name, mismatch_type, tenant_id, entity_type, entity_id, expected_state,
@@ -326,5 +344,23 @@ crate::form! {
     /// Linking an incident.
     pub struct LinkIncidentForm / LinkIncidentFields {
         incident_id: String,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repair_acts_on_the_mismatch_entity_unless_its_observation_names_the_one_to_act_on() {
+        let id = Uuid::now_v7();
+        let (older, newer, oldest_event) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(repair_entity("ORDER", id, Some("resume-orchestration"), &json!({})), Some(id));
+        assert_eq!(repair_entity("ORDER", id, None, &json!({})), None, "no repair, nothing to act on");
+        let duplicated = json!({ "order_ids": [older.to_string(), newer.to_string()] });
+        assert_eq!(repair_entity("QUOTE", id, Some("resolve-duplicate-order"), &duplicated), Some(newer), "the non-canonical order");
+        let claims = json!({ "relay": "relay-1", "oldest_event_id": oldest_event.to_string() });
+        assert_eq!(repair_entity("OUTBOX_CLAIMS", id, Some("release-stale-claims"), &claims), Some(oldest_event));
+        assert_eq!(repair_entity("OUTBOX_CLAIMS", id, Some("release-stale-claims"), &json!({})), None, "no event named");
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 use super::STALE_CLAIM_AFTER;
-use crate::ids::OutboxEventId;
+use crate::ids::{OutboxEventId, TenantId};
 
 /// A relay whose heartbeat is older than this is dead (it beats every few seconds).
 pub const HEARTBEAT_DEAD_AFTER: Duration = Duration::from_secs(120);
@@ -25,16 +25,18 @@ pub struct Claim {
     pub attempts: i32,
     /// The claimer's last heartbeat; `None` when it left none.
     pub claimer_last_beat: Option<DateTime<Utc>>,
-    /// Every stale claim of the same claimer (this event included), oldest first.
+    /// Every stale claim of the same claimer in the event's tenant (this event included), oldest first.
     pub stale_of_claimer: Vec<OutboxEventId>,
 }
 
-/// The claim facts of one event; `None` when there is no such event.
-pub async fn claim_of(db: &mut PgConnection, event: OutboxEventId) -> crate::Result<Option<Claim>> {
+/// The claim facts of one event of `tenant`; `None` when the tenant has no such event. The claimer's other
+/// stale claims are the tenant's only: a relay serves every tenant, but a repair acts for one.
+pub async fn claim_of(db: &mut PgConnection, tenant: TenantId, event: OutboxEventId) -> crate::Result<Option<Claim>> {
     let row: Option<(String, Option<String>, Option<DateTime<Utc>>, i32)> = sqlx::query_as(
-        "select status, claimed_by, claimed_at, attempts from messaging.outbox_event where outbox_event_id = $1",
+        "select status, claimed_by, claimed_at, attempts from messaging.outbox_event where outbox_event_id = $1 and tenant_id = $2",
     )
     .bind(event)
+    .bind(tenant)
     .fetch_optional(&mut *db)
     .await?;
     let Some((status, claimed_by, claimed_at, attempts)) = row else { return Ok(None) };
@@ -49,10 +51,12 @@ pub async fn claim_of(db: &mut PgConnection, event: OutboxEventId) -> crate::Res
             let stale: Vec<OutboxEventId> = sqlx::query_scalar(
                 "select outbox_event_id from messaging.outbox_event
                  where status = 'PROCESSING' and claimed_by = $1 and claimed_at < now() - make_interval(secs => $2)
+                   and tenant_id = $3
                  order by claimed_at, outbox_event_id",
             )
             .bind(claimer)
             .bind(STALE_CLAIM_AFTER.as_secs_f64())
+            .bind(tenant)
             .fetch_all(&mut *db)
             .await?;
             (beat, stale)

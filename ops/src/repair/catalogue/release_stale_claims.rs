@@ -1,6 +1,7 @@
 //! Release stale outbox claims (lesson §12.3): the events a dead relay still holds go back to PENDING,
 //! attempts kept, so a live relay publishes them in order. Named by one of the events; releases every stale
-//! claim of the same dead relay. "Only run after verifying no active publisher instance still owns the
+//! claim of the same dead relay in the repair's tenant (the grain of the outbox-backlog check's
+//! `STALE_OUTBOX_CLAIMS` mismatch; another tenant's claims are another repair's). "Only run after verifying no active publisher instance still owns the
 //! claim": the claimer's heartbeat must be dead and the claim older than its lease.
 
 use chrono::Utc;
@@ -22,7 +23,7 @@ pub const INFO: RepairInfo = RepairInfo {
     base_risk: Risk::Low,
     checks: "The event is PROCESSING; its claim is older than the relay's lease; the relay holding it has no \
              heartbeat (it is dead). A live relay's claims are never released.",
-    changes: "Every stale claim of that dead relay back to PENDING (claim cleared, attempts kept); a live relay \
+    changes: "Every stale claim of that dead relay in the tenant back to PENDING (claim cleared, attempts kept); a live relay \
               then publishes the events in aggregate order.",
     approvers: "none (LOW risk): the requester executes after confirming the dry-run",
     runbook: "outbox-stuck",
@@ -31,7 +32,7 @@ pub const INFO: RepairInfo = RepairInfo {
 };
 
 async fn load(db: &mut PgConnection, target: &Target) -> Result<Claim> {
-    let claim = claim_of(db, OutboxEventId::from_uuid(target.entity_id))
+    let claim = claim_of(db, target.tenant, OutboxEventId::from_uuid(target.entity_id))
         .await?
         .ok_or_else(|| Error::not_found("outbox event", target.entity_id))?;
     Ok(claim)
