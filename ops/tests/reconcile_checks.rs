@@ -320,3 +320,80 @@ async fn surgery_outside_the_command_path_is_found_by_the_checks_that_look_for_i
         ])
     );
 }
+
+/// Every kind order ↔ engine reports from the engine's instances, in the real Operaton: an active order
+/// whose instance was deleted, one with two instances, a cancelled one still driven. A whole run (the
+/// instances bound into the comparison's statement) records exactly what the check finds, and the paged
+/// path finds the same.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn order_engine_reports_a_missing_a_duplicate_and_a_lingering_process_in_a_whole_run(pool: PgPool) {
+    use platform::engine::{BusinessKey, ORDER_ORCHESTRATION_KEY};
+    use platform::orchestration::{ensure_deployed, Starter, StarterConfig};
+    let engine = engine();
+    ensure_deployed(&engine).await.unwrap();
+    let tenant = platform::tenants::ACME;
+    let mut orders = Vec::new();
+    for n in 1..=3 {
+        orders.push(platform::testing::captured_order(&pool, tenant, &format!("Q-OE-{n}-{}", Uuid::now_v7().simple())).await.order_id);
+    }
+    let starter = Starter::new(pool.clone(), engine.clone(), StarterConfig::new(StarterConfig::generate_instance_id())).unwrap();
+    starter.start_due().await.unwrap();
+    let key = |i: usize| BusinessKey::for_order(tenant, orders[i]);
+    let live = async |i: usize| engine.instances_by_business_key(&key(i)).await.unwrap();
+    for i in 0..3 {
+        assert_eq!(live(i).await.len(), 1, "order {i} started once");
+    }
+    // 0: its instance deleted behind the order's back; 1: a second instance started by hand; 2: cancelled
+    // (its instance left running). Their changes are older than the check's grace.
+    engine.delete_instance(&live(0).await[0].id, "test: an instance lost").await.unwrap();
+    engine.start(ORDER_ORCHESTRATION_KEY, &key(1), &[("tenantId", tenant.to_string()), ("orderId", orders[1].to_string())]).await.unwrap();
+    platform::testing::advance_order(&pool, tenant, orders[2], &[platform::order::OrderCommand::Cancel]).await;
+    let ids: Vec<Uuid> = orders.iter().map(|o| o.as_uuid()).collect();
+    sqlx::query("update oms.sales_order set updated_at = now() - interval '1 hour' where order_id = any($1)")
+        .bind(&ids)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let expected = BTreeSet::from([
+        (ids[0], "ORDER_WITHOUT_PROCESS".to_string()),
+        (ids[1], "DUPLICATE_PROCESS".to_string()),
+        (ids[2], "PROCESS_FOR_TERMINAL_ORDER".to_string()),
+    ]);
+    let examined = examine(&pool, CheckName::OrderEngine).await;
+    let found: BTreeSet<(Uuid, String)> = examined.findings.iter().map(|f| (f.entity_id, f.kind.clone())).collect();
+    assert_eq!(found, expected);
+    let duplicate = examined.findings.iter().find(|f| f.entity_id == ids[1]).unwrap();
+    assert_eq!(duplicate.observed["instance_ids"].as_array().map(Vec::len), Some(2), "{duplicate:?}");
+
+    let oscar = ops::testing::demo_user("oscar.operator");
+    let run = reconcile::run(&pool, Some(&engine), &oscar, &RunRequest::one(CheckName::OrderEngine, RunOrigin::Console)).await.unwrap().remove(0);
+    let open: BTreeSet<(Uuid, String)> = sqlx::query_as(
+        "select entity_id, mismatch_type from ops.reconciliation_mismatch where check_name = 'ORDER_ENGINE' and status = 'OPEN'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
+    let observed: serde_json::Value = sqlx::query_scalar("select observed_state from ops.reconciliation_mismatch where entity_id = $1")
+        .bind(ids[1])
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let mut db = pool.acquire().await.unwrap();
+    let grace = checks::info(CheckName::OrderEngine).grace_secs;
+    let scope = Scope { as_of: Utc::now(), ..Scope::default() };
+    let paged = checks::order_engine::examine_with_snapshot(&mut db, Some(&engine), &scope, grace, 0).await;
+    drop(db);
+    for i in 0..3 {
+        for instance in live(i).await {
+            let _ = engine.delete_instance(&instance.id, "test cleanup").await;
+        }
+    }
+    assert_eq!((run.status, run.opened), (RunStatus::Completed, 3), "{run:?}");
+    assert_eq!(open, expected, "the run recorded what the check found");
+    assert_eq!(observed, duplicate.observed, "as the check observed it");
+    let paged: BTreeSet<(Uuid, String)> = paged.unwrap().findings.iter().map(|f| (f.entity_id, f.kind.clone())).collect();
+    assert_eq!(paged, expected, "the paged path finds the same");
+}

@@ -14,8 +14,9 @@
 //!    run no longer finds RESOLVED with the run as evidence, and the run COMPLETED with its counts. A
 //!    failure marks the run FAILED with why.
 //!
-//! A run of an SQL check over a scope runs the check's statement inside the comparison ([`compare_sql`]):
-//! only what is new or changed is built as JSON, and the console neither parses nor builds it.
+//! A run over a scope runs the check's statement inside the comparison ([`compare_sql`]) — order ↔ engine's
+//! too, with the engine's instances as parameters, when they were read in one snapshot: only what is new or
+//! changed is built as JSON, and the console neither parses nor builds it.
 //!
 //! A run over the whole scope of a check holds the check's advisory lock, so two replicas never run the
 //! same check at once; a RUNNING run found while holding the lock, or one whose heartbeat stopped, died
@@ -254,15 +255,19 @@ async fn run_locked(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor,
     let heartbeat = AbortOnDrop(tokio::spawn(beat(pool.clone(), run_id)));
     let outcome = async {
         let mut db = pool.acquire().await?;
-        match checks::sql(one.check) {
-            // A run of an SQL check over a scope (whole or incremental) is compared in its own statement.
-            Some(statement) if scope.entities.is_none() => {
-                // Steps 2 and 3 at once: only what is new or changed comes back, as the JSON text PostgreSQL
-                // made, and goes as it came into RECORD.
-                record_findings(&mut db, run_id, one, &scope, Found::Sql(statement), &actor.display()).await
+        // A run over a scope (whole or incremental) is compared in the check's own statement; a re-check
+        // of entities, with the findings the check made.
+        let source = match scope.entities {
+            None => checks::source(one.check, &mut db, engine, &scope).await?,
+            Some(_) => checks::Source::Found(checks::examine(one.check, &mut db, engine, &scope).await?),
+        };
+        match source {
+            // Steps 2 and 3 at once: only what is new or changed comes back, as the JSON text PostgreSQL
+            // made, and goes as it came into RECORD.
+            checks::Source::Sql(statement, instances) => {
+                record_findings(&mut db, run_id, one, &scope, Found::Sql(statement, instances), &actor.display()).await
             }
-            _ => {
-                let examined = checks::examine(one.check, &mut db, engine, &scope).await?;
+            checks::Source::Found(examined) => {
                 set_progress(&mut db, run_id, &format!("recording {} findings of {} examined", examined.findings.len(), examined.checked))
                     .await?;
                 record(&mut db, run_id, one, &scope, &examined, &actor.display()).await
@@ -323,11 +328,13 @@ fn kinds_json(check: CheckName) -> String {
     serde_json::Value::Array(kinds).to_string()
 }
 
-/// Findings given as JSON (built in the console) as a check's rows (see [`checks`]): `$10`.
+/// Findings given as JSON (built in the console) as a check's rows (see [`checks`]): `$10`, after the
+/// comparison's own.
 const JSON_FINDINGS: &str = "select 0::bigint, (e->>'entity_id')::uuid, e from json_array_elements($10::json) as e";
 
-/// Step 3's first half, read-only: a check's rows (`source`, see [`checks`]; `$1`–`$5` its parameters)
-/// against the open mismatches of the run's scope, in one pass, answering
+/// Step 3's first half, read-only: a check's rows (`source`, see [`checks`]; `$1`–`$5` its parameters, and
+/// order ↔ engine's instances `$6`–`$8`) against the open mismatches of the run's scope, in one pass. The
+/// comparison's own parameters follow the check's, from `first` (named below from `$6`). It answers
 ///
 /// - how many entities the rows examined;
 /// - the findings to write, as JSON text: every one that is new, or whose finding differs from the one its
@@ -342,19 +349,20 @@ const JSON_FINDINGS: &str = "select 0::bigint, (e->>'entity_id')::uuid, e from j
 /// Only what is new or changed is built into JSON at all: a detector that finds tens of thousands again
 /// costs a digest of each, not a parse. Read-only, the statement keeps the check's parallel plan (one that
 /// also writes cannot have one); the `offset 0` keeps each row's state computed once.
-fn compare_sql(source: &str) -> String {
+fn compare_sql(source: &str, first: usize) -> String {
+    let [check, whole, checkpoint, looked] = [0, 1, 2, 3].map(|i| format!("${}", first + i));
     format!(
         "select coalesce(sum(examined), 0)::bigint, coalesce(json_agg(finding) filter (where state = 'WRITE'), '[]'::json)::text,
                 count(*) filter (where state = 'SAME'), coalesce(array_agg(mismatch_id) filter (where state = 'GONE'), '{{}}')
          from (
            select x.examined, x.finding, m.mismatch_id,
-                  case when x.finding is null then case when m.mismatch_id is not null and $9 then 'GONE' end
-                       when m.mismatch_id is null or not $7 or m.last_seen_at < $4 - make_interval(secs => $8)
+                  case when x.finding is null then case when m.mismatch_id is not null and {looked} then 'GONE' end
+                       when m.mismatch_id is null or not {whole} or m.last_seen_at < $4 - make_interval(secs => {checkpoint})
                             or m.finding_digest is distinct from md5(x.finding::text) then 'WRITE'
                        else 'SAME' end as state
            from ({source}) as x(examined, entity_id, finding)
            full join (select mismatch_id, entity_id, finding_digest, last_seen_at from ops.reconciliation_mismatch
-                      where check_name = $6 and status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING') and ($7 or $9)
+                      where check_name = {check} and status in ('OPEN', 'ACKNOWLEDGED', 'REPAIRING') and ({whole} or {looked})
                         and first_seen_at <= $4
                         and ($1::uuid is null or tenant_id = $1) and ($2::uuid[] is null or entity_id = any($2))) m
              on m.entity_id = x.entity_id
@@ -433,8 +441,8 @@ const RECORD: &str = "with f as (
 
 /// Where a run's findings come from.
 enum Found<'a> {
-    /// A whole run of an SQL check: its statement, run inside [`compare_sql`].
-    Sql(&'a str),
+    /// A run over a scope: the check's statement (with order ↔ engine's instances), run inside [`compare_sql`].
+    Sql(&'a str, Option<checks::order_engine::Instances>),
     /// Findings built in the console (order ↔ engine, re-checks), with how many examined.
     Json { checked: i64, findings: String },
 }
@@ -452,9 +460,9 @@ async fn record_findings(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scop
     // What the run no longer finds is resolved by it — when it looked: not an incremental run (it saw only
     // what changed); not a re-check of an entity the check could not judge yet (changed within the grace).
     let looked = |checked: i64| since_is_none(scope) && (scope.entities.is_none() || checked > 0 || grace == 0);
-    let (sql, console) = match found {
-        Found::Sql(statement) => (compare_sql(statement), None),
-        Found::Json { checked, findings } => (compare_sql(JSON_FINDINGS), Some((checked, findings))),
+    let (sql, instances, console) = match found {
+        Found::Sql(statement, instances) => (compare_sql(statement, if instances.is_some() { 9 } else { 6 }), instances, None),
+        Found::Json { checked, findings } => (compare_sql(JSON_FINDINGS, 6), None, Some((checked, findings))),
     };
     let (checked, to_write, same, gone) = match console {
         // Nothing to compare with (a re-check that could not judge): every finding is written, none resolved.
@@ -465,7 +473,11 @@ async fn record_findings(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scop
                 .bind(scope.entities.clone())
                 .bind(scope.since)
                 .bind(scope.as_of)
-                .bind(grace as f64)
+                .bind(grace as f64);
+            if let Some(i) = instances {
+                query = query.bind(i.orders).bind(i.tenants).bind(i.ids);
+            }
+            query = query
                 .bind(one.check.name())
                 .bind(whole)
                 .bind(SEEN_CHECKPOINT.as_secs_f64())

@@ -78,6 +78,22 @@ pub fn sql(check: CheckName) -> Option<&'static str> {
     })
 }
 
+/// What a whole-scope run compares with the open mismatches (see `run::compare_sql`).
+pub(crate) enum Source {
+    /// A statement run inside the comparison — with order ↔ engine's instances as `$6`–`$8`, when it has them.
+    Sql(&'static str, Option<order_engine::Instances>),
+    /// Findings made before (order ↔ engine past one snapshot of the engine: each missing instance confirmed).
+    Found(Examined),
+}
+
+/// What a whole-scope run of `check` compares (order ↔ engine reads the engine's instances first).
+pub(crate) async fn source(check: CheckName, db: &mut PgConnection, engine: Option<&EngineClient>, scope: &Scope) -> Result<Source> {
+    match sql(check) {
+        Some(statement) => Ok(Source::Sql(statement, None)),
+        None => order_engine::source(db, engine, scope, grace(check, scope)).await,
+    }
+}
+
 /// The grace a check runs with over `scope`: its own, except when re-checking entities with the engine,
 /// whose answer after a repair is authoritative at once (the repair's engine calls are made before its
 /// re-check runs), so a just-repaired order is judged rather than left "in flight".

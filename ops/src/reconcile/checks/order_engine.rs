@@ -4,16 +4,19 @@
 //! orders in one set-based query.
 //!
 //! An order whose start the starter gave up (GAVE_UP) has no instance either: reported as such, at once
-//! (the stuck-order detector would wait 30 minutes). What it does not judge, honestly: orders without a
-//! durable start (seeded history) or whose start is still PENDING (the starter owns those), and instances whose business key
-//! names no order of this database (the engine may serve other databases; nothing here says they are
-//! wrong).
+//! (the stuck-order detector would wait 30 minutes). What it does not judge, honestly, nor count as
+//! examined: whether an order without a durable start (seeded history) or whose start is still PENDING
+//! (the starter owns those) has its instance — only that it has at most one —, and instances whose
+//! business key names no order of this database (the engine may serve other databases; nothing here says
+//! they are wrong).
 //!
 //! The engine's instances are read in one request when they fit in [`SNAPSHOT`] (one query in the engine:
 //! a consistent picture, read before the orders, whose grace spares anything started since). Only when
 //! there are more are they read page by page, and then a missing instance is confirmed by its business key
 //! before it is reported: an instance can move between pages (another ended before it), and the engine
-//! answers one key per request, so that costs a round trip per missing instance.
+//! answers one key per request, so that costs a round trip per missing instance. Read in one snapshot, the
+//! instances go to the statement as parameters and a run compares it with the open mismatches in one
+//! statement, like an SQL check's ([`source`]); confirmed one by one, the findings are made first.
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use platform::engine::{BusinessKey, EngineClient, ORDER_ORCHESTRATION_KEY};
@@ -85,21 +88,26 @@ with inst as (
   from unnest($6::uuid[], $7::uuid[], $8::text[]) as i(order_id, tenant_id, instance_id)
   group by i.order_id, i.tenant_id
 ), c as (
+  -- Active orders whose start is settled (STARTED, or GAVE_UP): one instance each, none when given up. From
+  -- the starts, not every active order: the others are not judged, so not counted as examined either.
   select o.order_id, o.tenant_id, o.status, s.status as start_status, coalesce(inst.n, 0) as instances,
          coalesce(inst.ids, '{}') as instance_ids
-  from oms.sales_order o
-  left join oms.orchestration_start s on s.order_id = o.order_id
+  from oms.orchestration_start s
+  join oms.sales_order o on o.order_id = s.order_id
   left join inst on inst.order_id = o.order_id and inst.tenant_id = o.tenant_id
-  where o.status in ('CAPTURED', 'ORCHESTRATING', 'IN_PROGRESS', 'PARTIALLY_FULFILLED')
+  where s.status in ('STARTED', 'GAVE_UP') and o.status in ('CAPTURED', 'ORCHESTRATING', 'IN_PROGRESS', 'PARTIALLY_FULFILLED')
     -- The grace spares orders whose start may be in flight; a start given up is settled at once.
     and (o.updated_at < $4 - make_interval(secs => $5) or s.status = 'GAVE_UP')
     and ($1::uuid is null or o.tenant_id = $1) and ($2::uuid[] is null or o.order_id = any($2))
   union all
+  -- Every other order the engine has an instance for: a terminal one is still driven; an active one whose
+  -- start is not settled (PENDING, or seeded history without a start) has at most one.
   select o.order_id, o.tenant_id, o.status, s.status, inst.n, inst.ids
   from inst
   join oms.sales_order o on o.order_id = inst.order_id and o.tenant_id = inst.tenant_id
   left join oms.orchestration_start s on s.order_id = o.order_id
-  where o.status not in ('CAPTURED', 'ORCHESTRATING', 'IN_PROGRESS', 'PARTIALLY_FULFILLED')
+  where (o.status not in ('CAPTURED', 'ORCHESTRATING', 'IN_PROGRESS', 'PARTIALLY_FULFILLED')
+         or coalesce(s.status, '') not in ('STARTED', 'GAVE_UP'))
     and o.updated_at < $4 - make_interval(secs => $5)
     and ($1::uuid is null or o.tenant_id = $1) and ($2::uuid[] is null or o.order_id = any($2))
 )
@@ -180,6 +188,46 @@ pub async fn examine(db: &mut PgConnection, engine: Option<&EngineClient>, scope
     examine_with_snapshot(db, engine, scope, grace_secs, SNAPSHOT).await
 }
 
+/// The engine's active instances of a scope, as the statement's `$6`–`$8` (order, tenant, instance id).
+#[derive(Debug, Clone, Default)]
+pub struct Instances {
+    pub orders: Vec<Uuid>,
+    pub tenants: Vec<Uuid>,
+    pub ids: Vec<String>,
+}
+
+impl Instances {
+    fn of(found: Vec<(Uuid, Uuid, String)>) -> Instances {
+        let mut instances = Instances::default();
+        for (order, tenant, id) in found {
+            instances.orders.push(order);
+            instances.tenants.push(tenant);
+            instances.ids.push(id);
+        }
+        instances
+    }
+}
+
+/// What a whole run compares with the open mismatches: when the engine's instances fit in one snapshot
+/// (consistent), the statement itself with them — run inside the comparison, so only what is new or
+/// changed is ever built into JSON, and the findings never travel through the console —; past
+/// [`SNAPSHOT`], the findings [`examine`] made (each missing instance confirmed by its key).
+pub(crate) async fn source(db: &mut PgConnection, engine: Option<&EngineClient>, scope: &Scope, grace_secs: i64) -> Result<super::Source> {
+    let engine = engine.ok_or_else(no_engine)?;
+    let (found, consistent) = instances(db, engine, scope, SNAPSHOT).await?;
+    if consistent {
+        return Ok(super::Source::Sql(SQL, Some(Instances::of(found))));
+    }
+    Ok(super::Source::Found(confirmed(db, engine, scope, grace_secs, found, consistent).await?))
+}
+
+fn no_engine() -> Error {
+    Error::Unavailable {
+        dependency: "process engine",
+        detail: "this console has no engine configured, so the order ↔ engine check cannot run".into(),
+    }
+}
+
 /// [`examine`] with the first request's size given: 0 reads every instance in pages and confirms each
 /// missing one by its key (the path taken past [`SNAPSHOT`] instances; the tests take it on purpose).
 pub async fn examine_with_snapshot(
@@ -189,14 +237,22 @@ pub async fn examine_with_snapshot(
     grace_secs: i64,
     snapshot: u32,
 ) -> Result<Examined> {
-    let engine = engine.ok_or_else(|| Error::Unavailable {
-        dependency: "process engine",
-        detail: "this console has no engine configured, so the order ↔ engine check cannot run".into(),
-    })?;
+    let engine = engine.ok_or_else(no_engine)?;
     let (found, consistent) = instances(db, engine, scope, snapshot).await?;
-    let orders: Vec<Uuid> = found.iter().map(|f| f.0).collect();
-    let tenants: Vec<Uuid> = found.iter().map(|f| f.1).collect();
-    let ids: Vec<String> = found.iter().map(|f| f.2.clone()).collect();
+    confirmed(db, engine, scope, grace_secs, found, consistent).await
+}
+
+/// The statement's findings over the instances `found`; read in pages (not `consistent`), each missing
+/// instance confirmed by its key.
+async fn confirmed(
+    db: &mut PgConnection,
+    engine: &EngineClient,
+    scope: &Scope,
+    grace_secs: i64,
+    found: Vec<(Uuid, Uuid, String)>,
+    consistent: bool,
+) -> Result<Examined> {
+    let Instances { orders, tenants, ids } = Instances::of(found);
     let mut examined = super::run_sql(db, INFO.jit, SQL, scope, grace_secs, |q| q.bind(orders).bind(tenants).bind(ids)).await?;
     // Read in pages, a missing instance is confirmed by its key: paging may have missed one that moved
     // between pages. The engine answers one key per request, so the confirmations go [`CONFIRMING`] at a time.
