@@ -472,17 +472,25 @@ async fn automatic_repair_is_off_by_default_and_once_an_admin_allows_it_repairs_
     assert_eq!(incident, "RECONCILIATION", "the repair is filed under an incident the run declared");
 }
 
-/// A check whose statement runs without JIT (its `CheckInfo::jit`) turns it off for that statement only:
-/// the pooled connections keep the server's setting for whatever uses them next.
+/// A check whose statement runs without JIT (its `CheckInfo::jit`), or with gathered rows priced cheap
+/// (`CheckInfo::gather`), sets that for its statement only: the pooled connections keep the server's
+/// settings for whatever uses them next.
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
-async fn a_check_run_without_jit_leaves_its_connections_as_they_were(pool: PgPool) {
+async fn a_check_run_with_its_own_planner_settings_leaves_its_connections_as_they_were(pool: PgPool) {
     seeded(&pool).await;
-    assert!(!reconcile::checks::info(CheckName::QuoteApproval).jit, "the check this test runs compiles nothing");
+    let info = reconcile::checks::info;
+    assert!(!info(CheckName::QuoteApproval).jit, "a check this test runs compiles nothing");
+    assert!(info(CheckName::KafkaProjection).gather, "a check this test runs gathers its rows cheap");
     let few = few_connections(&pool).await;
-    let done = run(&few, CheckName::QuoteApproval).await;
-    assert!(done.checked > 0, "{done:?}");
+    for check in [CheckName::QuoteApproval, CheckName::KafkaProjection] {
+        let done = run(&few, check).await;
+        assert!(done.checked > 0, "{done:?}");
+    }
     for jit in on_each_connection::<String>(&few, "show jit").await {
-        assert_eq!(jit, "on", "the server's default, as before the run");
+        assert_eq!(jit, "on", "the server's default, as before the runs");
+    }
+    for cost in on_each_connection::<String>(&few, "show parallel_tuple_cost").await {
+        assert_eq!(cost, "0.1", "the server's default, as before the runs");
     }
 }
 

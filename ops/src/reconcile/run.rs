@@ -485,7 +485,7 @@ async fn record_findings(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scop
             if let Some((_, findings)) = &console {
                 query = query.bind(findings.as_str());
             }
-            let mut read = checks::statement_tx(db, checks::info(one.check).jit).await?;
+            let mut read = checks::statement_tx(db, checks::info(one.check)).await?;
             let (examined, to_write, same, gone) = query.fetch_one(&mut *read).await?;
             read.commit().await?;
             (console.map_or(examined, |c| c.0), to_write, same, gone)

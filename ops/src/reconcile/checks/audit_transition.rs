@@ -30,6 +30,7 @@ pub const INFO: CheckInfo = CheckInfo {
     incremental: true,
     grace_secs: 60,
     jit: true,
+    gather: false,
 };
 
 pub const SQL: &str = "

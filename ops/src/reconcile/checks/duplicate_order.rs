@@ -21,6 +21,7 @@ pub const INFO: CheckInfo = CheckInfo {
     incremental: false,
     grace_secs: 0,
     jit: false,
+    gather: false,
 };
 
 /// Only an imported order can share its quote: two PLATFORM orders of one quote are refused by

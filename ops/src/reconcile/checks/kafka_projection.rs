@@ -46,6 +46,7 @@ pub const INFO: CheckInfo = CheckInfo {
     incremental: true,
     grace_secs: 300,
     jit: true,
+    gather: true,
 };
 
 pub const SQL: &str = "

@@ -108,7 +108,7 @@ pub fn grace(check: CheckName, scope: &Scope) -> i64 {
 pub async fn examine(check: CheckName, db: &mut PgConnection, engine: Option<&EngineClient>, scope: &Scope) -> Result<Examined> {
     let grace = grace(check, scope);
     let examined = match sql(check) {
-        Some(statement) => run_sql(db, info(check).jit, statement, scope, grace, |q| q).await?,
+        Some(statement) => run_sql(db, info(check), statement, scope, grace, |q| q).await?,
         None => order_engine::examine(db, engine, scope, grace).await?,
     };
     // A kind the SQL names but the module does not describe is a bug here, not a mismatch out there.
@@ -127,10 +127,10 @@ pub(crate) fn as_findings(statement: &str) -> String {
 }
 
 /// Runs a check's statement with the common parameters (and the check's own after them, by `more`),
-/// JIT-compiled or not as the check says (`jit`, see [`CheckInfo::jit`]).
+/// planned as the check says ([`statement_tx`]).
 pub(crate) async fn run_sql(
     db: &mut PgConnection,
-    jit: bool,
+    check: &CheckInfo,
     statement: &str,
     scope: &Scope,
     grace_secs: i64,
@@ -143,7 +143,7 @@ pub(crate) async fn run_sql(
         .bind(scope.since)
         .bind(scope.as_of)
         .bind(grace_secs as f64);
-    let mut read = statement_tx(db, jit).await?;
+    let mut read = statement_tx(db, check).await?;
     let row = more(query).fetch_one(&mut *read).await?;
     read.commit().await?;
     let checked: i64 = row.try_get(0)?;
@@ -154,11 +154,15 @@ pub(crate) async fn run_sql(
 }
 
 /// The transaction a check's statement runs in: without JIT compilation unless the check allows it
-/// (`CheckInfo::jit`; `set local`, so the pooled connection keeps its own setting).
-pub(crate) async fn statement_tx(db: &mut PgConnection, jit: bool) -> Result<sqlx::Transaction<'_, Postgres>> {
+/// ([`CheckInfo::jit`]), with gathered rows priced cheap where the check says so ([`CheckInfo::gather`]) —
+/// `set local`, so the pooled connection keeps its own settings.
+pub(crate) async fn statement_tx<'c>(db: &'c mut PgConnection, check: &CheckInfo) -> Result<sqlx::Transaction<'c, Postgres>> {
     let mut read = sqlx::Connection::begin(db).await?;
-    if !jit {
+    if !check.jit {
         sqlx::query("set local jit = off").execute(&mut *read).await?;
+    }
+    if check.gather {
+        sqlx::query("set local parallel_tuple_cost = 0.001").execute(&mut *read).await?;
     }
     Ok(read)
 }

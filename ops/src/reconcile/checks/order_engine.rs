@@ -71,6 +71,7 @@ pub const INFO: CheckInfo = CheckInfo {
     incremental: false,
     grace_secs: 120,
     jit: false,
+    gather: false,
 };
 
 /// Instances read in the first request: all of them at once when they fit (a consistent snapshot).
@@ -253,7 +254,7 @@ async fn confirmed(
     consistent: bool,
 ) -> Result<Examined> {
     let Instances { orders, tenants, ids } = Instances::of(found);
-    let mut examined = super::run_sql(db, INFO.jit, SQL, scope, grace_secs, |q| q.bind(orders).bind(tenants).bind(ids)).await?;
+    let mut examined = super::run_sql(db, &INFO, SQL, scope, grace_secs, |q| q.bind(orders).bind(tenants).bind(ids)).await?;
     // Read in pages, a missing instance is confirmed by its key: paging may have missed one that moved
     // between pages. The engine answers one key per request, so the confirmations go [`CONFIRMING`] at a time.
     if !consistent {

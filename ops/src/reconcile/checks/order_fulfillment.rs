@@ -47,6 +47,7 @@ pub const INFO: CheckInfo = CheckInfo {
     incremental: true,
     grace_secs: 300,
     jit: false,
+    gather: false,
 };
 
 pub const SQL: &str = "

@@ -20,6 +20,7 @@ pub const INFO: CheckInfo = CheckInfo {
     incremental: true,
     grace_secs: 60,
     jit: false,
+    gather: false,
 };
 
 pub const SQL: &str = "

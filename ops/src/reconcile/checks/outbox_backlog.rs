@@ -43,6 +43,7 @@ pub const INFO: CheckInfo = CheckInfo {
     incremental: false,
     grace_secs: 300,
     jit: true,
+    gather: false,
 };
 
 /// The entity of a relay's claims in a tenant: stable for both (an MD5 read as a UUID), like a stream's.

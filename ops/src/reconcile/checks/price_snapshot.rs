@@ -29,6 +29,7 @@ pub const INFO: CheckInfo = CheckInfo {
     incremental: true,
     grace_secs: 60,
     jit: true,
+    gather: true,
 };
 
 pub const SQL: &str = "

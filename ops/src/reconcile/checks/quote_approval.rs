@@ -40,6 +40,7 @@ pub const INFO: CheckInfo = CheckInfo {
     incremental: false,
     grace_secs: 60,
     jit: false,
+    gather: false,
 };
 
 pub const SQL: &str = "

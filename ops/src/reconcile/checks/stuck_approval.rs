@@ -21,6 +21,7 @@ pub const INFO: CheckInfo = CheckInfo {
     incremental: false,
     grace_secs: 0,
     jit: false,
+    gather: false,
 };
 
 pub const SQL: &str = "

@@ -24,6 +24,7 @@ pub const INFO: CheckInfo = CheckInfo {
     incremental: false,
     grace_secs: 0,
     jit: true,
+    gather: false,
 };
 
 pub const SQL: &str = "
