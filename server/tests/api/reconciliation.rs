@@ -135,3 +135,39 @@ async fn an_admin_allows_automatic_repair_for_a_check_and_tenant_from_the_page(p
     assert!(page.contains("on, at most 5 per run") && !page.contains(r#"action="/reconciliation/auto-repair""#), "{page}");
     assert_eq!(oscar.submit("/reconciliation/auto-repair", &fields).await.0, 403);
 }
+
+/// A dead relay's stale claims in a tenant are one mismatch: its page names the relay (linked to the
+/// outbox panel), how many claims it holds past the lease, and offers the release with the form filled
+/// with the oldest claimed event.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_dead_relays_stale_claims_are_one_mismatch_whose_repair_form_names_its_oldest_event(pool: PgPool) {
+    seeded(&pool).await;
+    let app = spawn_app_with(pool.clone(), idp_config()).await;
+    app.sign_in("oscar.operator").await;
+    let (status, _) = app.submit("/reconciliation/runs", &[("check", "outbox-backlog"), ("tenant", "")]).await;
+    assert_eq!(status, 303);
+    let (mismatch, tenant, relay, stale, oldest): (Uuid, Uuid, String, i64, Uuid) = sqlx::query_as(
+        "select m.mismatch_id, m.tenant_id, m.observed_state->>'relay', (m.observed_state->>'stale')::bigint,
+                (m.observed_state->>'oldest_event_id')::uuid
+           from ops.reconciliation_mismatch m where m.mismatch_type = 'STALE_OUTBOX_CLAIMS' order by m.mismatch_id limit 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let held: i64 = sqlx::query_scalar(
+        "select count(*) from messaging.outbox_event where tenant_id = $1 and claimed_by = $2 and status = 'PROCESSING'
+            and claimed_at < now() - interval '10 minutes'",
+    )
+    .bind(tenant)
+    .bind(&relay)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stale, held, "how many the relay holds past the lease in the tenant");
+
+    let (status, page) = app.page(&format!("/reconciliation/mismatches/{mismatch}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!(r#"href="/diagnostics?tenant={tenant}#outbox""#)) && page.contains(&relay), "the relay, linked: {page}");
+    let repair = format!("/repairs/new?type=release-stale-claims&amp;tenant={tenant}&amp;entity={oldest}&amp;incident=&amp;mismatch={mismatch}");
+    assert!(page.contains(&repair), "the release, prefilled with the oldest claimed event: {page}");
+}
