@@ -143,6 +143,31 @@ async fn a_run_records_its_counts_and_a_second_run_sees_the_same_mismatches_agai
 
 }
 
+/// The hourly write of what a whole run finds again unchanged is spread: each mismatch is written again
+/// between one and two hours after its last write, where in that hour fixed per mismatch — so the
+/// mismatches a detector opened together are not all rewritten by one run. 90 minutes on, some are.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn mismatches_found_again_unchanged_are_written_again_spread_over_the_second_hour(pool: PgPool) {
+    seeded(&pool).await;
+    let first = run(&pool, CheckName::StuckOrder).await;
+    assert!(first.mismatches >= 20, "{first:?}");
+    for sql in [
+        "update ops.reconciliation_run set window_end = window_end - interval '90 minutes' where reconciliation_type = 'STUCK_ORDER'",
+        "update ops.reconciliation_mismatch set last_seen_at = last_seen_at - interval '90 minutes' where check_name = 'STUCK_ORDER'",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    let second = run(&pool, CheckName::StuckOrder).await;
+    assert_eq!((second.mismatches, second.opened), (first.mismatches, 0));
+    let written: i64 = sqlx::query_scalar("select count(*) from ops.reconciliation_mismatch where last_run_id = $1")
+        .bind(second.run_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(written > 0 && written < first.mismatches, "{written} of {} written again", first.mismatches);
+    assert!(open_mismatches(&pool, CheckName::StuckOrder).await.iter().all(|m| m.2 == 2), "each seen twice, written or not");
+}
+
 /// Found again with something observed changed, a mismatch gets a SEEN line with the new observation;
 /// the others found again unchanged get none.
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]

@@ -309,7 +309,9 @@ async fn run_locked(pool: &PgPool, engine: Option<&EngineClient>, actor: &Actor,
     }
 }
 
-/// A whole-scope run writes a mismatch it finds again unchanged at least this often (see [`compare_sql`]).
+/// A whole-scope run writes a mismatch it finds again unchanged once it was last written between one and
+/// two of these ago — where in that hour fixed per mismatch (a hash of its id), so that the ten thousand a
+/// detector opened at once are not all rewritten by the same run an hour later (see [`compare_sql`]).
 pub const SEEN_CHECKPOINT: Duration = Duration::from_secs(60 * 60);
 
 /// The kinds of a check as JSON rows (kind, likely cause, suggested action, safety, automatic repair,
@@ -339,8 +341,8 @@ const JSON_FINDINGS: &str = "select 0::bigint, (e->>'entity_id')::uuid, e from j
 /// - how many entities the rows examined;
 /// - the findings to write, as JSON text: every one that is new, or whose finding differs from the one its
 ///   open mismatch last wrote (`finding_digest`, the MD5 of the finding's JSON text) — or every one,
-///   unless the run is whole (`$7`) — and once an hour (`$8`, [`SEEN_CHECKPOINT`]) the ones found again
-///   unchanged, so a read never counts more than an hour of runs;
+///   unless the run is whole (`$7`) — and every one to two hours (`$8`, [`SEEN_CHECKPOINT`], spread per
+///   mismatch) the ones found again unchanged, so a read never counts more than two hours of runs;
 /// - how many were found again unchanged (left as they are: their sighting is counted on read,
 ///   `ops.reconciliation_mismatch_seen` — every completed whole run since the last write found it, or that
 ///   run would have resolved it);
@@ -357,7 +359,8 @@ fn compare_sql(source: &str, first: usize) -> String {
          from (
            select x.examined, x.finding, m.mismatch_id,
                   case when x.finding is null then case when m.mismatch_id is not null and {looked} then 'GONE' end
-                       when m.mismatch_id is null or not {whole} or m.last_seen_at < $4 - make_interval(secs => {checkpoint})
+                       when m.mismatch_id is null or not {whole}
+                            or m.last_seen_at < $4 - make_interval(secs => {checkpoint} * (1 + (hashtext(m.mismatch_id::text) & 1023) / 1024.0))
                             or m.finding_digest is distinct from md5(x.finding::text) then 'WRITE'
                        else 'SAME' end as state
            from ({source}) as x(examined, entity_id, finding)
