@@ -118,10 +118,10 @@ fn reconciliation(r: &mut Report, rec: &Value) {
     }
     r.line(format!(
         "Each check's whole run (`reconcile::run`: examine and record its mismatches), run twice — the first \
-         opens its mismatches, the second sees them again, as every later scheduled run does — beside its floor: \
+         opens its mismatches, the next two see them again, as every later scheduled run does — beside its floor: \
          the bare SQL (`bench/sql/reconcile/<check>.sql`, the lesson's query or its plain equivalent) run with psql \
          on the same {} orders and, for order ↔ engine, reading the engine's active instances page by page through \
-         its REST API (what the check must do besides SQL). Both sides are the better of two runs. Target: within \
+         its REST API (what the check must do besides SQL). Both sides are the best of three runs. Target: within \
          1.5× the floor.",
         rec["orders"]
     ));
@@ -149,7 +149,7 @@ fn reconciliation(r: &mut Report, rec: &Value) {
     r.line("");
     r.line(format!(
         "Incremental re-run after {} simulator quotes (with their approvals, acceptances and orders; made in {} s), \
-         beside the same check's whole run above (the better of its two). Target: under 1 s. `checked` is what the re-run examined: the \
+         beside the same check's whole run above (the best of its three). Target: under 1 s. `checked` is what the re-run examined: the \
          re-runs start {} s after the changes (the longest grace), so none is left in flight for the next run.",
         rec["changes"]["quotes"], num(&rec["changes"]["seconds"], 1), rec["changes"]["waited_s"]
     ));
