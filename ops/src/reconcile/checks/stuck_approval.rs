@@ -32,15 +32,14 @@ with c as (
   where ar.status in ('PENDING', 'ESCALATED')
     and ($1::uuid is null or ar.tenant_id = $1) and ($2::uuid[] is null or ar.approval_request_id = any($2))
 )
--- The quote is probed only for the requests past their due time (its primary key), not joined: a join
--- hashes every quote to describe a few hundred.
-select 1::bigint, approval_request_id,
-       case when due_at < $4
-                   and (select q.status from cpq.quote q where q.quote_id = c.quote_id) = 'PENDING_APPROVAL'
-       then json_build_object('entity_type', 'APPROVAL', 'entity_id', approval_request_id, 'tenant_id', tenant_id,
+-- The quote is joined only for the requests past their due time: the planner probes its primary key for a
+-- few hundred, or hashes the quotes for tens of thousands.
+select 1::bigint, c.approval_request_id,
+       case when c.due_at < $4 and q.status = 'PENDING_APPROVAL'
+       then json_build_object('entity_type', 'APPROVAL', 'entity_id', c.approval_request_id, 'tenant_id', c.tenant_id,
            'kind', 'OVERDUE_APPROVAL',
-           'expected', json_build_object('decided_by', due_at),
-           'observed', json_build_object('status', status, 'quote_id', quote_id, 'assignee', assignee,
-                                          'escalation_level', escalation_level, 'policy_version', policy_version,
-                                          'due_at', due_at)) end
-from c";
+           'expected', json_build_object('decided_by', c.due_at),
+           'observed', json_build_object('status', c.status, 'quote_id', c.quote_id, 'assignee', c.assignee,
+                                          'escalation_level', c.escalation_level, 'policy_version', c.policy_version,
+                                          'due_at', c.due_at)) end
+from c left join cpq.quote q on q.quote_id = c.quote_id and c.due_at < $4";
