@@ -48,24 +48,26 @@ pub fn MismatchPage() -> impl IntoView {
     }
 }
 
+/// What a mismatch is about when its entity is a grouping with a made-up id (an MD5 of what groups it),
+/// in words: an outbox stream by its aggregate and event type, a relay's claims by the relay and how many.
+pub(super) fn grouped_entity(m: &Mismatch) -> Option<String> {
+    let text = |k: &str| m.observed_state[k].as_str().unwrap_or("?").to_string();
+    match m.entity_type.as_str() {
+        "OUTBOX_STREAM" => Some(format!("outbox stream {} / {}", text("aggregate_type"), text("event_type"))),
+        "OUTBOX_CLAIMS" => Some(format!("{} stale claims of relay {}", m.observed_state["stale"], text("relay"))),
+        _ => None,
+    }
+}
+
 /// Where the mismatch's entity is shown.
 fn entity_link(m: &Mismatch) -> AnyView {
     let id = m.entity_id.to_string();
-    match (m.entity_type.as_str(), m.tenant_id) {
-        ("ORDER", Some(tenant)) => view! { <a href=format!("/orders/{tenant}/{id}")>"order " <span class="mono">{id.clone()}</span></a> }.into_any(),
-        ("QUOTE", Some(tenant)) => view! { <a href=format!("/orders?tenant={tenant}&q={id}")>"quote " <span class="mono">{id.clone()}</span></a> }.into_any(),
-        // A stream of the outbox (tenant, aggregate type, event type): its backlog on the diagnostics page.
-        ("OUTBOX_STREAM", Some(tenant)) => {
-            let name = |k: &str| m.observed_state[k].as_str().unwrap_or("?").to_string();
-            let stream = format!("{} / {}", name("aggregate_type"), name("event_type"));
-            view! { <a href=format!("/diagnostics?tenant={tenant}#outbox")>"outbox stream " <span class="mono">{stream}</span></a> }.into_any()
-        }
-        // A relay's claims in a tenant: the outbox panel lists each claimer with its heartbeat.
-        ("OUTBOX_CLAIMS", Some(tenant)) => {
-            let relay = m.observed_state["relay"].as_str().unwrap_or("?").to_string();
-            view! { <a href=format!("/diagnostics?tenant={tenant}#outbox")>"claims of relay " <span class="mono">{relay}</span></a> }.into_any()
-        }
-        (kind, _) => view! { <span>{kind.to_lowercase().replace('_', " ")} " " <span class="mono">{id.clone()}</span></span> }.into_any(),
+    match (m.entity_type.as_str(), m.tenant_id, grouped_entity(m)) {
+        ("ORDER", Some(tenant), _) => view! { <a href=format!("/orders/{tenant}/{id}")>"order " <span class="mono">{id.clone()}</span></a> }.into_any(),
+        ("QUOTE", Some(tenant), _) => view! { <a href=format!("/orders?tenant={tenant}&q={id}")>"quote " <span class="mono">{id.clone()}</span></a> }.into_any(),
+        // An outbox stream's backlog, a relay's claims: both on the diagnostics page's outbox panel.
+        (_, Some(tenant), Some(name)) => view! { <a href=format!("/diagnostics?tenant={tenant}#outbox")>{name}</a> }.into_any(),
+        (kind, _, _) => view! { <span>{kind.to_lowercase().replace('_', " ")} " " <span class="mono">{id.clone()}</span></span> }.into_any(),
     }
 }
 

@@ -62,7 +62,10 @@ fn mismatch_rows(found: &[Mismatch]) -> AnyView {
                 <tr>
                     <td><a href=mismatch_path(m.mismatch_id)>{m.mismatch_type.replace('_', " ").to_lowercase()}</a></td>
                     <td>{check_title(&m.check_name)}</td>
-                    <td>{m.entity_type.clone()} " " <span class="mono">{m.entity_id.to_string()}</span></td>
+                    <td>{match mismatch::grouped_entity(m) {
+                        Some(name) => view! { <span>{name}</span> }.into_any(),
+                        None => view! { <span>{m.entity_type.clone()} " " <span class="mono">{m.entity_id.to_string()}</span></span> }.into_any(),
+                    }}</td>
                     <td>{m.status.clone()}</td>
                     <td>{safety_badge(m.safety_level.as_deref())}</td>
                     <td>{age(&m.first_seen_at, &now)}</td>

@@ -165,9 +165,12 @@ async fn a_dead_relays_stale_claims_are_one_mismatch_whose_repair_form_names_its
     .unwrap();
     assert_eq!(stale, held, "how many the relay holds past the lease in the tenant");
 
+    let named = format!("{stale} stale claims of relay {relay}");
+    let (_, list) = app.page("/reconciliation?check=outbox-backlog").await;
+    assert!(list.contains(&named), "the list says whose claims, not a made-up id: {list}");
     let (status, page) = app.page(&format!("/reconciliation/mismatches/{mismatch}")).await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains(&format!(r#"href="/diagnostics?tenant={tenant}#outbox""#)) && page.contains(&relay), "the relay, linked: {page}");
+    assert!(page.contains(&format!(r#"<a href="/diagnostics?tenant={tenant}#outbox">{named}</a>"#)), "the relay, linked: {page}");
     let repair = format!("/repairs/new?type=release-stale-claims&amp;tenant={tenant}&amp;entity={oldest}&amp;incident=&amp;mismatch={mismatch}");
     assert!(page.contains(&repair), "the release, prefilled with the oldest claimed event: {page}");
 }
