@@ -117,7 +117,7 @@ fn reconciliation(r: &mut Report, rec: &Value) {
         return;
     }
     r.line(format!(
-        "Each check's whole run (`reconcile::run`: examine and record its mismatches), run twice — the first \
+        "Each check's whole run (`reconcile::run`: examine and record its mismatches), run three times — the first \
          opens its mismatches, the next two see them again, as every later scheduled run does — beside its floor: \
          the bare SQL (`bench/sql/reconcile/<check>.sql`, the lesson's query or its plain equivalent) run with psql \
          on the same {} orders and, for order ↔ engine, reading the engine's active instances page by page through \

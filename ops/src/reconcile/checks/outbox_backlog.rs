@@ -10,9 +10,9 @@
 //!   the grain of the release-stale-claims repair, which releases every stale claim of a dead relay in the
 //!   tenant it is requested for (named by the oldest event).
 //!
-//! Over `ix_outbox_pending_type`, `ix_outbox_pending` and `ix_outbox_processing_claimed`; always whole. A
-//! re-check judges each entity it names, including one no longer found (all published, all released): it
-//! agrees, and the mismatch resolves.
+//! Over `ix_outbox_pending_stream` (in stream order), `ix_outbox_pending` and `ix_outbox_processing_claimed`;
+//! always whole. A re-check judges each entity it names, including one no longer found (all published, all
+//! released): it agrees, and the mismatch resolves.
 
 use crate::reconcile::model::{CheckInfo, CheckName, Kind, Safety};
 use crate::repair::RepairType;
