@@ -66,6 +66,29 @@ async fn history(pool: &PgPool, mismatch: Uuid) -> Vec<String> {
         .unwrap()
 }
 
+/// The mismatch's suggested repair requested by oscar, its form filled from the mismatch as its page fills
+/// it (type, tenant, the entity the repair acts on, the mismatch), under `incident`.
+async fn request_suggested_repair(
+    pool: &PgPool,
+    services: &Services,
+    mismatch: &reconcile::Mismatch,
+    incident: ops::ids::IncidentId,
+    reason: &str,
+) -> Repair {
+    let form = RepairRequestForm {
+        repair_type: mismatch.suggested_repair.clone().expect("the mismatch suggests a repair"),
+        tenant: mismatch.tenant_id.expect("the mismatch is a tenant's").to_string(),
+        entity_id: mismatch.repair_entity().expect("the repair's entity").to_string(),
+        incident_id: incident.to_string(),
+        reason: reason.into(),
+        idempotency_key: format!("recon-{}", mismatch.mismatch_id),
+        mismatch_id: mismatch.mismatch_id.to_string(),
+        ..Default::default()
+    };
+    let oscar = demo_user("oscar.operator");
+    request_repair(pool, services, &oscar, &RepairForRequest::parse(&form, true).unwrap()).await.unwrap().repair
+}
+
 async fn status(pool: &PgPool, mismatch: Uuid) -> String {
     sqlx::query_scalar("select status from ops.reconciliation_mismatch where mismatch_id = $1").bind(mismatch).fetch_one(pool).await.unwrap()
 }
@@ -364,17 +387,9 @@ async fn the_loop_resolves(pool: &PgPool, check: CheckName, rng_seed: u64) {
     let oscar = demo_user("oscar.operator");
     let incident = declare(&pool, &oscar, "SEV3", &[tenant], &[order]).await.incident_id;
     let services = Services::new(engine());
-    let form = RepairRequestForm {
-        repair_type: mismatch.suggested_repair.clone().unwrap(),
-        tenant: tenant.to_string(),
-        entity_id: order.to_string(),
-        incident_id: incident.to_string(),
-        reason: "reconciliation found the order stuck: its start was given up".into(),
-        idempotency_key: format!("recon-{}", mismatch.mismatch_id),
-        mismatch_id: mismatch.mismatch_id.to_string(),
-        ..Default::default()
-    };
-    let requested = request_repair(&pool, &services, &oscar, &RepairForRequest::parse(&form, true).unwrap()).await.unwrap().repair;
+    let reason = "reconciliation found the order stuck: its start was given up";
+    let requested = request_suggested_repair(&pool, &services, &mismatch, incident, reason).await;
+    assert_eq!(requested.entity_id, order.as_uuid(), "the mismatch's own entity");
     assert_eq!(requested.mismatch_id, Some(mismatch.mismatch_id));
     assert_eq!(status(&pool, mismatch.mismatch_id).await, "REPAIRING");
 
@@ -639,21 +654,12 @@ async fn stale_claims_are_one_mismatch_per_relay_and_tenant_and_their_repair_rel
         .expect("a dead relay of the seed claimed events of several tenants");
     let mismatch = found.iter().find(|m| m.tenant_id == Some(tenant) && m.observed_state["relay"] == relay.as_str()).unwrap();
     assert_eq!(mismatch.suggested_repair.as_deref(), Some("release-stale-claims"));
-    let entity = mismatch.repair_entity().expect("the repair is named by the oldest event");
     let oscar = demo_user("oscar.operator");
     let incident = declare(&pool, &oscar, "SEV3", &[TenantId::from_uuid(tenant)], &[]).await.incident_id;
     let services = Services::new(engine());
-    let form = RepairRequestForm {
-        repair_type: "release-stale-claims".into(),
-        tenant: tenant.to_string(),
-        entity_id: entity.to_string(),
-        incident_id: incident.to_string(),
-        reason: "reconciliation found a dead relay's claims".into(),
-        idempotency_key: format!("recon-{}", mismatch.mismatch_id),
-        mismatch_id: mismatch.mismatch_id.to_string(),
-        ..Default::default()
-    };
-    let requested = request_repair(&pool, &services, &oscar, &RepairForRequest::parse(&form, true).unwrap()).await.unwrap().repair;
+    let requested = request_suggested_repair(&pool, &services, mismatch, incident, "reconciliation found a dead relay's claims").await;
+    let oldest: Uuid = mismatch.observed_state["oldest_event_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(requested.entity_id, oldest, "the repair is named by the oldest event");
     let executed = execute_repair(&pool, &services, &oscar, requested.repair_id, Some(&requested.proposed_change_hash)).await.unwrap();
     assert_eq!(executed.repair.status, RepairStatus::Executed);
 

@@ -54,7 +54,7 @@ pub(super) fn grouped_entity(m: &Mismatch) -> Option<String> {
     let text = |k: &str| m.observed_state[k].as_str().unwrap_or("?").to_string();
     match m.entity_type.as_str() {
         "OUTBOX_STREAM" => Some(format!("outbox stream {} / {}", text("aggregate_type"), text("event_type"))),
-        "OUTBOX_CLAIMS" => Some(format!("{} stale claims of relay {}", m.observed_state["stale"], text("relay"))),
+        checks::outbox_backlog::CLAIMS_ENTITY => Some(format!("{} stale claims of relay {}", m.observed_state["stale"], text("relay"))),
         _ => None,
     }
 }

@@ -463,9 +463,13 @@ async fn record_findings(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scop
     // What the run no longer finds is resolved by it — when it looked: not an incremental run (it saw only
     // what changed); not a re-check of an entity the check could not judge yet (changed within the grace).
     let looked = |checked: i64| since_is_none(scope) && (scope.entities.is_none() || checked > 0 || grace == 0);
+    // The comparison's own parameters follow the check's.
+    let after = |instances: &Option<checks::order_engine::Instances>| {
+        checks::COMMON_PARAMS + 1 + instances.as_ref().map_or(0, |_| checks::order_engine::Instances::PARAMS)
+    };
     let (sql, instances, console) = match found {
-        Found::Sql(statement, instances) => (compare_sql(statement, if instances.is_some() { 9 } else { 6 }), instances, None),
-        Found::Json { checked, findings } => (compare_sql(JSON_FINDINGS, 6), None, Some((checked, findings))),
+        Found::Sql(statement, instances) => (compare_sql(statement, after(&instances)), instances, None),
+        Found::Json { checked, findings } => (compare_sql(JSON_FINDINGS, after(&None)), None, Some((checked, findings))),
     };
     let (checked, to_write, same, gone) = match console {
         // Nothing to compare with (a re-check that could not judge): every finding is written, none resolved.

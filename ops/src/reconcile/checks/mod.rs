@@ -78,6 +78,9 @@ pub fn sql(check: CheckName) -> Option<&'static str> {
     })
 }
 
+/// How many parameters every check's statement takes (`$1`–`$5`, see the module doc); a check's own follow.
+pub(crate) const COMMON_PARAMS: usize = 5;
+
 /// What a whole-scope run compares with the open mismatches (see `run::compare_sql`).
 pub(crate) enum Source {
     /// A statement run inside the comparison — with order ↔ engine's instances as `$6`–`$8`, when it has them.

@@ -198,6 +198,9 @@ pub struct Instances {
 }
 
 impl Instances {
+    /// The statement's parameters they fill, after the common ones.
+    pub(crate) const PARAMS: usize = 3;
+
     fn of(found: Vec<(Uuid, Uuid, String)>) -> Instances {
         let mut instances = Instances::default();
         for (order, tenant, id) in found {
