@@ -171,6 +171,37 @@ async fn a_clean_seed_gives_no_mismatch_on_any_check(pool: PgPool) {
     }
 }
 
+/// A fingerprinted check's fourth column (`CheckInfo::fingerprint`) stands for its finding: present
+/// exactly where there is one, and a finding's content (beyond the entity's id) and its fingerprint go
+/// one-to-one on the seed.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_fingerprinted_check_gives_a_fingerprint_exactly_with_each_finding(pool: PgPool) {
+    seed::run(&pool, &params(0.05)).await.expect("the seed runs");
+    let fingerprinted: Vec<CheckName> = CheckName::ALL.iter().copied().filter(|&c| checks::info(c).fingerprint).collect();
+    assert!(fingerprinted.contains(&CheckName::StuckApproval), "{fingerprinted:?}");
+    for check in fingerprinted {
+        let statement = checks::sql(check).expect("a fingerprinted check is an SQL check");
+        let sql = format!(
+            "select count(*) filter (where (finding is null) <> (fingerprint is null)), count(finding),
+                    count(distinct finding::jsonb - 'entity_id'), count(distinct fingerprint),
+                    count(distinct (finding::jsonb - 'entity_id', fingerprint)) filter (where finding is not null)
+             from ({statement}) as x(examined, entity_id, finding, fingerprint)"
+        );
+        let (unpaired, findings, contents, prints, pairs): (i64, i64, i64, i64, i64) = sqlx::query_as(&sql)
+            .bind(None::<Uuid>)
+            .bind(None::<Vec<Uuid>>)
+            .bind(None::<chrono::DateTime<Utc>>)
+            .bind(Utc::now())
+            .bind(checks::info(check).grace_secs as f64)
+            .fetch_one(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{check}: {e}"));
+        assert_eq!(unpaired, 0, "{check}: a fingerprint without a finding, or a finding without one");
+        assert!(findings > 0, "{check}: the seed gave it something to find");
+        assert_eq!((contents, pairs), (prints, prints), "{check}: findings and fingerprints go one-to-one");
+    }
+}
+
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_check_scoped_to_entities_judges_only_those(pool: PgPool) {
     seed::run(&pool, &params(0.05)).await.expect("the seed runs");

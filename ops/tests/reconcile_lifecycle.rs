@@ -235,6 +235,56 @@ async fn a_mismatch_found_again_changed_gets_a_history_line_and_an_unchanged_one
     assert_eq!(last_runs, [(changed, second.run_id), (opened[1].0, first.run_id)]);
 }
 
+/// A fingerprinted detector (`CheckInfo::fingerprint`: its whole runs build JSON only for what is new or
+/// changed) still sees a change: an overdue request reassigned is written again with a SEEN line saying
+/// so; the others found again are left as they were, counted on read.
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_fingerprinted_detector_writes_what_changed_and_leaves_what_did_not(pool: PgPool) {
+    seeded(&pool).await;
+    assert!(reconcile::checks::info(CheckName::StuckApproval).fingerprint);
+    let first = run(&pool, CheckName::StuckApproval).await;
+    assert!(first.mismatches > 1, "{first:?}");
+    let opened = open_mismatches(&pool, CheckName::StuckApproval).await;
+    let (changed, unchanged) = (opened[0].0, opened[1].0);
+    sqlx::query(
+        "update cpq.approval_request set assignee = 'deputy.approver', version = version + 1, updated_at = now()
+          where approval_request_id = (select entity_id from ops.reconciliation_mismatch where mismatch_id = $1)",
+    )
+    .bind(changed)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let second = run(&pool, CheckName::StuckApproval).await;
+    assert_eq!((second.mismatches, second.opened, second.resolved), (first.mismatches, 0, 0));
+    assert_eq!(history(&pool, changed).await, ["OPENED", "SEEN"]);
+    assert_eq!(history(&pool, unchanged).await, ["OPENED"]);
+    let (assignee, last_run): (String, Uuid) = sqlx::query_as(
+        "select observed_state->>'assignee', last_run_id from ops.reconciliation_mismatch where mismatch_id = $1",
+    )
+    .bind(changed)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((assignee.as_str(), last_run), ("deputy.approver", second.run_id));
+    let untouched: Uuid = sqlx::query_scalar("select last_run_id from ops.reconciliation_mismatch where mismatch_id = $1")
+        .bind(unchanged)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(untouched, first.run_id, "found again unchanged: not written");
+    assert!(open_mismatches(&pool, CheckName::StuckApproval).await.iter().all(|m| m.2 == 2), "each seen twice");
+    // A third run finds the reassigned one unchanged since: nothing more is written.
+    let third = run(&pool, CheckName::StuckApproval).await;
+    assert_eq!((third.mismatches, third.opened), (first.mismatches, 0));
+    assert_eq!(history(&pool, changed).await, ["OPENED", "SEEN"]);
+    let last_run: Uuid = sqlx::query_scalar("select last_run_id from ops.reconciliation_mismatch where mismatch_id = $1")
+        .bind(changed)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(last_run, second.run_id);
+}
+
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]
 async fn a_later_run_that_no_longer_finds_a_mismatch_resolves_it_with_evidence(pool: PgPool) {
     seeded(&pool).await;
@@ -532,6 +582,29 @@ async fn a_check_run_with_its_own_planner_settings_leaves_its_connections_as_the
     for cost in on_each_connection::<String>(&few, "show parallel_tuple_cost").await {
         assert_eq!(cost, "0.1", "the server's default, as before the runs");
     }
+}
+
+/// A check's statement is planned for its values on every run: sqlx keeps it prepared on the connection,
+/// and PostgreSQL would otherwise switch it to a generic plan after five executions (`statement_tx`).
+#[sqlx::test(migrator = "platform::db::MIGRATOR")]
+async fn a_checks_statement_is_planned_for_its_values_on_every_run(pool: PgPool) {
+    seeded(&pool).await;
+    let few = few_connections(&pool).await;
+    // Enough that some connection runs it more than five times.
+    let runs = 6 * i64::from(FEW);
+    for _ in 0..runs {
+        run(&few, CheckName::StuckApproval).await;
+    }
+    // The comparison's statement, on whichever connections ran it: (generic, custom) plans.
+    let plans = on_each_connection::<Vec<i64>>(
+        &few,
+        "select array[coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)]::bigint[] from pg_prepared_statements
+          where statement like '%full join (select mismatch_id%' and statement not like '%pg_prepared_statements%'",
+    )
+    .await;
+    let (generic, custom) = plans.iter().fold((0, 0), |(g, c), p| (g + p[0], c + p[1]));
+    assert_eq!(custom, runs, "every run's comparison was planned with its values");
+    assert_eq!(generic, 0, "none with a generic plan");
 }
 
 /// A stalled outbox is judged per stream (tenant, aggregate type, event type), the lesson's grain: one

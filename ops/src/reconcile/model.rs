@@ -124,6 +124,18 @@ pub struct CheckInfo {
     /// statement ran serially. Measured per check at 1M orders: Kafka ↔ projection 1.4 s → 1.05 s, price
     /// snapshot 3.4 s → 2.5 s; the others gained nothing, and keep the default.
     pub gather: bool,
+    /// Whether the check's statement answers a fourth column, a cheap fingerprint of each finding
+    /// (`bigint`, null where the entity agrees): `hash_record_extended` of the row the finding is built
+    /// from (the table's whole row, or the statement's own `c`), so that it changes whenever a value the
+    /// finding shows does — a finding that also showed something from elsewhere would need it in the row.
+    /// Changes the finding does not show (a version, `updated_at`) cost a rewrite of the mismatch, never a
+    /// history line (that compares what it observes). A whole run compares fingerprints with the open
+    /// mismatches and builds JSON only for what is new or changed, in a second pass over those entities in
+    /// the same snapshot ([`crate::reconcile::run`]). For the detectors whose findings are found again, run
+    /// after run, by the ten thousand: building a finding's JSON costs about 3 µs, its fingerprint 0.3 µs —
+    /// at 1M orders, stuck approvals' 10 000 findings took 30 ms of JSON for a statement whose bare SQL
+    /// takes 60.
+    pub fingerprint: bool,
 }
 
 impl CheckInfo {

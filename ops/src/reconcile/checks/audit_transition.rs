@@ -31,6 +31,7 @@ pub const INFO: CheckInfo = CheckInfo {
     grace_secs: 60,
     jit: true,
     gather: false,
+    fingerprint: false,
 };
 
 pub const SQL: &str = "

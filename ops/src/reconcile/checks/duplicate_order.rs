@@ -22,6 +22,7 @@ pub const INFO: CheckInfo = CheckInfo {
     grace_secs: 0,
     jit: false,
     gather: false,
+    fingerprint: false,
 };
 
 /// Only an imported order can share its quote: two PLATFORM orders of one quote are refused by

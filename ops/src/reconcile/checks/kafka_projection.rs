@@ -47,6 +47,7 @@ pub const INFO: CheckInfo = CheckInfo {
     grace_secs: 300,
     jit: true,
     gather: true,
+    fingerprint: false,
 };
 
 pub const SQL: &str = "

@@ -9,7 +9,10 @@
 //! the entity agrees; where what is examined is not what is found (transitions examined, orders found), a
 //! row of its own carries the count, with no entity. So a run costs one statement, over the indexes its
 //! module names, and the run compares the rows with the open mismatches in that statement
-//! (`run::compare_sql`): only what is new or changed is ever built into a JSON array.
+//! (`run::compare_sql`): only what is new or changed is ever built into a JSON array. A detector that finds
+//! thousands again on every run also answers a fourth column, its finding's fingerprint
+//! ([`CheckInfo::fingerprint`]): its whole runs then compare fingerprints, and build the JSON of what is new
+//! or changed only.
 //!
 //! A check examines in one pass (not a materialized copy of every row read twice), and builds a finding
 //! only for an entity that disagrees (a `case`), as `json`, not `jsonb`: the text form builds about twice as
@@ -156,11 +159,23 @@ pub(crate) async fn run_sql(
     Ok(Examined { checked, findings })
 }
 
-/// The transaction a check's statement runs in: without JIT compilation unless the check allows it
-/// ([`CheckInfo::jit`]), with gathered rows priced cheap where the check says so ([`CheckInfo::gather`]) —
-/// `set local`, so the pooled connection keeps its own settings.
+/// The transaction a check's statement runs in: read-only, with one snapshot for all it reads (repeatable
+/// read: a fingerprinted check's second pass sees what its comparison saw), planned afresh for its values
+/// each time, without JIT
+/// compilation unless the check allows it ([`CheckInfo::jit`]), with gathered rows priced cheap where the
+/// check says so ([`CheckInfo::gather`]) — `set local`, so the pooled connection keeps its own settings.
+///
+/// Afresh: sqlx prepares a statement once per connection, and after five executions PostgreSQL may switch
+/// it to a generic plan, made without the values. A check's statement is written to be planned with them —
+/// `$1 is null or …` folds away only for a known `$1`, a window end's selectivity needs the window — and
+/// its generic plan ran serially: stuck approvals at 1M orders took 120–156 ms instead of 75–85 ms. A
+/// plan costs a millisecond or two; a check runs every few minutes.
 pub(crate) async fn statement_tx<'c>(db: &'c mut PgConnection, check: &CheckInfo) -> Result<sqlx::Transaction<'c, Postgres>> {
     let mut read = sqlx::Connection::begin(db).await?;
+    // Each its own statement: sqlx's `raw_sql` would send them in one round trip, but its future did not
+    // compile as `Send` for every lifetime, which a run spawned by the console needs.
+    sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *read).await?;
+    sqlx::query("set local plan_cache_mode = force_custom_plan").execute(&mut *read).await?;
     if !check.jit {
         sqlx::query("set local jit = off").execute(&mut *read).await?;
     }

@@ -72,6 +72,7 @@ pub const INFO: CheckInfo = CheckInfo {
     grace_secs: 120,
     jit: false,
     gather: false,
+    fingerprint: false,
 };
 
 /// Instances read in the first request: all of them at once when they fit (a consistent snapshot).

@@ -48,6 +48,7 @@ pub const INFO: CheckInfo = CheckInfo {
     grace_secs: 300,
     jit: false,
     gather: false,
+    fingerprint: false,
 };
 
 pub const SQL: &str = "

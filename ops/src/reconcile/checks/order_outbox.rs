@@ -21,6 +21,7 @@ pub const INFO: CheckInfo = CheckInfo {
     grace_secs: 60,
     jit: false,
     gather: false,
+    fingerprint: false,
 };
 
 pub const SQL: &str = "

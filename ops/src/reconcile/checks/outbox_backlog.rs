@@ -44,6 +44,7 @@ pub const INFO: CheckInfo = CheckInfo {
     grace_secs: 300,
     jit: true,
     gather: false,
+    fingerprint: false,
 };
 
 /// The entity of a relay's claims in a tenant: stable for both (an MD5 read as a UUID), like a stream's.

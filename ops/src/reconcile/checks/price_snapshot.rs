@@ -30,6 +30,7 @@ pub const INFO: CheckInfo = CheckInfo {
     grace_secs: 60,
     jit: true,
     gather: true,
+    fingerprint: false,
 };
 
 pub const SQL: &str = "

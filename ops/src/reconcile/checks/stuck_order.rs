@@ -1,7 +1,9 @@
 //! Stuck orders (lesson §8.2): an active order untouched for 30 minutes. Over
 //! `ix_sales_order_active_updated`; always whole (an order gets stuck by not changing). The observation
 //! holds when the order last changed, not how long ago: it stays the same while the order stays stuck, so
-//! a later run that finds it again writes no history (the console shows the age).
+//! a later run that finds it again writes no history (the console shows the age). Its fingerprint
+//! (`CheckInfo::fingerprint`) hashes the row `c` the finding is built from: a run that finds them again
+//! builds no JSON for them.
 
 use crate::reconcile::model::{CheckInfo, CheckName, Kind, Safety};
 use crate::repair::RepairType;
@@ -25,6 +27,7 @@ pub const INFO: CheckInfo = CheckInfo {
     grace_secs: 0,
     jit: true,
     gather: false,
+    fingerprint: true,
 };
 
 pub const SQL: &str = "
@@ -43,5 +46,7 @@ select 1::bigint, order_id,
            'kind', 'STUCK_ORDER',
            'expected', json_build_object('progress_within_minutes', 30),
            'observed', json_build_object('status', status, 'version', version, 'updated_at', updated_at,
-                                          'orchestration_start', start_status, 'start_reason', start_reason)) end
+                                          'orchestration_start', start_status, 'start_reason', start_reason)) end,
+       case when stuck
+       then hash_record_extended(c, 0) end
 from c";
