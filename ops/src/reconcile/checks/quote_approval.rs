@@ -1,6 +1,7 @@
 //! Quote ↔ approval (lesson §17.1): a quote pending approval has an open approval request for its current
 //! version, and no open request belongs to a quote that left PENDING_APPROVAL. Both sides come from partial
-//! indexes (`ix_quote_pending_approval`, `ix_approval_request_open_due`), so the check is always whole.
+//! indexes (`ix_quote_pending_approval`; `uq_approval_request_open`, which carries what the check reads of
+//! a request: an index-only scan), so the check is always whole.
 //! The two sides are matched in one hash join (quotes pending ⟗ open requests); only a request left
 //! without a pending quote looks its quote up (by key), instead of every open request probing its quote.
 
