@@ -26,8 +26,10 @@ ensure_dataset() {
     local seeded now_orders drift_pct max_drift=${BENCH_MAX_DRIFT_PCT:-1}
     seeded=$(psql -X -qtA "$BENCH_DATABASE_URL" -c "select max((counts->'rows'->>'oms.sales_order')::bigint) from platform.seed_run where finished_at is not null")
     now_orders=$(psql -X -qtA "$BENCH_DATABASE_URL" -c "select count(*) from oms.sales_order")
-    drift_pct=$(( (now_orders - ${seeded:-$orders}) * 100 / ${seeded:-$orders} ))
-    if [ "$drift_pct" -gt "$max_drift" ]; then
+    local base=${seeded:-$orders}
+    drift_pct=$(awk -v n="$now_orders" -v s="$base" 'BEGIN { printf "%.1f", (n - s) * 100 / s }')
+    # Compared exactly (whole-percent arithmetic would take 1.98% for 1%).
+    if [ $(( (now_orders - base) * 100 )) -gt $(( max_drift * base )) ]; then
       why="it has drifted: $now_orders orders, $drift_pct% more than the $seeded seeded (earlier runs' simulated changes; BENCH_MAX_DRIFT_PCT=$max_drift)"
       finished=0
     fi
