@@ -66,6 +66,15 @@ async fn history(pool: &PgPool, mismatch: Uuid) -> Vec<String> {
         .unwrap()
 }
 
+/// The run that last wrote a mismatch's row.
+async fn last_run(pool: &PgPool, mismatch: Uuid) -> Uuid {
+    sqlx::query_scalar("select last_run_id from ops.reconciliation_mismatch where mismatch_id = $1")
+        .bind(mismatch)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 /// The mismatch's suggested repair requested by oscar, its form filled from the mismatch as its page fills
 /// it (type, tenant, the entity the repair acts on, the mismatch), under `incident`.
 async fn request_suggested_repair(
@@ -224,15 +233,10 @@ async fn a_mismatch_found_again_changed_gets_a_history_line_and_an_unchanged_one
     assert!(open_mismatches(&pool, CheckName::OutboxBacklog).await.iter().all(|m| m.2 == 2), "each seen twice");
     // Only the changed one was written again (its finding's digest differed); the unchanged one's row is
     // still the first run's, its second sighting counted on read.
-    let last_runs: Vec<(Uuid, Uuid)> = sqlx::query_as(
-        "select mismatch_id, last_run_id from ops.reconciliation_mismatch where mismatch_id = any($1) order by mismatch_id = $2 desc",
-    )
-    .bind(vec![changed, opened[1].0])
-    .bind(changed)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert_eq!(last_runs, [(changed, second.run_id), (opened[1].0, first.run_id)]);
+    assert_eq!(
+        [last_run(&pool, changed).await, last_run(&pool, opened[1].0).await],
+        [second.run_id, first.run_id]
+    );
 }
 
 /// A fingerprinted detector (`CheckInfo::fingerprint`: its whole runs build JSON only for what is new or
@@ -258,31 +262,20 @@ async fn a_fingerprinted_detector_writes_what_changed_and_leaves_what_did_not(po
     assert_eq!((second.mismatches, second.opened, second.resolved), (first.mismatches, 0, 0));
     assert_eq!(history(&pool, changed).await, ["OPENED", "SEEN"]);
     assert_eq!(history(&pool, unchanged).await, ["OPENED"]);
-    let (assignee, last_run): (String, Uuid) = sqlx::query_as(
-        "select observed_state->>'assignee', last_run_id from ops.reconciliation_mismatch where mismatch_id = $1",
-    )
-    .bind(changed)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    assert_eq!((assignee.as_str(), last_run), ("deputy.approver", second.run_id));
-    let untouched: Uuid = sqlx::query_scalar("select last_run_id from ops.reconciliation_mismatch where mismatch_id = $1")
-        .bind(unchanged)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(untouched, first.run_id, "found again unchanged: not written");
+    let assignee: String =
+        sqlx::query_scalar("select observed_state->>'assignee' from ops.reconciliation_mismatch where mismatch_id = $1")
+            .bind(changed)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((assignee.as_str(), last_run(&pool, changed).await), ("deputy.approver", second.run_id));
+    assert_eq!(last_run(&pool, unchanged).await, first.run_id, "found again unchanged: not written");
     assert!(open_mismatches(&pool, CheckName::StuckApproval).await.iter().all(|m| m.2 == 2), "each seen twice");
     // A third run finds the reassigned one unchanged since: nothing more is written.
     let third = run(&pool, CheckName::StuckApproval).await;
     assert_eq!((third.mismatches, third.opened), (first.mismatches, 0));
     assert_eq!(history(&pool, changed).await, ["OPENED", "SEEN"]);
-    let last_run: Uuid = sqlx::query_scalar("select last_run_id from ops.reconciliation_mismatch where mismatch_id = $1")
-        .bind(changed)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(last_run, second.run_id);
+    assert_eq!(last_run(&pool, changed).await, second.run_id);
 }
 
 #[sqlx::test(migrator = "platform::db::MIGRATOR")]

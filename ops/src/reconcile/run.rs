@@ -32,7 +32,9 @@ use platform::ids::TenantId;
 use platform::machine::Named;
 use serde::Serialize;
 use serde_json::json;
-use sqlx::{Acquire, PgConnection, PgPool};
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
+use sqlx::{Acquire, PgConnection, PgPool, Postgres};
 use uuid::Uuid;
 
 use super::checks;
@@ -506,6 +508,22 @@ async fn record(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scope: &Scope
     record_findings(db, run_id, one, scope, Found::Json { checked: examined.checked, findings }, who).await
 }
 
+/// A check's own parameters (`$1`–`$5`, see [`checks`]; order ↔ engine's instances `$6`–`$8`) bound to
+/// `query`, over `entities` — the scope's, or those a fingerprinted check's second pass builds.
+fn with_check_params<'q, O>(
+    query: QueryAs<'q, Postgres, O, PgArguments>,
+    scope: &Scope,
+    entities: Option<Vec<Uuid>>,
+    grace: i64,
+    instances: Option<checks::order_engine::Instances>,
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    let query = query.bind(scope.tenant.map(Uuid::from)).bind(entities).bind(scope.since).bind(scope.as_of).bind(grace as f64);
+    match instances {
+        Some(i) => query.bind(i.orders).bind(i.tenants).bind(i.ids),
+        None => query,
+    }
+}
+
 /// [`compare_sql`], then [`RECORD`] and the run COMPLETED in one transaction.
 async fn record_findings(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scope: &Scope, found: Found<'_>, who: &str) -> Result<RunSummary> {
     let whole = scope.entities.is_none() && scope.since.is_none();
@@ -517,28 +535,19 @@ async fn record_findings(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scop
     let after = |instances: &Option<checks::order_engine::Instances>| {
         checks::COMMON_PARAMS + 1 + instances.as_ref().map_or(0, |_| checks::order_engine::Instances::PARAMS)
     };
-    // A fingerprinted check's whole run builds JSON only for what it writes (see `compare_sql`).
-    let fingerprinted = whole && checks::info(one.check).fingerprint;
     let (source, instances, console) = match found {
         Found::Sql(statement, instances) => (statement, instances, None),
         Found::Json { checked, findings } => (JSON_FINDINGS, None, Some((checked, findings))),
     };
-    let fingerprinted = fingerprinted && console.is_none();
+    // A fingerprinted check's whole run builds JSON only for what it writes (see `compare_sql`).
+    let fingerprinted = whole && console.is_none() && checks::info(one.check).fingerprint;
     let (checked, to_write, digests, same, gone) = match console {
         // Nothing to compare with (a re-check that could not judge): every finding is written, none resolved.
         Some((checked, findings)) if !whole && !looked(checked) => (checked, findings, None, 0, Vec::new()),
         console => {
             let sql = compare_sql(source, after(&instances), fingerprinted);
-            let mut query = sqlx::query_as::<_, (i64, Option<String>, Vec<Uuid>, i64, Vec<Uuid>)>(&sql)
-                .bind(scope.tenant.map(Uuid::from))
-                .bind(scope.entities.clone())
-                .bind(scope.since)
-                .bind(scope.as_of)
-                .bind(grace as f64);
-            if let Some(i) = instances.clone() {
-                query = query.bind(i.orders).bind(i.tenants).bind(i.ids);
-            }
-            query = query
+            let query = sqlx::query_as::<_, (i64, Option<String>, Vec<Uuid>, i64, Vec<Uuid>)>(&sql);
+            let mut query = with_check_params(query, scope, scope.entities.clone(), grace, instances.clone())
                 .bind(one.check.name())
                 .bind(whole)
                 .bind(SEEN_CHECKPOINT.as_secs_f64())
@@ -554,16 +563,9 @@ async fn record_findings(db: &mut PgConnection, run_id: Uuid, one: &OneRun, scop
                 None if changed.is_empty() => ("[]".to_string(), Some(Vec::new())),
                 None => {
                     let sql = fingerprinted_sql(source);
-                    let mut query = sqlx::query_as::<_, (String, Vec<String>)>(&sql)
-                        .bind(scope.tenant.map(Uuid::from))
-                        .bind(changed)
-                        .bind(scope.since)
-                        .bind(scope.as_of)
-                        .bind(grace as f64);
-                    if let Some(i) = instances {
-                        query = query.bind(i.orders).bind(i.tenants).bind(i.ids);
-                    }
-                    let (findings, digests) = query.fetch_one(&mut *read).await?;
+                    let query = sqlx::query_as::<_, (String, Vec<String>)>(&sql);
+                    let (findings, digests) =
+                        with_check_params(query, scope, Some(changed), grace, instances).fetch_one(&mut *read).await?;
                     (findings, Some(digests))
                 }
             };

@@ -161,9 +161,9 @@ pub(crate) async fn run_sql(
 
 /// The transaction a check's statement runs in: read-only, with one snapshot for all it reads (repeatable
 /// read: a fingerprinted check's second pass sees what its comparison saw), planned afresh for its values
-/// each time, without JIT
-/// compilation unless the check allows it ([`CheckInfo::jit`]), with gathered rows priced cheap where the
-/// check says so ([`CheckInfo::gather`]) — `set local`, so the pooled connection keeps its own settings.
+/// each time, without JIT compilation unless the check allows it ([`CheckInfo::jit`]), with gathered rows
+/// priced cheap where the check says so ([`CheckInfo::gather`]) — `set local`, so the pooled connection
+/// keeps its own settings.
 ///
 /// Afresh: sqlx prepares a statement once per connection, and after five executions PostgreSQL may switch
 /// it to a generic plan, made without the values. A check's statement is written to be planned with them —
